@@ -1,0 +1,48 @@
+# Two commands for a newcomer: `make sandbox` and `make test`. Everything they need is installed here.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP_STAMP := $(VENV)/.installed
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+system-deps:  ## Debian packages: PHP + PHPUnit + phpcs, cloud-init (for `cloud-init schema`), openssl
+	@scripts/install-system-deps.sh
+
+$(PIP_STAMP): operator/pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q -U pip
+	$(PY) -m pip install -q -e 'operator[dev]'
+	@touch $@
+
+venv: $(PIP_STAMP)  ## the Python virtualenv with the operator and its dev tools
+
+controlplane:  ## build etcd, kube-apiserver, kube-controller-manager, kubectl, helm (cached outside the repo)
+	@tests/controlplane/build.sh >/dev/null
+
+lint: venv  ## ruff, mypy --strict, phpcs, php -l, hadolint
+	$(VENV)/bin/ruff check operator tests bench
+	$(VENV)/bin/ruff format --check operator tests bench
+	cd operator && ../$(VENV)/bin/mypy src/openclaw_operator
+	@scripts/lint-php.sh
+	@if [ -f Dockerfile ]; then $(VENV)/bin/hadolint Dockerfile; fi
+
+test: system-deps venv controlplane lint  ## the full suite (installs everything it needs first)
+	@scripts/run-pytest.sh tests
+
+soak: system-deps venv controlplane  ## the long reliability suites
+	@SOAK=1 scripts/run-pytest.sh -m slow tests/reliability
+
+bench: venv controlplane  ## scale and API-cost benchmarks; writes bench/results/<date>.json
+	$(PY) -m bench.run
+
+sandbox: system-deps venv controlplane  ## the whole system on simulated clouds (DETACH=1 to run in the background)
+	$(VENV)/bin/openclaw-operator sandbox up $(if $(DETACH),--detach) --dir .sandbox --examples examples
+
+sandbox-down:  ## stop a detached sandbox
+	$(VENV)/bin/openclaw-operator sandbox down --dir .sandbox
+
+.PHONY: help system-deps venv controlplane lint test soak bench sandbox sandbox-down

@@ -1,0 +1,192 @@
+"""The OpenClawInstance API as pydantic models.
+
+`crds/openclawinstances.yaml` is the source of truth; these models mirror it field for field (a test
+compares them) so that handlers parse a resource body once, at the edge, into typed data.
+Every name of the API that other code needs (group, annotations, labels) lives here too.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+GROUP = "clawhost.dev"
+VERSION = "v1alpha1"
+PLURAL = "openclawinstances"
+KIND = "OpenClawInstance"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+FINALIZER = f"{GROUP}/finalizer"
+
+# Day-2 requests, Flux `requestedAt` style: any new value asks for the action once; the value last
+# acted on is recorded in status, so GitOps and WHMCS can both ask without racing each other.
+REBOOT_REQUESTED_AT = f"{GROUP}/reboot-requested-at"
+REINSTALL_REQUESTED_AT = f"{GROUP}/reinstall-requested-at"
+RECONCILE_REQUESTED_AT = f"{GROUP}/reconcile-requested-at"
+
+# Labels the WHMCS module puts on the resources it writes.
+WHMCS_SERVICE_LABEL = f"{GROUP}/whmcs-service-id"
+WHMCS_CLIENT_LABEL = f"{GROUP}/whmcs-client-id"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
+
+    def to_api(self) -> dict[str, Any]:
+        """The JSON shape the Kubernetes API expects (camelCase, unset fields left out)."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class Location(StrEnum):
+    FSN1 = "fsn1"
+    NBG1 = "nbg1"
+    HEL1 = "hel1"
+    ASH = "ash"
+    HIL = "hil"
+    SIN = "sin"
+
+
+class Image(StrEnum):
+    UBUNTU_24_04 = "ubuntu-24.04"
+    DEBIAN_12 = "debian-12"
+    DEBIAN_13 = "debian-13"
+
+
+class DeletionPolicy(StrEnum):
+    DELETE = "Delete"
+    RETAIN = "Retain"
+
+
+class Phase(StrEnum):
+    PENDING = "Pending"
+    PROVISIONING = "Provisioning"
+    RUNNING = "Running"
+    SUSPENDED = "Suspended"
+    UPDATING = "Updating"
+    DELETING = "Deleting"
+    FAILED = "Failed"
+
+
+class ConditionType(StrEnum):
+    READY = "Ready"
+    RECONCILING = "Reconciling"
+    STALLED = "Stalled"
+    SERVER_READY = "ServerReady"
+    DNS_READY = "DNSReady"
+    APP_READY = "AppReady"
+
+
+ConditionStatus = Literal["True", "False", "Unknown"]
+
+
+class DnsSpec(_Model):
+    zone: str | None = None
+    proxied: bool = False
+    ttl: int = 300
+
+
+class SecretKeyRef(_Model):
+    name: str
+    key: str = "token"
+
+
+class WhmcsRef(_Model):
+    client_id: int | None = None
+    service_id: int | None = None
+
+
+class InstanceSpec(_Model):
+    server_type: str = "cx23"
+    location: Location = Location.FSN1
+    image: Image = Image.UBUNTU_24_04
+    hostname: str
+    dns: DnsSpec = DnsSpec()
+    ssh_keys: tuple[str, ...] = ()
+    openclaw_version: str | None = None
+    gateway_token_secret_ref: SecretKeyRef
+    suspended: bool = False
+    backups: bool = False
+    deletion_policy: DeletionPolicy = DeletionPolicy.DELETE
+    whmcs: WhmcsRef | None = None
+
+
+class Condition(_Model):
+    type: str
+    status: ConditionStatus
+    reason: str
+    message: str
+    last_transition_time: datetime
+    observed_generation: int | None = None
+
+
+class DnsRecordIds(_Model):
+    zone_id: str | None = None
+    a: str | None = None
+    aaaa: str | None = None
+
+
+class ActionInProgress(_Model):
+    id: int
+    command: str
+    started_at: datetime | None = None
+
+
+class InstanceStatus(_Model):
+    observed_generation: int | None = None
+    phase: Phase | None = None
+    message: str | None = None
+    conditions: tuple[Condition, ...] = ()
+    server_id: int | None = None
+    server_name: str | None = None
+    server_type: str | None = None
+    ipv4: str | None = None
+    ipv6: str | None = None
+    url: str | None = None
+    dns_record_ids: DnsRecordIds | None = None
+    action: ActionInProgress | None = None
+    last_handled_reconcile_at: str | None = None
+    last_handled_reboot_at: str | None = None
+    last_handled_reinstall_at: str | None = None
+    shutdown_started_at: datetime | None = None
+
+    def condition(self, type_: ConditionType) -> Condition | None:
+        return next((c for c in self.conditions if c.type == type_), None)
+
+
+class ObjectMeta(_Model):
+    name: str
+    namespace: str = "default"
+    uid: str = ""
+    generation: int = 0
+    annotations: Annotated[dict[str, str], Field(default_factory=dict)]
+    labels: Annotated[dict[str, str], Field(default_factory=dict)]
+    deletion_timestamp: datetime | None = None
+
+
+class OpenClawInstance(_Model):
+    """A whole resource body; `InstanceStatus()` when the operator has not written status yet."""
+
+    api_version: str = API_VERSION
+    kind: str = KIND
+    metadata: ObjectMeta
+    spec: InstanceSpec
+    status: InstanceStatus = InstanceStatus()
+
+    @classmethod
+    def from_body(cls, body: Any) -> OpenClawInstance:
+        """Parse a Kopf body or plain dict (both are mappings)."""
+        return cls.model_validate(
+            {
+                "metadata": dict(body.get("metadata", {})),
+                "spec": dict(body.get("spec", {})),
+                "status": dict(body.get("status") or {}),
+            }
+        )
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

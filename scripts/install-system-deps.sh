@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the suite needs, only when something is missing.
+set -euo pipefail
+need=()
+command -v php >/dev/null || need+=(php-cli)
+php -m 2>/dev/null | grep -qi '^curl$' || need+=(php-curl)
+php -m 2>/dev/null | grep -qi '^mbstring$' || need+=(php-mbstring)
+php -m 2>/dev/null | grep -qi '^xml$' || need+=(php-xml)
+command -v phpunit >/dev/null || need+=(phpunit)
+command -v phpcs >/dev/null || need+=(php-codesniffer)
+command -v cloud-init >/dev/null || need+=(cloud-init)
+command -v openssl >/dev/null || need+=(openssl)
+if [[ ${#need[@]} -gt 0 ]]; then
+  echo "installing Debian packages: ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # cloud-init is installed only for its `schema` command: keep its services from being enabled.
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
