@@ -1,0 +1,278 @@
+"""The simulated project: its resources, and the timeline that moves servers and actions along.
+
+Time is evaluated lazily. Every state change that takes time is an event on a heap; `settle()` applies
+all events due by the simulated clock's `now()` before anything is read or written. So the same
+requests at the same simulated instants always produce the same states, and `SimClock.advance()` jumps
+a server from `initializing` to `running` without any sleeping.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..simcore import Faults, SimClock
+from .catalogue import Image, Location, ServerType, render_datacenter
+from .labels import parse_selector
+
+# Simulated seconds each asynchronous action takes before it reports success or error.
+DEFAULT_ACTION_SECONDS: dict[str, float] = {
+    "create_server": 8.0,
+    "start_server": 6.0,
+    "stop_server": 3.0,
+    "shutdown_server": 1.0,
+    "reboot_server": 5.0,
+    "reset_server": 3.0,
+    "rebuild_server": 15.0,
+    "change_server_type": 20.0,
+    "delete_server": 2.0,
+    "enable_backup": 1.0,
+    "disable_backup": 1.0,
+    "change_protection": 1.0,
+    "change_dns_ptr": 1.0,
+    "set_firewall_rules": 1.0,
+    "apply_firewall": 1.0,
+    "remove_firewall": 1.0,
+}
+# An ACPI shutdown only *sends* the signal (its action finishes at once); the guest takes this long to halt.
+GUEST_SHUTDOWN_SECONDS = 6.0
+
+Effect = Callable[[float], None]
+
+
+@dataclass
+class Action:
+    id: int
+    command: str
+    started: float
+    finish_at: float
+    resources: list[tuple[int, str]]
+    status: str = "running"
+    finished: float | None = None
+    error: tuple[str, str] | None = None
+
+    def render(self, clock: SimClock) -> dict[str, Any]:
+        if self.finished is not None:
+            progress = 100
+        else:
+            span = self.finish_at - self.started
+            progress = int(min(99.0, max(0.0, (clock.now() - self.started) / span * 100))) if span > 0 else 0
+        return {
+            "id": self.id,
+            "command": self.command,
+            "status": self.status,
+            "progress": progress,
+            "started": clock.iso(self.started),
+            "finished": clock.iso(self.finished) if self.finished is not None else None,
+            "resources": [{"id": rid, "type": kind} for rid, kind in self.resources],
+            "error": {"code": self.error[0], "message": self.error[1]} if self.error else None,
+        }
+
+
+@dataclass
+class Server:
+    id: int
+    name: str
+    labels: dict[str, str]
+    server_type: ServerType
+    image: Image
+    location: Location
+    created: float
+    status: str
+    ipv4: str | None
+    ipv4_id: int | None
+    ipv6_net: str | None  # "2001:db8:1::/64"
+    ipv6_id: int | None
+    ssh_keys: list[int]
+    user_data: str | None
+    primary_disk_size: int
+    ipv4_ptr: str = ""
+    ipv6_ptrs: dict[str, str] = field(default_factory=dict)
+    protection_delete: bool = False
+    protection_rebuild: bool = False
+    backup_window: str | None = None
+    running_since: float | None = None
+    app_broken: bool = False
+
+
+@dataclass
+class SshKey:
+    id: int
+    name: str
+    public_key: str
+    fingerprint: str
+    labels: dict[str, str]
+    created: float
+
+
+@dataclass
+class Firewall:
+    id: int
+    name: str
+    labels: dict[str, str]
+    rules: list[dict[str, Any]]
+    created: float
+    server_ids: list[int] = field(default_factory=list)
+    selectors: list[str] = field(default_factory=list)
+
+
+class World:
+    def __init__(
+        self, clock: SimClock, faults: Faults, action_seconds: dict[str, float] | None = None
+    ) -> None:
+        self.clock = clock
+        self.faults = faults
+        self.action_seconds = {**DEFAULT_ACTION_SECONDS, **(action_seconds or {})}
+        self.servers: dict[int, Server] = {}
+        self.actions: dict[int, Action] = {}
+        self.ssh_keys: dict[int, SshKey] = {}
+        self.firewalls: dict[int, Firewall] = {}
+        self._ids = itertools.count(1)
+        self._action_ids = itertools.count(1)
+        self._events: list[tuple[float, int, Effect]] = []
+        self._event_order = itertools.count()
+        self._busy: dict[int, set[int]] = {}  # server id -> ids of its running actions
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    def schedule(self, at: float, effect: Effect) -> None:
+        heapq.heappush(self._events, (at, next(self._event_order), effect))
+
+    def settle(self) -> float:
+        """Apply every event due by now; returns now."""
+        now = self.clock.now()
+        while self._events and self._events[0][0] <= now:
+            at, _, effect = heapq.heappop(self._events)
+            effect(at)
+        return now
+
+    def start_action(
+        self,
+        command: str,
+        resources: list[tuple[int, str]],
+        *,
+        on_success: Effect | None = None,
+        on_failure: Effect | None = None,
+        after: Action | None = None,
+    ) -> Action:
+        """An asynchronous action. With `after`, it starts when that one finishes and fails if it failed."""
+        now = self.clock.now()
+        begins = after.finish_at if after else now
+        action = Action(
+            next(self._action_ids), command, now, begins + self.action_seconds[command], resources
+        )
+        self.actions[action.id] = action
+        injected = self.faults.take_action_failure(command)
+        for rid, kind in resources:
+            if kind == "server":
+                self._busy.setdefault(rid, set()).add(action.id)
+
+        def finish(at: float) -> None:
+            action.finished = at
+            for rid, kind in resources:
+                if kind == "server":
+                    self._busy.get(rid, set()).discard(action.id)
+            if injected or (after is not None and after.status == "error"):
+                action.status = "error"
+                action.error = ("action_failed", f"Action {command} failed")
+                if on_failure:
+                    on_failure(at)
+            else:
+                action.status = "success"
+                if on_success:
+                    on_success(at)
+
+        self.schedule(action.finish_at, finish)
+        return action
+
+    def is_busy(self, server_id: int) -> bool:
+        return bool(self._busy.get(server_id))
+
+    def firewalls_of(self, server: Server) -> list[Firewall]:
+        return [
+            fw
+            for fw in self.firewalls.values()
+            if server.id in fw.server_ids
+            or any(parse_selector(s).matches(server.labels) for s in fw.selectors)
+        ]
+
+    def app_healthy(self, server: Server, boot_seconds: float) -> bool:
+        if server.app_broken or server.status != "running" or server.running_since is None:
+            return False
+        return self.clock.now() - server.running_since >= boot_seconds
+
+    def render_server(self, server: Server) -> dict[str, Any]:
+        ipv4 = None
+        if server.ipv4 is not None:
+            ipv4 = {"id": server.ipv4_id, "ip": server.ipv4, "blocked": False, "dns_ptr": server.ipv4_ptr}
+        ipv6 = None
+        if server.ipv6_net is not None:
+            ptrs = [{"ip": ip, "dns_ptr": ptr} for ip, ptr in server.ipv6_ptrs.items()]
+            ipv6 = {"id": server.ipv6_id, "ip": server.ipv6_net, "blocked": False, "dns_ptr": ptrs}
+        return {
+            "id": server.id,
+            "name": server.name,
+            "status": server.status,
+            "created": self.clock.iso(server.created),
+            "labels": dict(server.labels),
+            "public_net": {
+                "ipv4": ipv4,
+                "ipv6": ipv6,
+                "floating_ips": [],
+                "firewalls": [{"id": fw.id, "status": "applied"} for fw in self.firewalls_of(server)],
+            },
+            "private_net": [],
+            "server_type": server.server_type.render(),
+            "datacenter": render_datacenter(server.location),
+            "location": server.location.render(),
+            "image": server.image.render(),
+            "iso": None,
+            "rescue_enabled": False,
+            "locked": False,
+            "backup_window": server.backup_window,
+            "outgoing_traffic": 0,
+            "ingoing_traffic": 0,
+            "included_traffic": server.location.included_traffic(),
+            "protection": {"delete": server.protection_delete, "rebuild": server.protection_rebuild},
+            "volumes": [],
+            "load_balancers": [],
+            "primary_disk_size": server.primary_disk_size,
+            "placement_group": None,
+        }
+
+    def render_ssh_key(self, key: SshKey) -> dict[str, Any]:
+        return {
+            "id": key.id,
+            "name": key.name,
+            "fingerprint": key.fingerprint,
+            "public_key": key.public_key,
+            "labels": dict(key.labels),
+            "created": self.clock.iso(key.created),
+        }
+
+    def render_firewall(self, firewall: Firewall) -> dict[str, Any]:
+        applied: list[dict[str, Any]] = [
+            {"type": "server", "server": {"id": sid}} for sid in firewall.server_ids
+        ]
+        for selector in firewall.selectors:
+            parsed = parse_selector(selector)
+            matched = [s.id for s in self.servers.values() if parsed.matches(s.labels)]
+            applied.append(
+                {
+                    "type": "label_selector",
+                    "label_selector": {"selector": selector},
+                    "applied_to_resources": [{"type": "server", "server": {"id": sid}} for sid in matched],
+                }
+            )
+        return {
+            "id": firewall.id,
+            "name": firewall.name,
+            "labels": dict(firewall.labels),
+            "created": self.clock.iso(firewall.created),
+            "rules": [dict(rule) for rule in firewall.rules],
+            "applied_to": applied,
+        }

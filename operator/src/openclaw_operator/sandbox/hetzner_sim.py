@@ -1,0 +1,178 @@
+"""A stateful simulator of the Hetzner Cloud API (`/v1`), faithful enough for the official hcloud SDK.
+
+Resources and their timeline live in `hetzner/world.py`, operations in `hetzner/servers.py` and
+`hetzner/firewalls.py`, the route table in `hetzner/routes.py`. This class wires them to the shared HTTP
+pipeline (token bucket, faults, latency, request log) and offers the Python API tests and the sandbox use.
+
+Inspection (no auth, not rate limited, never shows a token):
+- `GET /_sim/state`: servers, SSH keys, firewalls and actions as the API would render them, plus the
+  simulated time;
+- `GET /_sim/requests`: request counters by method, route and status;
+- `GET /_sim/app/{server_id}/healthz`: the OpenClaw app on that server. 200 `{"ok": true}` once the server
+  has been `running` for `app_boot_seconds` simulated seconds, 503 `{"ok": false}` while it boots or when
+  its app was broken with `break_app()`; connections are refused (closed unanswered) while the server is
+  not running or does not exist.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from aiohttp import web
+
+from .hetzner.errors import hetzner_error
+from .hetzner.routes import build_routes
+from .hetzner.servers import get_server
+from .hetzner.world import World
+from .simcore import FaultDecision, LatencyModel, LimitDecision, SimClock, TokenBucket
+from .simserver import ApiError, DropConnection, Route, SimulatorServer
+
+APP_HEALTH_TEMPLATE = "/_sim/app/{server_id}/healthz"
+
+
+class HetznerSimulator(SimulatorServer):
+    api_prefix = "/v1"
+
+    def __init__(
+        self,
+        token: str,
+        clock: SimClock | None = None,
+        seed: int = 0,
+        latency: LatencyModel | None = None,
+        rate_limit_capacity: int = 3600,
+        rate_limit_refill_per_second: float = 1.0,
+        *,
+        action_seconds: dict[str, float] | None = None,
+        app_boot_seconds: float = 30.0,
+        server_limit: int | None = None,
+    ) -> None:
+        super().__init__(
+            token, clock, seed, latency, TokenBucket(rate_limit_capacity, rate_limit_refill_per_second)
+        )
+        self.world = World(self.clock, self.faults, action_seconds)
+        self.app_boot_seconds = app_boot_seconds
+        self.server_limit = server_limit
+        self._routes = build_routes(self.world, lambda: self.server_limit)
+
+    # --- SimulatorServer ---------------------------------------------------------------------------
+    def api_routes(self) -> list[Route]:
+        return self._routes
+
+    def inspection_routes(self) -> list[Route]:
+        return [
+            Route("GET", "/_sim/state", self._state_handler, logged=False),
+            Route("GET", "/_sim/requests", self._requests_handler, logged=False),
+            Route("GET", APP_HEALTH_TEMPLATE, self._app_health_handler),
+        ]
+
+    def error_response(self, error: ApiError) -> web.Response:
+        body: dict[str, Any] = {"code": error.code, "message": error.message}
+        body["details"] = error.details
+        return web.json_response({"error": body}, status=error.status)
+
+    def limit_headers(self, decision: LimitDecision) -> dict[str, str]:
+        # Reset is wall-clock unix time: a client sleeping until then sees the bucket full.
+        reset = math.ceil(time.time() + self.clock.to_wall_seconds(decision.reset_after))
+        return {
+            "RateLimit-Limit": str(decision.limit),
+            "RateLimit-Remaining": str(decision.remaining),
+            "RateLimit-Reset": str(reset),
+        }
+
+    def rate_limited(self, decision: LimitDecision) -> ApiError:
+        return hetzner_error("rate_limit_exceeded", f"limit of {decision.limit} requests per hour reached")
+
+    def injected_error(self, fault: FaultDecision) -> ApiError:
+        error = hetzner_error(str(fault.code), f"simulated {fault.kind}: {fault.code}")
+        error.status = fault.status
+        return error
+
+    def unauthorized(self) -> ApiError:
+        return hetzner_error("unauthorized", "unable to authenticate")
+
+    def no_route(self) -> ApiError:
+        return hetzner_error("not_found", "no such API endpoint")
+
+    def decorate(self, response: web.StreamResponse, sequence: int) -> None:
+        response.headers["X-Correlation-Id"] = f"{self.seed & 0xFFFFFFFF:08x}{sequence:08x}"
+
+    # --- inspection and control (callable from any thread) -----------------------------------------
+    def servers(self) -> list[dict[str, Any]]:
+        return self.call_in_loop(
+            lambda: [self.world.render_server(s) for s in self._settled().servers.values()]
+        )
+
+    def ssh_keys(self) -> list[dict[str, Any]]:
+        return self.call_in_loop(
+            lambda: [self.world.render_ssh_key(k) for k in self._settled().ssh_keys.values()]
+        )
+
+    def firewalls(self) -> list[dict[str, Any]]:
+        return self.call_in_loop(
+            lambda: [self.world.render_firewall(f) for f in self._settled().firewalls.values()]
+        )
+
+    def actions(self) -> list[dict[str, Any]]:
+        return self.call_in_loop(lambda: [a.render(self.clock) for a in self._settled().actions.values()])
+
+    def app_health_url(self, server_id: int) -> str:
+        return self.base_url + APP_HEALTH_TEMPLATE.format(server_id=server_id)
+
+    def break_app(self, server_id: int, broken: bool = True) -> None:
+        def apply() -> None:
+            get_server(self._settled(), server_id).app_broken = broken
+
+        self.call_in_loop(apply)
+
+    def delete_server_out_of_band(self, server_id: int) -> None:
+        """The customer deleted the server in the Hetzner console."""
+        self.call_in_loop(lambda: self._settled().servers.pop(server_id, None))
+
+    def power_off_out_of_band(self, server_id: int) -> None:
+        """The server went off without the operator asking (console, crash, abuse lock)."""
+
+        def apply() -> None:
+            server = get_server(self._settled(), server_id)
+            server.status, server.running_since = "off", None
+
+        self.call_in_loop(apply)
+
+    def _settled(self) -> World:
+        self.world.settle()
+        return self.world
+
+    # --- inspection handlers -----------------------------------------------------------------------
+    async def _state_handler(self, request: web.Request) -> web.StreamResponse:
+        world = self._settled()
+        return web.json_response(
+            {
+                "sim_time": self.clock.now(),
+                "servers": [world.render_server(s) for s in world.servers.values()],
+                "ssh_keys": [world.render_ssh_key(k) for k in world.ssh_keys.values()],
+                "firewalls": [world.render_firewall(f) for f in world.firewalls.values()],
+                "running_actions": [
+                    a.render(self.clock) for a in world.actions.values() if a.status == "running"
+                ],
+            }
+        )
+
+    async def _requests_handler(self, request: web.Request) -> web.StreamResponse:
+        counts = [
+            {"method": method, "template": template, "status": status, "count": count}
+            for (method, template, status), count in sorted(self.counters().items())
+        ]
+        return web.json_response({"total": len(self.request_log), "counters": counts})
+
+    async def _app_health_handler(self, request: web.Request) -> web.StreamResponse:
+        world = self._settled()
+        raw = request.match_info["server_id"]
+        server = world.servers.get(int(raw)) if raw.isdigit() else None
+        if server is None or server.status != "running":
+            raise DropConnection  # nothing listens on a server that is not running
+        healthy = world.app_healthy(server, self.app_boot_seconds)
+        return web.json_response({"ok": healthy}, status=200 if healthy else 503)
+
+
+__all__ = ["HetznerSimulator", "hetzner_error"]

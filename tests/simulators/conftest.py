@@ -1,0 +1,29 @@
+"""Simulators running on a background loop, and the official SDK clients pointed at them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import hcloud
+import pytest
+
+from openclaw_operator.sandbox.hetzner_sim import HetznerSimulator
+from openclaw_operator.sandbox.simcore import LatencyModel, SimClock, SimulatorThread
+
+HETZNER_TOKEN = "hetzner-test-token"
+# Fast enough that a server boots in well under a second of wall time, slow enough to observe states.
+FAST = 200.0
+
+
+@pytest.fixture
+def hetzner() -> Iterator[HetznerSimulator]:
+    sim = HetznerSimulator(token=HETZNER_TOKEN, clock=SimClock(time_scale=FAST), latency=LatencyModel.none())
+    with SimulatorThread(sim):
+        yield sim
+
+
+@pytest.fixture
+def hclient(hetzner: HetznerSimulator) -> hcloud.Client:
+    client = hcloud.Client(HETZNER_TOKEN, api_endpoint=hetzner.url, poll_interval=0.01)
+    client._client._retry_max_retries = 0  # errors surface at once; retry behaviour has its own tests
+    return client
