@@ -7,7 +7,6 @@ import pytest
 from hcloud.images import Image
 from hcloud.server_types import ServerType
 from hcloud.servers import BoundServer
-
 from openclaw_operator.sandbox.hetzner_sim import HetznerSimulator
 
 
@@ -42,7 +41,9 @@ def test_create_reports_initializing_then_runs(hclient: hcloud.Client) -> None:
 
 
 def test_arm_server_type_gets_the_arm_image(hclient: hcloud.Client) -> None:
-    response = hclient.servers.create(name="arm-1", server_type=ServerType(name="cax11"), image=Image(name="debian-13"))
+    response = hclient.servers.create(
+        name="arm-1", server_type=ServerType(name="cax11"), image=Image(name="debian-13")
+    )
     assert response.server.image.architecture == "arm"
     assert response.server.image.name == "debian-13"
 
@@ -72,7 +73,9 @@ def test_list_by_label_selector_name_and_status(hclient: hcloud.Client) -> None:
 
 def test_get_all_follows_pagination(hclient: hcloud.Client, hetzner: HetznerSimulator) -> None:
     for i in range(60):
-        hclient.servers.create(name=f"p-{i}", server_type=ServerType(name="cx23"), image=Image(name="debian-12"))
+        hclient.servers.create(
+            name=f"p-{i}", server_type=ServerType(name="cx23"), image=Image(name="debian-12")
+        )
     assert len(hclient.servers.get_all()) == 60  # the SDK asks for pages of 50
     page = hclient.servers.get_list(page=2, per_page=25)
     assert [s.name for s in page.servers] == [f"p-{i}" for i in range(25, 50)]
