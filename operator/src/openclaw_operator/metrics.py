@@ -1,0 +1,78 @@
+"""Prometheus metrics (prometheus-client), named by Prometheus conventions, on CLAWHOST_METRICS_PORT."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter as Tally
+from collections.abc import Iterable
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+from openclaw_operator import api
+
+RECONCILE_SECONDS = Histogram(
+    "clawhost_reconcile_duration_seconds",
+    "Time one reconcile pass of an OpenClawInstance took, by trigger and outcome.",
+    ["trigger", "outcome"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+PROVIDER_REQUESTS = Counter(
+    "clawhost_provider_requests_total",
+    "HTTP requests sent to a cloud provider, by provider, operation and HTTP status (0 = no response).",
+    ["provider", "operation", "status"],
+)
+PROVIDER_REFUSED = Counter(
+    "clawhost_provider_requests_refused_total",
+    "Requests the client-side rate limiter refused to send because its bucket estimate was empty.",
+    ["provider"],
+)
+RATE_LIMIT_REMAINING = Gauge(
+    "clawhost_provider_rate_limit_remaining",
+    "The rate limiter's estimate of requests the provider still allows now.",
+    ["provider"],
+)
+INSTANCES = Gauge("clawhost_instances", "OpenClawInstances by phase.", ["phase"])
+CONDITIONS = Gauge(
+    "clawhost_instance_conditions", "OpenClawInstances by condition type and status.", ["condition", "status"]
+)
+DRIFT_REPAIRS = Counter(
+    "clawhost_drift_repairs_total",
+    "Repairs of provider state that changed behind the operator's back, by step.",
+    ["step"],
+)
+
+_NUMBER = re.compile(r"/\d+(?=/|$)")
+_HEX_ID = re.compile(r"/[0-9a-f]{32}(?=/|$)")
+
+
+def operation_name(method: str, path: str) -> str:
+    """`GET /servers/{id}` from `GET /v1/servers/42`: ids are folded so the label set stays small."""
+    for prefix in ("/v1", "/client/v4"):
+        if path.startswith(prefix + "/"):
+            path = path[len(prefix) :]
+    path = _HEX_ID.sub("/{id}", _NUMBER.sub("/{id}", path))
+    return f"{method.upper()} {path}"
+
+
+def record_request(provider: str, method: str, path: str, status: int) -> None:
+    PROVIDER_REQUESTS.labels(provider, operation_name(method, path), str(status)).inc()
+
+
+def publish_instances(statuses: Iterable[api.InstanceStatus]) -> None:
+    """Recount the instance gauges from the statuses the operator holds (one entry per instance)."""
+    phases: Tally[str] = Tally()
+    conditions: Tally[tuple[str, str]] = Tally()
+    for status in statuses:
+        phases[status.phase.value if status.phase else "Unknown"] += 1
+        for condition in status.conditions:
+            conditions[(condition.type, condition.status)] += 1
+    for phase in [*api.Phase, "Unknown"]:
+        INSTANCES.labels(str(phase)).set(phases.get(str(phase), 0))
+    for type_ in api.ConditionType:
+        for value in ("True", "False", "Unknown"):
+            CONDITIONS.labels(type_.value, value).set(conditions.get((type_.value, value), 0))
+
+
+def serve(port: int, address: str) -> None:
+    if port:
+        start_http_server(port, addr=address)

@@ -1,0 +1,244 @@
+"""A thin adapter over the official hcloud SDK: the few calls the operator makes, as observations.
+
+The SDK is synchronous (requests), so calls run in threads, at most CLAWHOST_CONCURRENCY at a time
+across both providers. Its own retries are switched off and action polling is never used: the
+operator owns waiting (see reconcile/server.py), and the limiter in the transport owns pacing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import requests
+from hcloud import APIException, Client
+from hcloud.firewalls import FirewallResource, FirewallResourceLabelSelector, FirewallRule
+from hcloud.images import Image
+from hcloud.locations import Location
+from hcloud.server_types import ServerType
+from hcloud.servers import BoundServer, Server
+from pydantic import SecretStr
+
+from openclaw_operator.providers.errors import Kind, Operation, ProviderError, classify_hetzner
+from openclaw_operator.providers.ratelimit import RateLimiter
+from openclaw_operator.providers.transport import gate_session
+from openclaw_operator.reconcile import naming
+from openclaw_operator.reconcile.model import ActionObservation, ServerObservation, ServerTypeInfo
+
+T = TypeVar("T")
+PROVIDER = "hetzner"
+PAGE_SIZE = 50  # Hetzner's maximum
+
+
+def server_observation(server: BoundServer | Server) -> ServerObservation:
+    public = server.public_net
+    ipv4 = public.ipv4.ip if public is not None and public.ipv4 is not None else None
+    ipv6 = public.ipv6.ip if public is not None and public.ipv6 is not None else None  # the /64
+    protection = server.protection or {"delete": False, "rebuild": False}
+    server_type = server.server_type
+    return ServerObservation(
+        id=int(server.id or 0),
+        name=server.name or "",
+        status=server.status or "unknown",
+        server_type=(server_type.name or "") if server_type is not None else "",
+        labels=dict(server.labels or {}),
+        ipv4=ipv4,
+        ipv6=naming.ipv6_address(ipv6),
+        disk_gb=server.primary_disk_size,
+        architecture=server_type.architecture if server_type is not None else None,
+        backups=server.backup_window is not None,
+        delete_protected=bool(protection.get("delete")),
+        rebuild_protected=bool(protection.get("rebuild")),
+    )
+
+
+def action_observation(data: dict[str, Any]) -> ActionObservation:
+    error = data.get("error") or {}
+    return ActionObservation(
+        id=int(data["id"]),
+        command=str(data.get("command", "")),
+        status=str(data.get("status", "running")),
+        error_message=error.get("message") if isinstance(error, dict) else None,
+    )
+
+
+class HetznerProvider:
+    def __init__(
+        self,
+        token: SecretStr,
+        endpoint: str,
+        limiter: RateLimiter,
+        slots: asyncio.Semaphore,
+        timeout: float,
+    ) -> None:
+        self.limiter = limiter
+        self._slots = slots
+        self._client = Client(
+            token=token.get_secret_value(),
+            api_endpoint=endpoint,
+            application_name="openclaw-operator",
+            timeout=timeout,
+        )
+        # The SDK retries some errors itself with sleeps of up to a minute inside our worker thread; the
+        # operator retries at the reconcile level instead (no public knob exists in hcloud 2.27).
+        self._client._client._retry_max_retries = 0
+        gate_session(self._client._client._session, limiter)
+
+    async def _call(self, operation: str, kind: Operation, fn: Callable[[], T]) -> T:
+        async with self._slots:
+            try:
+                return await asyncio.to_thread(fn)
+            except APIException as exc:
+                code = exc.code
+                status = code if isinstance(code, int) else None
+                error_kind, slow = classify_hetzner(kind, code, status)
+                raise ProviderError(PROVIDER, operation, error_kind, str(code), exc.message, slow) from None
+            except requests.RequestException as exc:
+                raise ProviderError(
+                    PROVIDER, operation, Kind.TRANSIENT, "connection", type(exc).__name__
+                ) from None
+
+    # --- reads ---------------------------------------------------------------------------------------
+    async def list_servers(self, label_selector: str = naming.MANAGED_SELECTOR) -> list[ServerObservation]:
+        servers: list[ServerObservation] = []
+        page: int | None = 1
+        while page is not None:
+            fetch = functools.partial(
+                self._client.servers.get_list, label_selector=label_selector, page=page, per_page=PAGE_SIZE
+            )
+            result = await self._call("list_servers", Operation.READ, fetch)
+            servers.extend(server_observation(server) for server in result.servers)
+            pagination = result.meta.pagination if result.meta is not None else None
+            page = pagination.next_page if pagination is not None else None
+        return servers
+
+    async def get_server(self, server_id: int) -> ServerObservation | None:
+        try:
+            server = await self._call(
+                "get_server", Operation.READ, lambda: self._client.servers.get_by_id(server_id)
+            )
+        except ProviderError as exc:
+            if exc.kind == Kind.NOT_FOUND:
+                return None
+            raise
+        return server_observation(server)
+
+    async def server_by_name(self, name: str) -> ServerObservation | None:
+        result = await self._call(
+            "get_server", Operation.READ, lambda: self._client.servers.get_list(name=name)
+        )
+        return server_observation(result.servers[0]) if result.servers else None
+
+    async def actions(self, ids: list[int]) -> dict[int, ActionObservation]:
+        if not ids:
+            return {}
+        found: dict[int, ActionObservation] = {}
+        for start in range(0, len(ids), PAGE_SIZE):
+            chunk = ids[start : start + PAGE_SIZE]
+            params = {"id": chunk, "per_page": PAGE_SIZE}
+            fetch = functools.partial(self._client.request, "GET", "/actions", params=params)
+            data = await self._call("get_actions", Operation.READ, fetch)
+            found.update((a.id, a) for a in map(action_observation, data.get("actions", [])))
+        return found
+
+    async def server_type(self, name: str) -> ServerTypeInfo | None:
+        result = await self._call(
+            "get_server_type", Operation.READ, lambda: self._client.server_types.get_list(name=name)
+        )
+        if not result.server_types:
+            return None
+        found = result.server_types[0]
+        return ServerTypeInfo(
+            name=found.name or name,
+            disk_gb=int(found.disk or 0),
+            architecture=found.architecture or "",
+            storage_type=found.storage_type or "local",
+        )
+
+    # --- writes --------------------------------------------------------------------------------------
+    async def create_server(
+        self,
+        *,
+        name: str,
+        server_type: str,
+        image: str,
+        location: str,
+        labels: dict[str, str],
+        user_data: str,
+    ) -> tuple[ServerObservation, int]:
+        response = await self._call(
+            "create_server",
+            Operation.CREATE,
+            lambda: self._client.servers.create(
+                name=name,
+                server_type=ServerType(name=server_type),
+                image=Image(name=image),
+                location=Location(name=location),
+                labels=labels,
+                user_data=user_data,
+                start_after_create=True,
+            ),
+        )
+        return server_observation(response.server), int(response.action.id)
+
+    async def server_action(self, command: str, server_id: int, payload: dict[str, Any] | None = None) -> int:
+        """POST /servers/{id}/actions/{command}; the started action's id."""
+        url = f"/servers/{server_id}/actions/{command}"
+        data = await self._call(
+            command, Operation.ACTION, lambda: self._client.request("POST", url, json=payload or {})
+        )
+        return int(data["action"]["id"])
+
+    async def delete_server(self, server_id: int) -> int | None:
+        """The delete action's id, or None when the server is already gone."""
+        try:
+            data = await self._call(
+                "delete_server",
+                Operation.DELETE,
+                lambda: self._client.request("DELETE", f"/servers/{server_id}"),
+            )
+        except ProviderError as exc:
+            if exc.kind == Kind.NOT_FOUND:
+                return None
+            raise
+        return int(data["action"]["id"])
+
+    async def set_labels(self, server_id: int, labels: dict[str, str]) -> ServerObservation:
+        data = await self._call(
+            "update_server",
+            Operation.UPDATE,
+            lambda: self._client.request("PUT", f"/servers/{server_id}", json={"labels": labels}),
+        )
+        return server_observation(BoundServer(self._client.servers, data["server"]))
+
+    async def ensure_firewall(self, rules: list[dict[str, Any]]) -> int:
+        """The managed firewall exists with exactly `rules` and is applied to every managed server."""
+        wanted = [FirewallRule(**rule) for rule in rules]
+        existing = await self._call(
+            "get_firewall", Operation.READ, lambda: self._client.firewalls.get_by_name(naming.FIREWALL_NAME)
+        )
+        if existing is None:
+            selector = FirewallResource(
+                type="label_selector",
+                label_selector=FirewallResourceLabelSelector(selector=naming.MANAGED_SELECTOR),
+            )
+            created = await self._call(
+                "create_firewall",
+                Operation.CREATE,
+                lambda: self._client.firewalls.create(
+                    name=naming.FIREWALL_NAME,
+                    rules=wanted,
+                    labels={naming.MANAGED_BY_LABEL: naming.MANAGED_BY_VALUE},  # type: ignore[arg-type]
+                    resources=[selector],
+                ),
+            )
+            return int(created.firewall.id or 0)
+        if [rule.to_payload() for rule in existing.rules or []] != [rule.to_payload() for rule in wanted]:
+            await self._call(
+                "set_firewall_rules",
+                Operation.ACTION,
+                lambda: self._client.firewalls.set_rules(existing, wanted),
+            )
+        return int(existing.id or 0)

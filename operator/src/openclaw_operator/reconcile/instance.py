@@ -1,0 +1,222 @@
+"""One reconcile pass as a pure function: (spec, observations, settings, now) -> steps + the next status.
+
+The server and DNS planners each decide their part; this module combines them into kstatus conditions,
+a phase and a message, and refuses to act at all for an unsafe OpenClaw version or a stalled part.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from openclaw_operator import api
+from openclaw_operator.api import ConditionType, Phase
+from openclaw_operator.bootstrap.versions import UnsafeVersionError, check_version
+from openclaw_operator.reconcile import conditions as cond
+from openclaw_operator.reconcile import naming
+from openclaw_operator.reconcile.conditions import Verdict
+from openclaw_operator.reconcile.dns import DnsInputs, plan_dns
+from openclaw_operator.reconcile.model import (
+    ActionObservation,
+    Note,
+    RecordObservation,
+    ServerObservation,
+    ServerTypeInfo,
+    Step,
+    Zone,
+)
+from openclaw_operator.reconcile.server import ServerInputs, plan_server
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    managed_zones: tuple[str, ...]
+    default_openclaw_version: str
+    min_openclaw_version: str
+    app_ready_check: bool
+    shutdown_timeout: float
+    poll: float
+
+
+@dataclass(frozen=True)
+class AppObservation:
+    healthy: bool
+    message: str
+    retry_in: float | None = None  # when the next check is due while unhealthy
+
+
+@dataclass(frozen=True)
+class Situation:
+    instance: api.OpenClawInstance  # with the status the pass starts from
+    server: ServerObservation | None
+    action: ActionObservation | None
+    desired_type: ServerTypeInfo | None
+    zone: Zone | None
+    records: tuple[RecordObservation, ...]
+    app: AppObservation | None
+    settings: PlanSettings
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Decision:
+    status: api.InstanceStatus
+    steps: tuple[Step, ...] = ()
+    requeue: float | None = None
+    notes: tuple[Note, ...] = field(default=())
+
+    @property
+    def stalled(self) -> bool:
+        return cond.is_true(self.status, ConditionType.STALLED)
+
+
+def decide(s: Situation) -> Decision:
+    inst = s.instance
+    spec, meta, before = inst.spec, inst.metadata, inst.status
+    updates: dict[str, Any] = {
+        "observed_generation": meta.generation,
+        "url": f"https://{spec.hostname}/",
+        "last_handled_reconcile_at": meta.annotations.get(
+            api.RECONCILE_REQUESTED_AT, before.last_handled_reconcile_at
+        ),
+    }
+    version = spec.openclaw_version or s.settings.default_openclaw_version
+    try:
+        check_version(version, s.settings.min_openclaw_version)
+    except UnsafeVersionError as exc:
+        return _finish(s, updates, {}, stall=cond.true("UnsafeVersion", str(exc)))
+
+    server_plan = plan_server(
+        ServerInputs(
+            uid=meta.uid,
+            name=naming.server_name(meta.name, meta.uid),
+            labels=naming.owner_labels(inst),
+            spec=spec,
+            annotations=meta.annotations,
+            status=before,
+            server=s.server,
+            action=s.action,
+            desired_type=s.desired_type,
+            now=s.now,
+            shutdown_timeout=s.settings.shutdown_timeout,
+            poll=s.settings.poll,
+        )
+    )
+    updates.update(server_plan.updates)
+    server = s.server
+    dns_plan = plan_dns(
+        DnsInputs(
+            uid=meta.uid,
+            hostname=spec.hostname,
+            proxied=spec.dns.proxied,
+            ttl=spec.dns.ttl,
+            zone_name=naming.zone_for(spec.hostname, spec.dns.zone, s.settings.managed_zones),
+            zone=s.zone,
+            records=s.records,
+            ipv4=server.ipv4 if server is not None else None,
+            ipv6=server.ipv6 if server is not None else None,
+            spec_changed=before.observed_generation != meta.generation,
+        )
+    )
+    updates.update(dns_plan.updates)
+    verdicts = {ConditionType.SERVER_READY: server_plan.verdict, ConditionType.DNS_READY: dns_plan.verdict}
+    stall = dns_plan.stall or server_plan.stall
+    if stall is not None:
+        return _finish(s, updates, verdicts, stall=stall, notes=server_plan.notes)
+
+    verdicts[ConditionType.APP_READY] = _app_verdict(s, server_plan.verdict, dns_plan.verdict)
+    steps = server_plan.steps + dns_plan.steps
+    requeue = _earliest(server_plan.requeue, s.settings.poll if steps else None)
+    if s.app is not None and not s.app.healthy and _app_counts(s):
+        requeue = _earliest(requeue, s.app.retry_in)
+    return _finish(
+        s,
+        updates,
+        verdicts,
+        steps=steps,
+        requeue=requeue,
+        notes=server_plan.notes,
+        provisioning=server_plan.provisioning,
+    )
+
+
+def _app_counts(s: Situation) -> bool:
+    return s.settings.app_ready_check and not s.instance.spec.suspended
+
+
+def _app_verdict(s: Situation, server: Verdict, dns: Verdict) -> Verdict:
+    if s.instance.spec.suspended:
+        return cond.false("Suspended", "the instance is suspended")
+    if not s.settings.app_ready_check:
+        return cond.unknown("CheckDisabled", "the application health check is disabled")
+    if not (server.ok and dns.ok):
+        return cond.false("WaitingForInfrastructure", "waiting for the server and DNS records")
+    if s.app is None:
+        return cond.unknown("Checking", "the application health check has not run yet")
+    if s.app.healthy:
+        return cond.true("Healthy", s.app.message)
+    return cond.false("Unhealthy", s.app.message)
+
+
+def _earliest(*delays: float | None) -> float | None:
+    present = [delay for delay in delays if delay is not None]
+    return min(present) if present else None
+
+
+def _finish(
+    s: Situation,
+    updates: dict[str, Any],
+    verdicts: dict[ConditionType, Verdict],
+    *,
+    stall: Verdict | None = None,
+    steps: tuple[Step, ...] = (),
+    requeue: float | None = None,
+    notes: tuple[Note, ...] = (),
+    provisioning: bool = False,
+) -> Decision:
+    verdicts = dict(verdicts)
+    ready = _ready(s, verdicts, stall)
+    verdicts[ConditionType.READY] = ready
+    verdicts[ConditionType.STALLED] = stall or cond.false("NotStalled", "no permanent problem")
+    verdicts[ConditionType.RECONCILING] = (
+        cond.false("Idle", "nothing to do") if ready.ok or stall else cond.true(ready.reason, ready.message)
+    )
+    before = s.instance.status
+    phase = phase_of(
+        s.instance, ready, stall, provisioning or (before.server_id is None and s.server is None)
+    )
+    conditions = cond.merge(before.conditions, verdicts, s.instance.metadata.generation, s.now)
+    status = api.InstanceStatus.model_validate(
+        {**before.model_dump(), **updates, "conditions": conditions, "phase": phase, "message": ready.message}
+    )
+    return Decision(status=status, steps=steps, requeue=None if stall else requeue, notes=notes)
+
+
+def _ready(s: Situation, verdicts: dict[ConditionType, Verdict], stall: Verdict | None) -> Verdict:
+    if stall is not None:
+        return cond.false(stall.reason, stall.message)
+    parts = [ConditionType.SERVER_READY, ConditionType.DNS_READY]
+    if _app_counts(s):
+        parts.append(ConditionType.APP_READY)
+    for part in parts:
+        verdict = verdicts[part]
+        if not verdict.ok:
+            return cond.false(verdict.reason, verdict.message)
+    if s.instance.spec.suspended:
+        return cond.true("Suspended", "the instance is suspended: its server is powered off")
+    return cond.true("Ready", f"OpenClaw is serving at https://{s.instance.spec.hostname}/")
+
+
+def phase_of(
+    instance: api.OpenClawInstance, ready: Verdict, stall: Verdict | None, provisioning: bool
+) -> Phase:
+    if instance.metadata.deletion_timestamp is not None:
+        return Phase.DELETING
+    if stall is not None:
+        return Phase.FAILED
+    if ready.ok:
+        return Phase.SUSPENDED if instance.spec.suspended else Phase.RUNNING
+    if provisioning or instance.status.phase in (None, Phase.PENDING, Phase.PROVISIONING):
+        return Phase.PROVISIONING
+    return Phase.UPDATING
