@@ -26,7 +26,7 @@ controlplane:  ## build etcd, kube-apiserver, kube-controller-manager, kubectl, 
 lint: venv  ## ruff, mypy --strict, phpcs, php -l, hadolint
 	$(VENV)/bin/ruff check operator tests bench
 	$(VENV)/bin/ruff format --check operator tests bench
-	cd operator && ../$(VENV)/bin/mypy src/openclaw_operator
+	cd operator && ../$(VENV)/bin/mypy
 	@scripts/lint-php.sh
 	@if [ -f Dockerfile ]; then $(VENV)/bin/hadolint Dockerfile; fi
 

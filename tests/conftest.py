@@ -1,0 +1,94 @@
+"""Suite-wide fixtures: the real Kubernetes control plane and a fresh namespace per test.
+
+The control plane (etcd + kube-apiserver + kube-controller-manager built from Go modules) starts once per
+session, lazily, only when a test asks for `cluster`. Set CLAWHOST_TEST_KUBECONFIG to run the same tests
+against an existing cluster (e.g. kind) instead; the CRD is applied to it, and test namespaces are deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from openclaw_operator.api import FINALIZER, GROUP, PLURAL, VERSION
+from openclaw_operator.sandbox.controlplane import (
+    ClusterAccess,
+    ControlPlane,
+    existing_cluster_access,
+    pid_alive,
+)
+from tests.support.kube import instances_path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CRD_FILE = REPO_ROOT / "crds" / "openclawinstances.yaml"
+EXISTING_CLUSTER_ENV = "CLAWHOST_TEST_KUBECONFIG"
+_STARTED_PIDS: list[int] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Session fixtures are torn down by now: fail the run if any control-plane process survived."""
+    survivors = [pid for pid in _STARTED_PIDS if pid_alive(pid)]
+    if survivors:
+        session.config.get_terminal_writer().line(
+            f"control-plane processes left behind: {survivors}", red=True
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterAccess]:
+    existing = os.environ.get(EXISTING_CLUSTER_ENV)
+    plane: ControlPlane | None = None
+    if existing:
+        access = existing_cluster_access(Path(existing))
+    else:
+        plane = ControlPlane(tmp_path_factory.mktemp("controlplane"))
+        access = plane.start()
+        _STARTED_PIDS.extend(plane.pids())
+    try:
+        install_crd(access)
+        yield access
+    finally:
+        if plane is not None:
+            plane.stop()
+
+
+def install_crd(access: ClusterAccess) -> None:
+    access.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD_FILE))
+    access.kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{PLURAL}.{GROUP}")
+    # Discovery lags a moment behind Established; wait until the resource is actually served.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if access.request("GET", f"/apis/{GROUP}/{VERSION}/{PLURAL}").status_code == 200:
+            return
+        time.sleep(0.2)
+    raise RuntimeError("CRD established but not served")
+
+
+@pytest.fixture
+def namespace(cluster: ClusterAccess) -> Iterator[str]:
+    name = f"t-{secrets.token_hex(4)}"
+    response = cluster.request("POST", "/api/v1/namespaces", json={"metadata": {"name": name}})
+    assert response.status_code == 201, response.text
+    yield name
+    # Instances left behind by a failed test still carry our finalizer; strip it so the namespace can go.
+    listing = cluster.request("GET", instances_path(name))
+    for item in listing.json().get("items", []) if listing.status_code == 200 else []:
+        finalizers = [f for f in item["metadata"].get("finalizers", []) if f != FINALIZER]
+        cluster.request(
+            "PATCH",
+            instances_path(name, item["metadata"]["name"]),
+            json={"metadata": {"finalizers": finalizers or None}},
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+    cluster.request("DELETE", f"/api/v1/namespaces/{name}")
