@@ -6,10 +6,11 @@ from collections.abc import Iterator
 
 import hcloud
 import pytest
+
 from openclaw_operator.sandbox.hetzner_sim import HetznerSimulator
 from openclaw_operator.sandbox.simcore import LatencyModel, SimClock, SimulatorThread
 
-HETZNER_TOKEN = "hetzner-test-token"  # noqa: S105 - the simulator's own test token
+HETZNER_TOKEN = "hetzner-test-token"
 # Fast enough that a server boots in well under a second of wall time, slow enough to observe states.
 FAST = 200.0
 

@@ -7,6 +7,7 @@ import pytest
 from hcloud.images import Image
 from hcloud.server_types import ServerType
 from hcloud.servers import BoundServer
+
 from openclaw_operator.sandbox.hetzner_sim import HetznerSimulator
 
 

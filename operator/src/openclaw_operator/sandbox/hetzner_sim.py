@@ -61,11 +61,7 @@ class HetznerSimulator(SimulatorServer):
         return self._routes
 
     def inspection_routes(self) -> list[Route]:
-        return [
-            Route("GET", "/_sim/state", self._state_handler, logged=False),
-            Route("GET", "/_sim/requests", self._requests_handler, logged=False),
-            Route("GET", APP_HEALTH_TEMPLATE, self._app_health_handler),
-        ]
+        return [*super().inspection_routes(), Route("GET", APP_HEALTH_TEMPLATE, self._app_health_handler)]
 
     def error_response(self, error: ApiError) -> web.Response:
         body: dict[str, Any] = {"code": error.code, "message": error.message}
@@ -89,7 +85,7 @@ class HetznerSimulator(SimulatorServer):
         error.status = fault.status
         return error
 
-    def unauthorized(self) -> ApiError:
+    def unauthorized(self, request: web.Request) -> ApiError:
         return hetzner_error("unauthorized", "unable to authenticate")
 
     def no_route(self) -> ApiError:
@@ -143,27 +139,16 @@ class HetznerSimulator(SimulatorServer):
         self.world.settle()
         return self.world
 
-    # --- inspection handlers -----------------------------------------------------------------------
-    async def _state_handler(self, request: web.Request) -> web.StreamResponse:
+    def snapshot(self) -> dict[str, Any]:
         world = self._settled()
-        return web.json_response(
-            {
-                "sim_time": self.clock.now(),
-                "servers": [world.render_server(s) for s in world.servers.values()],
-                "ssh_keys": [world.render_ssh_key(k) for k in world.ssh_keys.values()],
-                "firewalls": [world.render_firewall(f) for f in world.firewalls.values()],
-                "running_actions": [
-                    a.render(self.clock) for a in world.actions.values() if a.status == "running"
-                ],
-            }
-        )
-
-    async def _requests_handler(self, request: web.Request) -> web.StreamResponse:
-        counts = [
-            {"method": method, "template": template, "status": status, "count": count}
-            for (method, template, status), count in sorted(self.counters().items())
-        ]
-        return web.json_response({"total": len(self.request_log), "counters": counts})
+        return {
+            "servers": [world.render_server(s) for s in world.servers.values()],
+            "ssh_keys": [world.render_ssh_key(k) for k in world.ssh_keys.values()],
+            "firewalls": [world.render_firewall(f) for f in world.firewalls.values()],
+            "running_actions": [
+                a.render(self.clock) for a in world.actions.values() if a.status == "running"
+            ],
+        }
 
     async def _app_health_handler(self, request: web.Request) -> web.StreamResponse:
         world = self._settled()

@@ -102,8 +102,26 @@ class SimulatorServer(ABC):
     @abstractmethod
     def api_routes(self) -> list[Route]: ...
 
+    @abstractmethod
+    def snapshot(self) -> dict[str, Any]:
+        """What exists, as `GET /_sim/state` shows it (never a token)."""
+
     def inspection_routes(self) -> list[Route]:
-        return []
+        """Read-only views: no auth, no rate limit, not in the request log."""
+        return [
+            Route("GET", "/_sim/state", self._state_handler, logged=False),
+            Route("GET", "/_sim/requests", self._requests_handler, logged=False),
+        ]
+
+    async def _state_handler(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response({"sim_time": self.clock.now(), **self.snapshot()})
+
+    async def _requests_handler(self, request: web.Request) -> web.StreamResponse:
+        counts = [
+            {"method": method, "template": template, "status": status, "count": count}
+            for (method, template, status), count in sorted(self.counters().items())
+        ]
+        return web.json_response({"total": len(self.request_log), "counters": counts})
 
     @abstractmethod
     def error_response(self, error: ApiError) -> web.Response: ...
@@ -118,14 +136,14 @@ class SimulatorServer(ABC):
     def injected_error(self, fault: FaultDecision) -> ApiError: ...
 
     @abstractmethod
-    def unauthorized(self) -> ApiError: ...
+    def unauthorized(self, request: web.Request) -> ApiError: ...
 
     @abstractmethod
     def no_route(self) -> ApiError: ...
 
     def decorate(self, response: web.StreamResponse, sequence: int) -> None:
         """Headers every answer carries (correlation ids and the like)."""
-        return None
+        return
 
     def authorized(self, request: web.Request) -> bool:
         return request.headers.get("Authorization", "") == f"Bearer {self._token}"
@@ -217,7 +235,7 @@ class SimulatorServer(ABC):
                 if fault.kind in ("outage", "error"):
                     raise self.injected_error(fault)
                 if not self.authorized(request):
-                    raise self.unauthorized()
+                    raise self.unauthorized(request)
                 response = await route.handler(request)
             except ApiError as error:
                 response = self.error_response(error)

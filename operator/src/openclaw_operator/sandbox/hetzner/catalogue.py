@@ -43,28 +43,17 @@ class Location:
         return 20 * TB if self.network_zone == "eu-central" else 1 * TB
 
 
-LOCATIONS = (
-    Location(
-        1,
-        "fsn1",
-        "Falkenstein DC Park 1",
-        "DE",
-        "Falkenstein",
-        50.47612,
-        12.370071,
-        "eu-central",
-        "fsn1-dc14",
-    ),
-    Location(
-        2, "nbg1", "Nuremberg DC Park 1", "DE", "Nuremberg", 49.452102, 11.076665, "eu-central", "nbg1-dc3"
-    ),
-    Location(
-        3, "hel1", "Helsinki DC Park 1", "FI", "Helsinki", 60.169855, 24.938379, "eu-central", "hel1-dc2"
-    ),
-    Location(4, "ash", "Ashburn, VA", "US", "Ashburn, VA", 39.045821, -77.487073, "us-east", "ash-dc1"),
-    Location(5, "hil", "Hillsboro, OR", "US", "Hillsboro, OR", 45.54222, -122.951924, "us-west", "hil-dc1"),
-    Location(6, "sin", "Singapore", "SG", "Singapore", 1.283333, 103.833333, "ap-southeast", "sin-dc1"),
-)
+# fmt: off
+_LOCATION_ROWS = [
+    ("fsn1", "Falkenstein DC Park 1", "DE", "Falkenstein", 50.47612, 12.370071, "eu-central", "fsn1-dc14"),
+    ("nbg1", "Nuremberg DC Park 1", "DE", "Nuremberg", 49.452102, 11.076665, "eu-central", "nbg1-dc3"),
+    ("hel1", "Helsinki DC Park 1", "FI", "Helsinki", 60.169855, 24.938379, "eu-central", "hel1-dc2"),
+    ("ash", "Ashburn, VA", "US", "Ashburn, VA", 39.045821, -77.487073, "us-east", "ash-dc1"),
+    ("hil", "Hillsboro, OR", "US", "Hillsboro, OR", 45.54222, -122.951924, "us-west", "hil-dc1"),
+    ("sin", "Singapore", "SG", "Singapore", 1.283333, 103.833333, "ap-southeast", "sin-dc1"),
+]
+# fmt: on
+LOCATIONS = tuple(Location(index, *row) for index, row in enumerate(_LOCATION_ROWS, start=1))
 
 
 @dataclass(frozen=True)
@@ -124,6 +113,7 @@ class ServerType:
 
 
 def _types() -> tuple[ServerType, ...]:
+    # fmt: off
     rows = [
         # name, cores, memory GB, disk GB, architecture, cpu, EUR/month, locations, category
         ("cx22", 2, 4, 40, "x86", "shared", "3.79", EU, "Shared vCPU"),
@@ -149,6 +139,7 @@ def _types() -> tuple[ServerType, ...]:
         ("ccx23", 4, 16, 160, "x86", "dedicated", "24.49", EVERYWHERE, "Dedicated vCPU"),
         ("ccx33", 8, 32, 240, "x86", "dedicated", "48.49", EVERYWHERE, "Dedicated vCPU"),
     ]
+    # fmt: on
     return tuple(ServerType(index, *row) for index, row in enumerate(rows, start=101))
 
 

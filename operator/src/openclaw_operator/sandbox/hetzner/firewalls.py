@@ -120,7 +120,7 @@ def _rules(raw: object) -> list[dict[str, Any]]:
             raise invalid_input("rules.direction", "must be 'in' or 'out'")
         if rule.get("protocol") not in PROTOCOLS:
             raise invalid_input("rules.protocol", f"must be one of {', '.join(PROTOCOLS)}")
-        sources, destinations = _cidrs(rule, "source_ips"), _cidrs(rule, "destination_ips")
+        sources, destinations = (_cidrs(rule, "source_ips"), _cidrs(rule, "destination_ips"))
         if rule["direction"] == "in" and not sources:
             raise invalid_input("rules.source_ips", "is required for inbound rules")
         if rule["direction"] == "out" and not destinations:

@@ -104,7 +104,9 @@ def create_server(world: World, body: dict[str, Any], server_limit: int | None) 
         raise invalid_input("user_data", "is too long (maximum is 32 KiB)")
     labels = _labels(body, {})
     ssh_keys = _resolve_ssh_keys(world, body.get("ssh_keys", []))
-    firewall_ids = [entry.get("firewall", 0) for entry in body.get("firewalls", []) if isinstance(entry, dict)]
+    firewall_ids = [
+        entry.get("firewall", 0) for entry in body.get("firewalls", []) if isinstance(entry, dict)
+    ]
     if missing := [fid for fid in firewall_ids if fid not in world.firewalls]:
         raise invalid_input("firewalls", f"firewall {missing[0]} not found")
     _check_unique_name(world, name)
