@@ -1,0 +1,157 @@
+<?php
+
+declare(strict_types=1);
+
+namespace WHMCS\Module\Server\OpenClaw\Instance;
+
+use WHMCS\Module\Server\OpenClaw\Kube\ApiError;
+use WHMCS\Module\Server\OpenClaw\Kube\KubeClient;
+use WHMCS\Module\Server\OpenClaw\Kube\Subject;
+use WHMCS\Module\Server\OpenClaw\ModuleError;
+
+/**
+ * The lifecycle of one service's OpenClawInstance, as Kubernetes writes. Every method is safe to
+ * repeat: WHMCS retries failed actions from its Module Queue, possibly after a partial success.
+ */
+final class Provisioner
+{
+    public function __construct(
+        private readonly KubeClient $kube,
+        private readonly InstanceApi $api,
+        private readonly string $namespace,
+        private readonly ServiceIdentity $service,
+    ) {
+    }
+
+    /**
+     * Creates or updates the instance and makes sure the Secret with this token exists.
+     *
+     * @return array<mixed> the instance as stored
+     */
+    public function apply(ProductOptions $options, string $hostname, string $token): array
+    {
+        $secretName = $this->service->gatewaySecretName($token);
+        $instance = $this->kube->apply(
+            $this->objectPath(),
+            Manifests::instance($this->api, $this->namespace, $this->service, $options, $hostname, $secretName),
+            $this->subject(),
+        );
+        if (isset($instance['metadata']['deletionTimestamp'])) {
+            throw new ModuleError(
+                'The previous ' . $this->subject()->describe() . ' is still being deleted (the operator is '
+                . 'removing its server). Retry once it is gone.'
+            );
+        }
+        $this->createSecret($secretName, $token, $instance);
+        return $instance;
+    }
+
+    /**
+     * Re-applies the product settings of an existing instance, keeping its current token Secret.
+     *
+     * @return array<mixed>
+     */
+    public function reapply(ProductOptions $options, string $hostname): array
+    {
+        $current = $this->existing();
+        $secretName = $current['spec']['gatewayTokenSecretRef']['name'] ?? null;
+        if (!is_string($secretName) || $secretName === '') {
+            throw new ModuleError($this->subject()->describe() . ' has no gateway token Secret; run Create again.');
+        }
+        return $this->kube->apply(
+            $this->objectPath(),
+            Manifests::instance($this->api, $this->namespace, $this->service, $options, $hostname, $secretName),
+            $this->subject(),
+        );
+    }
+
+    public function setSuspended(bool $suspended): void
+    {
+        $this->patchExisting(Manifests::suspension($suspended));
+    }
+
+    /** Asks the operator for a day-2 action (reboot, reinstall, resync) through its annotation. */
+    public function request(string $annotation, string $requestedAt): void
+    {
+        $this->patchExisting(Manifests::request($annotation, $requestedAt));
+    }
+
+    /** Deletes the instance; an instance that is already gone counts as deleted. */
+    public function delete(): void
+    {
+        try {
+            $this->kube->delete($this->objectPath(), $this->subject());
+        } catch (ApiError $error) {
+            if (!$error->objectMissing) {
+                throw $error;
+            }
+        }
+    }
+
+    /** @return array<mixed>|null the instance, or null when it does not exist */
+    public function find(): ?array
+    {
+        try {
+            return $this->kube->get($this->objectPath(), $this->subject());
+        } catch (ApiError $error) {
+            if ($error->objectMissing) {
+                return null;
+            }
+            throw $error;
+        }
+    }
+
+    /** @return array<mixed> */
+    public function existing(): array
+    {
+        return $this->find() ?? throw $this->missing();
+    }
+
+    /** @param array<mixed> $patch */
+    private function patchExisting(array $patch): void
+    {
+        try {
+            $this->kube->mergePatch($this->objectPath(), $patch, $this->subject());
+        } catch (ApiError $error) {
+            throw $error->objectMissing ? $this->missing() : $error;
+        }
+    }
+
+    /**
+     * Create-only: the module may not read or patch Secrets. AlreadyExists means this exact token is
+     * stored already, because the Secret name is derived from the token.
+     *
+     * @param array<mixed> $instance
+     */
+    private function createSecret(string $secretName, string $token, array $instance): void
+    {
+        try {
+            $this->kube->create(
+                InstanceApi::secretCollectionPath($this->namespace),
+                Manifests::gatewaySecret($this->namespace, $this->service, $secretName, $token, $instance),
+                InstanceApi::secretSubject($this->namespace, $secretName),
+            );
+        } catch (ApiError $error) {
+            if ($error->reason !== 'AlreadyExists') {
+                throw $error;
+            }
+        }
+    }
+
+    private function missing(): ModuleError
+    {
+        return new ModuleError(
+            $this->subject()->describe() . ' does not exist. Run the Create module command first.'
+        );
+    }
+
+    private function objectPath(): string
+    {
+        return $this->api->objectPath($this->namespace, $this->service->resourceName());
+    }
+
+    private function subject(): Subject
+    {
+        return $this->api->subject($this->namespace, $this->service->resourceName());
+    }
+}
