@@ -1,0 +1,250 @@
+"""cloud-init user-data for an OpenClaw server: a pure function of the instance, the operator's bootstrap
+settings and the gateway token.
+
+cloud-init's own modules do what they can express declaratively (accounts, SSH keys, packages, swap,
+files); one script, clawhost-bootstrap, does the rest in order. The same user-data serves Ubuntu 24.04
+and Debian 12/13: every package and path used exists on all three.
+
+Where the gateway token goes: into /etc/openclaw/gateway.env only, root:root 0600, read by systemd as the
+gateway unit's EnvironmentFile. Not into openclaw.json: that file belongs to the gateway's user, which the
+gateway rewrites (`openclaw config set`, doctor) and whose state directory ends up in backups, so a token
+there would be readable and changeable by whatever the assistant runs. The token is never on a command line
+and never in the script, so cloud-init's log and `ps` cannot show it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import yaml
+
+from openclaw_operator import api
+
+from .firewall import GATEWAY_PORT, PUBLIC_TCP_PORTS
+from .settings import BootstrapSettings
+from .sizing import plan_memory
+from .templating import fill
+from .versions import check_version
+
+__all__ = ["BootstrapInputError", "BootstrapSettings", "gateway_config", "render_user_data"]
+
+# Hetzner refuses larger user-data.
+USER_DATA_LIMIT_BYTES = 32 * 1024
+
+# Where the token goes, not a token.
+TOKEN_FILE = "/etc/openclaw/gateway.env"  # noqa: S105
+TOKEN_VARIABLE = "OPENCLAW_GATEWAY_TOKEN"  # noqa: S105
+GATEWAY_CONFIG_FILE = "/home/openclaw/.openclaw/openclaw.json"
+BOOTSTRAP_SCRIPT = "/usr/local/sbin/clawhost-bootstrap"
+PACKAGES = ("ca-certificates", "curl", "gnupg", "caddy", "nftables", "unattended-upgrades")
+SWAP_FILE = "/swapfile"
+
+# Mirrors of the CRD's patterns for spec.hostname and spec.sshKeys[] (a test keeps them equal). Checked
+# again here because the values land in a Caddyfile and authorized_keys, where a stray newline or brace
+# would be an injection, and the CLI renders YAML that no apiserver has validated.
+HOSTNAME_PATTERN = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
+SSH_KEY_PATTERN = (
+    r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521"
+    r"|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)"
+    r" AAAA[A-Za-z0-9+/]+={0,3}( [^\r\n]{0,200})?$"
+)
+HOSTNAME_MAX_LENGTH = 253
+SSH_KEY_MAX_LENGTH = 1024
+# The token sits unquoted in a systemd EnvironmentFile and a shell `.`-sourced file: characters that both
+# read literally, and long enough to resist guessing.
+GATEWAY_TOKEN_PATTERN = r"^[A-Za-z0-9._~+/=-]{16,512}$"  # noqa: S105
+
+
+class BootstrapInputError(ValueError):
+    """A spec value or token the renderer cannot put on a server; never quotes the token."""
+
+
+def render_user_data(instance: api.OpenClawInstance, settings: BootstrapSettings, gateway_token: str) -> str:
+    """The `#cloud-config` user-data for `instance`.
+
+    Raises `UnsafeVersionError` for a version older than the minimum (or unreadable) and
+    `BootstrapInputError` for any other value that cannot be rendered: both mean the spec (or the token
+    Secret) must change, so retrying is pointless.
+    """
+    spec = instance.spec
+    version = spec.openclaw_version or settings.default_openclaw_version
+    check_version(version, settings.min_openclaw_version)
+    _check_inputs(spec, gateway_token)
+    user_data = "#cloud-config\n" + _dump(_cloud_config(spec, settings, version, gateway_token))
+    size = len(user_data.encode())
+    if size > USER_DATA_LIMIT_BYTES:
+        raise BootstrapInputError(
+            f"user-data is {size} bytes; Hetzner accepts at most {USER_DATA_LIMIT_BYTES}"
+        )
+    return user_data
+
+
+def gateway_config(hostname: str) -> dict[str, Any]:
+    """openclaw.json: only keys OpenClaw documents, because its strict schema refuses to start on an
+    unknown key. The token is not here (see the module docstring): auth mode token reads it from
+    OPENCLAW_GATEWAY_TOKEN."""
+    return {
+        "gateway": {
+            "mode": "local",
+            "bind": "loopback",
+            "port": GATEWAY_PORT,
+            "auth": {"mode": "token"},
+            # Caddy on the same host: trust its forwarded headers, and only its.
+            "trustedProxies": ["127.0.0.1", "::1"],
+            "controlUi": {"allowedOrigins": [f"https://{hostname}"]},
+            # A host shell for anyone holding the token is too much for a hosted customer gateway.
+            "terminal": {"enabled": False},
+        },
+        # mDNS announcements made exposed gateways easy to find; a server has no LAN to announce to.
+        "discovery": {"mdns": {"mode": "off"}},
+    }
+
+
+def _check_inputs(spec: api.InstanceSpec, gateway_token: str) -> None:
+    if len(spec.hostname) > HOSTNAME_MAX_LENGTH or not re.fullmatch(HOSTNAME_PATTERN, spec.hostname):
+        raise BootstrapInputError(f"hostname {spec.hostname!r} is not a lower-case fully qualified name")
+    for index, key in enumerate(spec.ssh_keys):
+        if len(key) > SSH_KEY_MAX_LENGTH or not re.fullmatch(SSH_KEY_PATTERN, key):
+            raise BootstrapInputError(f"sshKeys[{index}] is not a single OpenSSH public key line")
+    if not re.fullmatch(GATEWAY_TOKEN_PATTERN, gateway_token):
+        raise BootstrapInputError(
+            "the gateway token must be 16 to 512 characters from A-Z a-z 0-9 . _ ~ + / = - "
+            f"(got {len(gateway_token)} characters)"
+        )
+
+
+def _cloud_config(
+    spec: api.InstanceSpec, settings: BootstrapSettings, version: str, gateway_token: str
+) -> dict[str, Any]:
+    memory = plan_memory(
+        spec.server_type, settings.heap_fraction, settings.swap_up_to_memory_gb, settings.swap_size_mb
+    )
+    admin: dict[str, Any] = {
+        "name": settings.admin_user,
+        "gecos": "Administrator (SSH keys only)",
+        "shell": "/bin/bash",
+        # No password exists to type, so sudo cannot ask for one.
+        "sudo": "ALL=(ALL) NOPASSWD:ALL",
+        "lock_passwd": True,
+    }
+    if spec.ssh_keys:  # cloud-init's schema wants at least one key when the list is present
+        admin["ssh_authorized_keys"] = list(spec.ssh_keys)
+    config: dict[str, Any] = {
+        "users": [
+            admin,
+            {
+                "name": "openclaw",
+                "gecos": "OpenClaw gateway",
+                "shell": "/usr/sbin/nologin",
+                "lock_passwd": True,
+            },
+        ],
+        "ssh_pwauth": False,
+        "disable_root": True,
+        "package_update": True,
+        "package_upgrade": True,
+        "packages": list(PACKAGES),
+    }
+    if memory.swap_mb:
+        config["swap"] = {
+            "filename": SWAP_FILE,
+            "size": f"{memory.swap_mb}M",
+            "maxsize": f"{memory.swap_mb}M",
+        }
+    config["write_files"] = _files(spec, settings, version, memory.heap_mb, gateway_token)
+    config["runcmd"] = [[BOOTSTRAP_SCRIPT]]
+    return config
+
+
+def _files(
+    spec: api.InstanceSpec, settings: BootstrapSettings, version: str, heap_mb: int, gateway_token: str
+) -> list[dict[str, Any]]:
+    reboot_time = settings.automatic_reboot_time
+    return [
+        # Written at cloud-init's first stage, when no unprivileged process exists yet.
+        _file(TOKEN_FILE, f"{TOKEN_VARIABLE}={gateway_token}\n", permissions="0600"),
+        _file(
+            "/etc/systemd/system/openclaw-gateway.service",
+            fill("openclaw-gateway.service.tmpl", heap_mb=heap_mb, gateway_port=GATEWAY_PORT),
+        ),
+        # Present before the caddy package is installed; cloud-init installs with --force-confold, so the
+        # package keeps this file instead of its default.
+        _file(
+            "/etc/caddy/Caddyfile", fill("Caddyfile.tmpl", hostname=spec.hostname, gateway_port=GATEWAY_PORT)
+        ),
+        _file(
+            "/etc/nftables.conf",
+            fill("nftables.conf.tmpl", tcp_ports=", ".join(str(port) for port in PUBLIC_TCP_PORTS)),
+            permissions="0755",
+        ),
+        _file(
+            "/etc/ssh/sshd_config.d/10-clawhost.conf",
+            fill("sshd.conf.tmpl", admin_user=settings.admin_user, gateway_port=GATEWAY_PORT),
+        ),
+        _file(
+            "/etc/apt/apt.conf.d/52clawhost-unattended-upgrades",
+            fill(
+                "unattended-upgrades.conf.tmpl",
+                automatic_reboot="true" if reboot_time else "false",
+                automatic_reboot_time=reboot_time or "04:30",
+            ),
+        ),
+        _file("/usr/local/sbin/openclaw-admin", fill("openclaw-admin.sh.tmpl"), permissions="0755"),
+        _file(
+            BOOTSTRAP_SCRIPT,
+            fill(
+                "clawhost-bootstrap.sh.tmpl",
+                node_major=settings.node_major,
+                openclaw_version=version,
+                gateway_port=GATEWAY_PORT,
+            ),
+            permissions="0700",
+        ),
+        # Deferred to the final stage, after the openclaw account exists. The gateway's user owns its
+        # config because the gateway and the customer's own `openclaw config set` edit it.
+        _file(
+            GATEWAY_CONFIG_FILE,
+            json.dumps(gateway_config(spec.hostname), indent=2) + "\n",
+            permissions="0600",
+            owner="openclaw:openclaw",
+            defer=True,
+        ),
+    ]
+
+
+def _file(
+    path: str, content: str, *, permissions: str = "0644", owner: str = "root:root", defer: bool = False
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {"path": path, "owner": owner, "permissions": permissions, "content": content}
+    if defer:
+        entry["defer"] = True
+    return entry
+
+
+class _UserDataDumper(yaml.SafeDumper):
+    """Multi-line strings as literal blocks, so the user-data reads like the files it writes."""
+
+
+# Unicode line separators: with allow_unicode, PyYAML may emit them raw in a plain scalar, where the
+# reader folds them into spaces. Double quotes make it escape them (\N, \L, \P).
+_YAML_LINE_BREAKS = frozenset("\x85\u2028\u2029")
+
+
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    if "\n" in data:
+        style: str | None = "|"
+    elif _YAML_LINE_BREAKS.intersection(data):
+        style = '"'
+    else:
+        style = None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_UserDataDumper.add_representer(str, _represent_str)
+
+
+def _dump(document: dict[str, Any]) -> str:
+    # A wide line keeps each SSH key on one line; allow_unicode keeps key comments readable and short.
+    return yaml.dump(document, Dumper=_UserDataDumper, sort_keys=False, width=1 << 16, allow_unicode=True)
