@@ -79,7 +79,8 @@ def test_largest_allowed_inputs_fit_hetzners_limit(tmp_path: Path) -> None:
     largest = instance(
         hostname=hostname, sshKeys=list(largest_instance()), openclawVersion=version, serverType="zzzz999x"
     )
-    user_data = render_user_data(largest, BootstrapSettings(admin_user="a" * 32), "t" * 512)
+    # Every character of the longest token needs escaping in the EnvironmentFile: twice the bytes.
+    user_data = render_user_data(largest, BootstrapSettings(admin_user="a" * 32), "$" * 512)
     size = len(user_data.encode())
     assert size <= USER_DATA_LIMIT_BYTES, f"{size} bytes"
     parsed = parse(user_data).config

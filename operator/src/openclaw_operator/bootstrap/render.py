@@ -52,9 +52,12 @@ SSH_KEY_PATTERN = (
 )
 HOSTNAME_MAX_LENGTH = 253
 SSH_KEY_MAX_LENGTH = 1024
-# The token sits unquoted in a systemd EnvironmentFile and a shell `.`-sourced file: characters that both
-# read literally, and long enough to resist guessing.
-GATEWAY_TOKEN_PATTERN = r"^[A-Za-z0-9._~+/=-]{16,512}$"  # noqa: S105
+# Any printable ASCII without spaces (what WHMCS accepts as a service password), long enough to resist
+# guessing. It is written double-quoted, see _environment_line.
+GATEWAY_TOKEN_PATTERN = r"^[\x21-\x7e]{16,512}$"  # noqa: S105
+# Inside double quotes a backslash makes exactly these characters literal, both for systemd's
+# EnvironmentFile parser (SHELL_NEED_ESCAPE in systemd's env-file.c) and for a POSIX shell.
+_DOUBLE_QUOTE_ESCAPES = '"\\`$'
 
 
 class BootstrapInputError(ValueError):
@@ -110,7 +113,7 @@ def _check_inputs(spec: api.InstanceSpec, gateway_token: str) -> None:
             raise BootstrapInputError(f"sshKeys[{index}] is not a single OpenSSH public key line")
     if not re.fullmatch(GATEWAY_TOKEN_PATTERN, gateway_token):
         raise BootstrapInputError(
-            "the gateway token must be 16 to 512 characters from A-Z a-z 0-9 . _ ~ + / = - "
+            "the gateway token must be 16 to 512 printable ASCII characters without spaces "
             f"(got {len(gateway_token)} characters)"
         )
 
@@ -164,7 +167,7 @@ def _files(
     reboot_time = settings.automatic_reboot_time
     return [
         # Written at cloud-init's first stage, when no unprivileged process exists yet.
-        _file(TOKEN_FILE, f"{TOKEN_VARIABLE}={gateway_token}\n", permissions="0600"),
+        _file(TOKEN_FILE, _environment_line(TOKEN_VARIABLE, gateway_token), permissions="0600"),
         _file(
             "/etc/systemd/system/openclaw-gateway.service",
             fill("openclaw-gateway.service.tmpl", heap_mb=heap_mb, gateway_port=GATEWAY_PORT),
@@ -212,6 +215,12 @@ def _files(
             defer=True,
         ),
     ]
+
+
+def _environment_line(name: str, value: str) -> str:
+    """NAME="value" as systemd's EnvironmentFile and the shell's `.` both read it back: the same bytes."""
+    escaped = "".join("\\" + char if char in _DOUBLE_QUOTE_ESCAPES else char for char in value)
+    return f'{name}="{escaped}"\n'
 
 
 def _file(
