@@ -98,6 +98,7 @@ class RateLimiter:
         self,
         *,
         limit: float | None = None,
+        window: float | None = None,
         remaining: float | None = None,
         reset_at: float | None = None,
         retry_after: float | None = None,
@@ -108,8 +109,10 @@ class RateLimiter:
             self._inflight = max(0, self._inflight - 1)
             if limit is not None and limit > 0:
                 self._limit = limit
-                if self._refill is None:
-                    self._refill = limit / SECONDS_PER_HOUR
+                if window is not None and window > 0:
+                    self._refill = limit / window
+                elif self._refill is None:
+                    self._refill = limit / SECONDS_PER_HOUR  # Hetzner: the limit is per hour
             if remaining is not None:
                 # Requests still in flight may not be counted in this answer yet: assume they are not.
                 self._tokens = max(0.0, remaining - self._inflight)

@@ -23,6 +23,7 @@ from openclaw_operator import metrics
 from openclaw_operator.providers.ratelimit import RateLimiter
 
 _CF_RATELIMIT = re.compile(r"(?:^|[;,\s])r=(\d+).*?(?:[;,\s])t=(\d+)")
+_CF_POLICY = re.compile(r"(?:^|[;,\s])q=(\d+).*?(?:[;,\s])w=(\d+)")
 
 
 def _float(value: str | None) -> float | None:
@@ -56,6 +57,10 @@ def observe_headers(limiter: RateLimiter, status: int, headers: Mapping[str, str
     remaining = _float(headers.get("ratelimit-remaining"))
     reset_at = _float(headers.get("ratelimit-reset"))
     retry_after = retry_after_seconds(headers, now)
+    window = None
+    policy = headers.get("ratelimit-policy")  # Cloudflare: `"default";q=1200;w=300`
+    if policy and (match := _CF_POLICY.search(policy)):
+        limit, window = float(match.group(1)), float(match.group(2))
     structured = headers.get("ratelimit")  # Cloudflare: `"default";r=50;t=30`
     if structured and (match := _CF_RATELIMIT.search(structured)):
         remaining = float(match.group(1))
@@ -63,7 +68,9 @@ def observe_headers(limiter: RateLimiter, status: int, headers: Mapping[str, str
             retry_after = max(retry_after or 0.0, float(match.group(2)))
     if status == 429 and retry_after is None and remaining is None:
         retry_after = 1.0  # a bare 429: back off a little rather than not at all
-    limiter.observe(limit=limit, remaining=remaining, reset_at=reset_at, retry_after=retry_after)
+    limiter.observe(
+        limit=limit, window=window, remaining=remaining, reset_at=reset_at, retry_after=retry_after
+    )
     metrics.RATE_LIMIT_REMAINING.labels(limiter.provider).set(limiter.remaining())
 
 

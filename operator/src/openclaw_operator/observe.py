@@ -1,0 +1,292 @@
+"""The shared observer: the providers' state for every instance at O(1) API cost.
+
+Once per resync interval it lists all managed servers (one label-selected, paginated list) and all
+records of each managed zone, and every reconcile pass reads from that snapshot: in steady state there
+are no per-instance requests at all. Writes update the snapshot in place (a journal replays them over a
+list that was already in flight), in-flight actions are polled in one batched GET /actions?id=..&id=..,
+and only a server that is between states is fetched on its own.
+
+After each list the observer compares what every instance would see with the previous list and wakes
+the instances whose view changed, so drift (a server deleted or powered off, a record edited) is acted
+on within one interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+from openclaw_operator.providers.cloudflare import CloudflareProvider
+from openclaw_operator.providers.hetzner import HetznerProvider
+from openclaw_operator.reconcile import naming
+from openclaw_operator.reconcile.model import (
+    ActionObservation,
+    ActionStatus,
+    RecordObservation,
+    ServerObservation,
+    ServerTypeInfo,
+    Zone,
+)
+from openclaw_operator.reconcile.server import UNKNOWN_TYPE
+
+log = logging.getLogger(__name__)
+
+
+class Coalesced:
+    """Runs `fetch` one at a time; a caller that needs data no older than `since` waits for a run that
+    started at or after `since`, so concurrent callers share one request."""
+
+    def __init__(
+        self, fetch: Callable[[float], Awaitable[None]], clock: Callable[[], float], delay: float = 0.0
+    ):
+        self._fetch = fetch
+        self._clock = clock
+        self._delay = delay  # gather callers for a moment before fetching (action polls)
+        self._task: asyncio.Task[None] | None = None
+        self._task_started = 0.0
+        self.completed_start = float("-inf")  # start time of the newest successful run
+
+    async def ensure(self, since: float) -> None:
+        while self.completed_start < since:
+            if self._task is None or self._task.done():
+                self._task = asyncio.ensure_future(self._run())
+            task, started = self._task, self._task_started
+            await asyncio.shield(task)  # a failure propagates to every waiter of this run
+            if started >= since or self.completed_start >= since:
+                return
+
+    async def _run(self) -> None:
+        if self._delay:
+            await asyncio.sleep(self._delay)
+        started = self._task_started = self._clock()
+        await self._fetch(started)
+        self.completed_start = max(self.completed_start, started)
+
+
+@dataclass
+class _Journal:
+    """Local writes, replayed over a list that started before them."""
+
+    entries: list[tuple[float, Callable[[], None]]] = field(default_factory=list)
+
+    def add(self, at: float, apply: Callable[[], None]) -> None:
+        self.entries.append((at, apply))
+        apply()
+
+    def replay_after(self, started: float) -> None:
+        self.entries = [(at, apply) for at, apply in self.entries if at >= started]
+        for _, apply in self.entries:
+            apply()
+
+
+class Observer:
+    def __init__(
+        self,
+        hetzner: HetznerProvider,
+        cloudflare: CloudflareProvider,
+        managed_zones: Iterable[str],
+        resync_interval: float,
+        poll_interval: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.hetzner = hetzner
+        self.cloudflare = cloudflare
+        self.managed_zones = tuple(managed_zones)
+        self.resync_interval = resync_interval
+        self.poll_interval = poll_interval
+        self._clock = clock
+        self._servers: dict[int, ServerObservation] = {}
+        self._server_seen: dict[int, float] = {}
+        self._zones: dict[str, Zone | None] = {}
+        self._records: dict[str, dict[str, RecordObservation]] = {}  # zone id -> record id -> record
+        self._journal = _Journal()
+        self._actions: dict[int, tuple[float, ActionObservation]] = {}
+        self._wanted_actions: set[int] = set()
+        self._types: dict[str, ServerTypeInfo] = {}
+        self._tracked: dict[str, str] = {}  # uid -> hostname, for views and wake-ups
+        self._views: dict[str, str] = {}
+        self._wakeups: dict[str, asyncio.Event] = {}
+        self._lists = Coalesced(self._list_everything, clock)
+        self._polls = Coalesced(self._poll_actions, clock, delay=0.05)
+
+    # --- the periodic list ---------------------------------------------------------------------------
+    async def ensure_fresh(self) -> None:
+        """Make sure the snapshot is at most about one resync interval old (normally the loop keeps it so)."""
+        await self._lists.ensure(self._clock() - self.resync_interval * 1.5)
+
+    async def refresh(self) -> None:
+        await self._lists.ensure(self._clock())
+
+    async def run(self, stopped: asyncio.Event) -> None:
+        """The background loop: list, then wake instances whose view changed; once per interval."""
+        while not stopped.is_set():
+            try:
+                await self.refresh()
+                self._wake_changed()
+            except Exception as exc:  # rate limit or outage: the next interval tries again
+                log.warning("listing provider state failed: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopped.wait(), timeout=self.resync_interval)
+
+    async def _list_everything(self, started: float) -> None:
+        servers = await self.hetzner.list_servers()
+        zones: dict[str, Zone | None] = {}
+        records: dict[str, dict[str, RecordObservation]] = {}
+        for name in self.managed_zones:
+            zone = self._zones.get(name) or await self.cloudflare.zone(name)
+            zones[name] = zone
+            if zone is not None:
+                records[zone.id] = {record.id: record for record in await self.cloudflare.records(zone)}
+        self._servers = {server.id: server for server in servers}
+        self._server_seen = {server.id: started for server in servers}
+        self._zones, self._records = zones, records
+        self._journal.replay_after(started)
+
+    # --- instance views ------------------------------------------------------------------------------
+    def track(self, uid: str, hostname: str) -> None:
+        self._tracked[uid] = hostname
+
+    def forget(self, uid: str) -> None:
+        self._tracked.pop(uid, None)
+        self._views.pop(uid, None)
+        self._wakeups.pop(uid, None)
+
+    def wakeup(self, uid: str) -> asyncio.Event:
+        return self._wakeups.setdefault(uid, asyncio.Event())
+
+    def _wake_changed(self) -> None:
+        for uid, hostname in list(self._tracked.items()):
+            view = self._fingerprint(uid, hostname)
+            before = self._views.get(uid)
+            self._views[uid] = view
+            if before is not None and before != view:
+                self.wakeup(uid).set()
+
+    def _fingerprint(self, uid: str, hostname: str) -> str:
+        servers = sorted(
+            repr(s) for s in self._servers.values() if s.labels.get(naming.INSTANCE_UID_LABEL) == uid
+        )
+        records = sorted(repr(r) for r in self.records_for(uid, hostname))
+        return hashlib.sha256("\n".join([*servers, *records]).encode()).hexdigest()
+
+    def server_for(self, uid: str, server_id: int | None) -> ServerObservation | None:
+        """By the id in status, else by the owner label (a server created just before a crash)."""
+        if server_id is not None and server_id in self._servers:
+            return self._servers[server_id]
+        owned = [s for s in self._servers.values() if naming.owned_by(s.labels, uid)]
+        return min(owned, key=lambda s: s.id) if owned else None
+
+    def zone(self, name: str | None) -> Zone | None:
+        return self._zones.get(name) if name else None
+
+    def records_for(self, uid: str, hostname: str) -> tuple[RecordObservation, ...]:
+        """Records named like the host (anyone's) and every record this instance owns (any name, any zone)."""
+        return tuple(
+            record
+            for zone_records in self._records.values()
+            for record in zone_records.values()
+            if record.name == hostname or naming.record_owner(record.comment) == uid
+        )
+
+    # --- targeted reads ------------------------------------------------------------------------------
+    async def fresh_server(self, server_id: int, force: bool = False) -> ServerObservation | None:
+        """One GET for a server between states (at most once per poll interval) or after an action."""
+        now = self._clock()
+        if not force and now - self._server_seen.get(server_id, float("-inf")) < self.poll_interval:
+            return self._servers.get(server_id)
+        server = await self.hetzner.get_server(server_id)
+        if server is None:
+            self.server_gone(server_id)
+        else:
+            self.server_seen(server)
+        return server
+
+    async def action(self, action_id: int) -> ActionObservation | None:
+        now = self._clock()
+        cached = self._actions.get(action_id)
+        if cached is not None and (
+            cached[1].status != ActionStatus.RUNNING or now - cached[0] < self.poll_interval
+        ):
+            return cached[1]
+        self._wanted_actions.add(action_id)
+        await self._polls.ensure(now)
+        found = self._actions.get(action_id)
+        return found[1] if found is not None else None
+
+    async def _poll_actions(self, started: float) -> None:
+        wanted = sorted(self._wanted_actions)
+        found = await self.hetzner.actions(wanted)
+        for action_id in wanted:
+            action = found.get(action_id)
+            if action is None:
+                action = ActionObservation(action_id, "unknown", ActionStatus.SUCCESS, None)
+            self._actions[action_id] = (started, action)
+            if action.status != ActionStatus.RUNNING:
+                self._wanted_actions.discard(action_id)
+        horizon = started - 3600
+        self._actions = {k: v for k, v in self._actions.items() if v[0] >= horizon}
+
+    async def server_type(self, name: str) -> ServerTypeInfo:
+        if name not in self._types:
+            self._types[name] = await self.hetzner.server_type(name) or UNKNOWN_TYPE
+        return self._types[name]
+
+    async def servers_owned_by(self, uid: str) -> list[ServerObservation]:
+        """A fresh label-selected list, for deletion, where a stale snapshot could leak a server."""
+        selector = f"{naming.MANAGED_SELECTOR},{naming.INSTANCE_UID_LABEL}={uid}"
+        servers = await self.hetzner.list_servers(selector)
+        for server in servers:
+            self.server_seen(server)
+        return servers
+
+    async def records_owned_by(self, uid: str) -> list[RecordObservation]:
+        """Fresh lists of every managed zone (deletion only), filtered to our records."""
+        owned: list[RecordObservation] = []
+        for name in self.managed_zones:
+            zone = self._zones.get(name) or await self.cloudflare.zone(name)
+            if zone is None:
+                continue
+            self._zones[name] = zone
+            records = await self.cloudflare.records(zone)
+            self._records[zone.id] = {record.id: record for record in records}
+            owned.extend(r for r in records if naming.record_owner(r.comment) == uid)
+        return owned
+
+    # --- local writes --------------------------------------------------------------------------------
+    def server_seen(self, server: ServerObservation) -> None:
+        now = self._clock()
+
+        def apply() -> None:
+            self._servers[server.id] = server
+            self._server_seen[server.id] = now
+
+        self._journal.add(now, apply)
+
+    def server_gone(self, server_id: int) -> None:
+        def apply() -> None:
+            self._servers.pop(server_id, None)
+
+        self._journal.add(self._clock(), apply)
+
+    def record_written(self, record: RecordObservation) -> None:
+        def apply() -> None:
+            self._records.setdefault(record.zone_id, {})[record.id] = record
+
+        self._journal.add(self._clock(), apply)
+
+    def record_gone(self, record: RecordObservation) -> None:
+        def apply() -> None:
+            self._records.get(record.zone_id, {}).pop(record.id, None)
+
+        self._journal.add(self._clock(), apply)
+
+    def action_started(self, action_id: int, command: str) -> None:
+        self._actions[action_id] = (
+            self._clock(),
+            ActionObservation(action_id, command, ActionStatus.RUNNING),
+        )

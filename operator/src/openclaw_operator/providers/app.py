@@ -1,0 +1,89 @@
+"""The OpenClaw application on the server, seen from outside: CLAWHOST_APP_HEALTH_URL answers 2xx.
+
+Checked only once the server runs and its DNS records are correct. A healthy app is looked at again
+once per resync interval; an unhealthy one on a doubling backoff capped at five minutes, so a broken
+app neither hot-loops the operator nor waits an interval to be noticed as fixed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiohttp
+
+from openclaw_operator import api
+from openclaw_operator.api import ConditionType
+from openclaw_operator.reconcile import conditions as cond
+from openclaw_operator.reconcile.instance import AppObservation
+from openclaw_operator.reconcile.model import ServerObservation, ServerStatus
+
+MAX_BACKOFF = 300.0
+TIMEOUT = 5.0
+
+
+@dataclass
+class _Checked:
+    seen: AppObservation
+    next_at: float
+    failures: int
+
+
+def health_url(template: str, instance: api.OpenClawInstance, server: ServerObservation) -> str:
+    return template.format(hostname=instance.spec.hostname, ipv4=server.ipv4 or "", server_id=server.id)
+
+
+def next_check_in(healthy: bool, failures: int, first: float, resync: float) -> float:
+    if healthy:
+        return resync
+    return min(MAX_BACKOFF, first * 2 ** max(failures - 1, 0))
+
+
+class AppHealth:
+    def __init__(
+        self, template: str, resync: float, first_retry: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.template = template
+        self.resync = resync
+        self.first_retry = first_retry
+        self._clock = clock
+        self._checked: dict[str, _Checked] = {}
+        self._session: aiohttp.ClientSession | None = None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def observe(
+        self, instance: api.OpenClawInstance, server: ServerObservation
+    ) -> AppObservation | None:
+        uid = instance.metadata.uid
+        infrastructure_ready = cond.is_true(instance.status, ConditionType.SERVER_READY) and cond.is_true(
+            instance.status, ConditionType.DNS_READY
+        )
+        if server.status != ServerStatus.RUNNING or not infrastructure_ready:
+            self._checked.pop(uid, None)
+            return None
+        now = self._clock()
+        checked = self._checked.get(uid)
+        if checked is not None and now < checked.next_at:
+            seen = checked.seen
+            return AppObservation(seen.healthy, seen.message, None if seen.healthy else checked.next_at - now)
+        healthy, message = await self._probe(health_url(self.template, instance, server))
+        failures = 0 if healthy else (checked.failures if checked else 0) + 1
+        delay = next_check_in(healthy, failures, self.first_retry, self.resync)
+        seen = AppObservation(healthy, message, None if healthy else delay)
+        self._checked[uid] = _Checked(seen, now + delay, failures)
+        return seen
+
+    async def _probe(self, url: str) -> tuple[bool, str]:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT))
+        try:
+            async with self._session.get(url, allow_redirects=False) as response:
+                if 200 <= response.status < 300:
+                    return True, f"the gateway answers at {url}"
+                return False, f"the gateway health check at {url} answered HTTP {response.status}"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return False, f"the gateway health check at {url} failed: {type(exc).__name__}"

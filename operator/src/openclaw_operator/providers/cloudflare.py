@@ -1,0 +1,142 @@
+"""A thin adapter over the official cloudflare SDK (its async client): zones and A/AAAA records.
+
+The SDK's retries are off (`max_retries=0`): a 429 from Cloudflare blocks the token for minutes, far
+longer than the SDK would wait, so the limiter in the transport and the reconcile's requeue own it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import cloudflare
+import httpx
+from cloudflare import AsyncCloudflare
+from pydantic import SecretStr
+
+from openclaw_operator.providers.errors import Kind, Operation, ProviderError, classify_cloudflare
+from openclaw_operator.providers.ratelimit import RateLimited, RateLimiter
+from openclaw_operator.providers.transport import GatedAsyncTransport
+from openclaw_operator.reconcile.model import RecordObservation, Zone
+
+T = TypeVar("T")
+PROVIDER = "cloudflare"
+RECORDS_PER_PAGE = 5000  # Cloudflare's maximum: one request per zone in all but huge zones
+
+
+def record_observation(zone_id: str, record: Any) -> RecordObservation:
+    return RecordObservation(
+        id=str(record.id),
+        zone_id=zone_id,
+        name=str(record.name).lower().rstrip("."),
+        type=str(record.type),
+        content=str(getattr(record, "content", "") or ""),
+        proxied=bool(getattr(record, "proxied", False)),
+        ttl=int(getattr(record, "ttl", 1) or 1),
+        comment=getattr(record, "comment", None),
+    )
+
+
+class CloudflareProvider:
+    def __init__(
+        self, token: SecretStr, base_url: str, limiter: RateLimiter, slots: asyncio.Semaphore, timeout: float
+    ) -> None:
+        self.limiter = limiter
+        self._slots = slots
+        transport = GatedAsyncTransport(limiter)
+        self._client = AsyncCloudflare(
+            api_token=token.get_secret_value(),
+            base_url=base_url,
+            max_retries=0,
+            timeout=timeout,
+            http_client=httpx.AsyncClient(transport=transport, timeout=timeout),
+        )
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def _call(self, operation: str, kind: Operation, fn: Callable[[], Awaitable[T]]) -> T:
+        async with self._slots:
+            try:
+                return await fn()
+            except cloudflare.APIStatusError as exc:
+                codes = tuple(int(error.code) for error in exc.errors if error.code is not None)
+                error_kind, slow = classify_cloudflare(kind, codes, exc.status_code)
+                message = "; ".join(error.message for error in exc.errors if error.message) or exc.message
+                code = str(codes[0]) if codes else str(exc.status_code)
+                raise ProviderError(PROVIDER, operation, error_kind, code, message, slow) from None
+            except cloudflare.APIConnectionError as exc:
+                # The SDK wraps whatever the transport raised; a refusal by our limiter is not an error.
+                if isinstance(exc.__cause__, RateLimited):
+                    raise exc.__cause__ from None
+                raise ProviderError(
+                    PROVIDER, operation, Kind.TRANSIENT, "connection", type(exc).__name__
+                ) from None
+
+    async def zone(self, name: str) -> Zone | None:
+        page = await self._call("list_zones", Operation.READ, lambda: self._client.zones.list(name=name))
+        for found in page.result:
+            if str(found.name).lower() == name:
+                return Zone(id=str(found.id), name=name)
+        return None
+
+    async def records(self, zone: Zone) -> list[RecordObservation]:
+        """Every record in the zone, ours and others' (ownership and conflicts are decided by the planner)."""
+        found: list[RecordObservation] = []
+        page_number = 1
+        while True:
+            fetch = functools.partial(
+                self._client.dns.records.list, zone_id=zone.id, page=page_number, per_page=RECORDS_PER_PAGE
+            )
+            page = await self._call("list_records", Operation.READ, fetch)
+            found.extend(record_observation(zone.id, record) for record in page.result)
+            # A short page is the last one; this saves the SDK's extra request for an empty page.
+            if len(page.result) < RECORDS_PER_PAGE:
+                return found
+            page_number += 1
+
+    async def create_record(self, record: RecordObservation) -> RecordObservation:
+        created = await self._call(
+            "create_record",
+            Operation.CREATE,
+            lambda: self._client.dns.records.create(  # type: ignore[call-overload]
+                zone_id=record.zone_id,
+                name=record.name,
+                type=record.type,
+                content=record.content,
+                proxied=record.proxied,
+                ttl=record.ttl,
+                comment=record.comment,
+            ),
+        )
+        return record_observation(record.zone_id, created)
+
+    async def update_record(self, record: RecordObservation) -> RecordObservation:
+        updated = await self._call(
+            "update_record",
+            Operation.UPDATE,
+            lambda: self._client.dns.records.update(  # type: ignore[call-overload]
+                record.id,
+                zone_id=record.zone_id,
+                name=record.name,
+                type=record.type,
+                content=record.content,
+                proxied=record.proxied,
+                ttl=record.ttl,
+                comment=record.comment or "",
+            ),
+        )
+        return record_observation(record.zone_id, updated)
+
+    async def delete_record(self, record: RecordObservation) -> None:
+        try:
+            await self._call(
+                "delete_record",
+                Operation.DELETE,
+                lambda: self._client.dns.records.delete(record.id, zone_id=record.zone_id),
+            )
+        except ProviderError as exc:
+            if exc.kind != Kind.NOT_FOUND:
+                raise

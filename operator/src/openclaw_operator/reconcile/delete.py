@@ -1,0 +1,84 @@
+"""Deletion as a pure decision over a fresh look at what the instance owns.
+
+Delete policy: our records go first (so the name stops pointing at an address that is about to be
+recycled), then delete protection is lifted and the server deleted; the finalizer goes once nothing is
+left. Retain policy: both stay, only our ownership marks are removed. Either way, a deletion with
+nothing to delete succeeds at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from openclaw_operator import api
+from openclaw_operator.reconcile import naming
+from openclaw_operator.reconcile.model import (
+    ActionObservation,
+    ActionStatus,
+    RecordObservation,
+    ServerObservation,
+    ServerStatus,
+    Step,
+    StepKind,
+)
+
+
+@dataclass(frozen=True)
+class DeletePlan:
+    steps: tuple[Step, ...]
+    done: bool
+    message: str
+
+
+def plan_delete(
+    policy: api.DeletionPolicy,
+    servers: tuple[ServerObservation, ...],
+    records: tuple[RecordObservation, ...],
+    action: ActionObservation | None,
+) -> DeletePlan:
+    if policy == api.DeletionPolicy.RETAIN:
+        return _retain(servers, records)
+    if action is not None and action.status == ActionStatus.RUNNING:
+        return DeletePlan((), False, f"waiting for Hetzner action {action.command} ({action.id})")
+    if records:
+        deletions = tuple(
+            Step(StepKind.DELETE_RECORD, "DeletingRecord", f"deleting {r.type} {r.name}", record=r)
+            for r in records
+        )
+        return DeletePlan(deletions, False, "deleting DNS records")
+    steps: list[Step] = []
+    for server in servers:
+        if server.status == ServerStatus.DELETING:
+            continue
+        if server.delete_protected or server.rebuild_protected:
+            message = f"lifting protection of server {server.name}"
+            steps.append(Step(StepKind.UNPROTECT, "Unprotecting", message, server_id=server.id))
+        else:
+            message = f"deleting server {server.name}"
+            steps.append(Step(StepKind.DELETE_SERVER, "DeletingServer", message, server_id=server.id))
+    if servers:
+        return DeletePlan(tuple(steps), False, f"waiting for {len(servers)} server(s) to be deleted")
+    return DeletePlan((), True, "the server and its DNS records are deleted")
+
+
+def _retain(servers: tuple[ServerObservation, ...], records: tuple[RecordObservation, ...]) -> DeletePlan:
+    steps = [
+        Step(
+            StepKind.SET_LABELS,
+            "Releasing",
+            f"removing ownership labels from server {s.name} (kept: deletionPolicy Retain)",
+            server_id=s.id,
+            labels=naming.without_owner_labels(s.labels),
+        )
+        for s in servers
+    ]
+    steps.extend(
+        Step(
+            StepKind.UPDATE_RECORD,
+            "Releasing",
+            f"removing the ownership comment from {r.type} {r.name} (kept: deletionPolicy Retain)",
+            record=replace(r, comment=""),
+        )
+        for r in records
+    )
+    return DeletePlan(tuple(steps), True, "server and DNS records retained without ownership marks")
