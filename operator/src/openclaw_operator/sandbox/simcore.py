@@ -39,15 +39,16 @@ class SimClock:
     """Simulated seconds since the clock was made, running `time_scale` times faster than the wall clock.
 
     `advance()` jumps forward (tests use it to skip boot times without sleeping). Simulated instants map
-    to calendar time from the wall time at creation, so resource timestamps look real.
+    to calendar time from `epoch` (unix seconds; default: the wall time at creation), so resource
+    timestamps look real, or are reproducible when `epoch` is fixed.
     """
 
-    def __init__(self, time_scale: float = 1.0) -> None:
+    def __init__(self, time_scale: float = 1.0, epoch: float | None = None) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be positive")
         self.time_scale = time_scale
         self._mono0 = time.monotonic()
-        self._wall0 = time.time()
+        self._wall0 = time.time() if epoch is None else epoch
         self._offset = 0.0
 
     def now(self) -> float:

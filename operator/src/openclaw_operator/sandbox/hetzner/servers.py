@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -146,7 +145,7 @@ def create_server(world: World, body: dict[str, Any], server_limit: int | None) 
         "server": world.render_server(server),
         "action": action.render(world.clock),
         "next_actions": [a.render(world.clock) for a in next_actions],
-        "root_password": None if ssh_keys else secrets.token_urlsafe(15),
+        "root_password": None if ssh_keys else world.root_password(),
     }
 
 
@@ -260,7 +259,7 @@ def _rebuild(world: World, server: Server, body: dict[str, Any]) -> dict[str, An
     action = world.start_action(
         "rebuild_server", [(server.id, "server")], on_success=rebuilt, on_failure=_status(server, "off")
     )
-    password = None if server.ssh_keys else secrets.token_urlsafe(15)
+    password = None if server.ssh_keys else world.root_password()
     return {"action": action.render(world.clock), "root_password": password}
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import random
+import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -135,6 +137,11 @@ class World:
         self._events: list[tuple[float, int, Effect]] = []
         self._event_order = itertools.count()
         self._busy: dict[int, set[int]] = {}  # server id -> ids of its running actions
+        self._rng = random.Random(f"{faults.seed}|world")
+
+    def root_password(self) -> str:
+        """A fresh root password; seeded, so a replayed scenario answers the same."""
+        return "".join(self._rng.choices(string.ascii_letters + string.digits, k=20))
 
     def next_id(self) -> int:
         return next(self._ids)
