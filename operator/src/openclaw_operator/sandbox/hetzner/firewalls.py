@@ -9,43 +9,13 @@ import hashlib
 import ipaddress
 from typing import Any
 
-from .errors import hetzner_error, invalid_input, not_found, uniqueness
-from .labels import SelectorError, label_problem, parse_selector
+from .errors import hetzner_error, invalid_input, uniqueness
+from .labels import SelectorError, parse_selector
+from .resources import checked_labels, ensure_unique_name, required_name
 from .world import Firewall, SshKey, World
 
 MAX_CIDRS = 100
 PROTOCOLS = ("tcp", "udp", "icmp", "esp", "gre")
-
-
-def _find(store: dict[int, Any], kind: str, ident: str | int) -> Any:
-    found = store.get(int(ident)) if str(ident).isdigit() else None
-    if found is None:
-        raise not_found(kind, ident)
-    return found
-
-
-def get_ssh_key(world: World, ident: str | int) -> SshKey:
-    key: SshKey = _find(world.ssh_keys, "ssh_key", ident)
-    return key
-
-
-def get_firewall(world: World, ident: str | int) -> Firewall:
-    firewall: Firewall = _find(world.firewalls, "firewall", ident)
-    return firewall
-
-
-def _labels(body: dict[str, Any], default: dict[str, str]) -> dict[str, str]:
-    labels = body.get("labels", default)
-    if problem := label_problem(labels):
-        raise invalid_input("labels", problem)
-    return dict(labels)
-
-
-def _name(body: dict[str, Any]) -> str:
-    name = body.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise invalid_input("name", "is required")
-    return name
 
 
 def fingerprint(public_key: str) -> str:
@@ -62,14 +32,13 @@ def fingerprint(public_key: str) -> str:
 
 
 def create_ssh_key(world: World, body: dict[str, Any]) -> dict[str, Any]:
-    name = _name(body)
+    name = required_name(body)
     public_key = body.get("public_key")
     if not isinstance(public_key, str):
         raise invalid_input("public_key", "is required")
     print_ = fingerprint(public_key)
-    labels = _labels(body, {})
-    if any(k.name == name for k in world.ssh_keys.values()):
-        raise uniqueness("name", "SSH key with the same name already exists")
+    labels = checked_labels(body, {})
+    ensure_unique_name(name, world.ssh_keys.values(), "SSH key")
     if any(k.fingerprint == print_ for k in world.ssh_keys.values()):
         raise uniqueness("public_key", "SSH key with the same fingerprint already exists")
     key = SshKey(world.next_id(), name, public_key.strip(), print_, labels, world.clock.now())
@@ -77,14 +46,8 @@ def create_ssh_key(world: World, body: dict[str, Any]) -> dict[str, Any]:
     return {"ssh_key": world.render_ssh_key(key)}
 
 
-def update_ssh_key(world: World, key: SshKey, body: dict[str, Any]) -> dict[str, Any]:
-    if "name" in body:
-        name = _name(body)
-        if any(k.name == name and k.id != key.id for k in world.ssh_keys.values()):
-            raise uniqueness("name", "SSH key with the same name already exists")
-        key.name = name
-    key.labels = _labels(body, key.labels)
-    return {"ssh_key": world.render_ssh_key(key)}
+def delete_ssh_key(world: World, key: SshKey) -> None:
+    world.ssh_keys.pop(key.id)  # servers keep running with the key they were created with
 
 
 def _cidrs(rule: dict[str, Any], field: str) -> list[str]:
@@ -168,26 +131,15 @@ def _firewall_action(world: World, command: str, firewall: Firewall, server_ids:
 
 
 def create_firewall(world: World, body: dict[str, Any]) -> dict[str, Any]:
-    name = _name(body)
-    labels = _labels(body, {})
+    name = required_name(body)
+    labels = checked_labels(body, {})
     rules = _rules(body.get("rules", []))
     targets = _targets(world, body.get("apply_to", []))
-    if any(f.name == name for f in world.firewalls.values()):
-        raise uniqueness("name", "firewall with the same name already exists")
+    ensure_unique_name(name, world.firewalls.values(), "firewall")
     firewall = Firewall(world.next_id(), name, labels, rules, world.clock.now())
     world.firewalls[firewall.id] = firewall
     actions = [_apply(world, firewall, kind, value) for kind, value in targets]
     return {"firewall": world.render_firewall(firewall), "actions": actions}
-
-
-def update_firewall(world: World, firewall: Firewall, body: dict[str, Any]) -> dict[str, Any]:
-    if "name" in body:
-        name = _name(body)
-        if any(f.name == name and f.id != firewall.id for f in world.firewalls.values()):
-            raise uniqueness("name", "firewall with the same name already exists")
-        firewall.name = name
-    firewall.labels = _labels(body, firewall.labels)
-    return {"firewall": world.render_firewall(firewall)}
 
 
 def delete_firewall(world: World, firewall: Firewall) -> None:
@@ -240,3 +192,10 @@ def remove_from_resources(world: World, firewall: Firewall, body: dict[str, Any]
         servers = [value] if isinstance(value, int) else []
         actions.append(_firewall_action(world, "remove_firewall", firewall, servers))
     return {"actions": actions}
+
+
+FIREWALL_ACTIONS = {
+    "set_rules": set_rules,
+    "apply_to_resources": apply_to_resources,
+    "remove_from_resources": remove_from_resources,
+}

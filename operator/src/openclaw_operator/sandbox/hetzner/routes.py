@@ -6,166 +6,111 @@ is also the key of its operation in `hetzner-cloud-openapi.json`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from multidict import MultiMapping
 
 from ..simserver import Route, json_body
 from . import catalogue, firewalls, servers
 from .errors import invalid_input, json_error, not_found
 from .listing import listing, select
-from .world import World
+from .resources import find, update_named
+from .world import Action, World
 
 Json = dict[str, Any]
-SORT_BY_ID_NAME = {"id": lambda r: r.id, "name": lambda r: r.name}
+Handler = Callable[[web.Request, Json], "Json | None"]
+SORT_BY_ID_NAME: Mapping[str, Callable[[Any], Any]] = {"id": lambda r: r.id, "name": lambda r: r.name}
 SORT_WITH_CREATED = {**SORT_BY_ID_NAME, "created": lambda r: r.created}
 
 
-def _reply(payload: Json | None, status: int = 200) -> web.Response:
-    if payload is None:
-        return web.Response(status=204)
-    return web.json_response(payload, status=status)
+def _route(world: World, method: str, template: str, fn: Handler, status: int = 200) -> Route:
+    """`fn(request, body)` runs on a world settled to the current simulated instant; None answers 204."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        body = await json_body(request, json_error) if method in ("POST", "PUT") else {}
+        world.settle()
+        payload = fn(request, body)
+        return web.Response(status=204) if payload is None else web.json_response(payload, status=status)
+
+    return Route(method, template, handler)
+
+
+@dataclass(frozen=True)
+class Collection:
+    """A named, labelled resource with the usual five routes: list, create, get, update, delete."""
+
+    plural: str
+    singular: str
+    store: Callable[[], dict[int, Any]]
+    render: Callable[[Any], Json]
+    create: Callable[[Json], Json]
+    delete: Callable[[Any], Json | None]
+    sort_keys: Mapping[str, Callable[[Any], Any]]
+    narrow: Callable[[list[Any], MultiMapping[str]], list[Any]] = lambda items, query: items
+    check_name: Callable[[Json], str] | None = None
+
+    def routes(self, world: World) -> list[Route]:
+        base, item = f"/{self.plural}", f"/{self.plural}/{{id}}"
+
+        def one(request: web.Request) -> Any:
+            return find(self.store(), self.singular, request.match_info["id"])
+
+        def list_all(request: web.Request, body: Json) -> Json:
+            query = request.query
+            items = select(list(self.store().values()), query, name=lambda r: r.name,
+                           labels=lambda r: r.labels, sort_keys=self.sort_keys)  # fmt: skip
+            return listing(self.plural, self.narrow(items, query), query, self.render)
+
+        def update(request: web.Request, body: Json) -> Json:
+            kind = self.singular.replace("_", " ")
+            extra = {"check_name": self.check_name} if self.check_name else {}
+            updated = update_named(one(request), body, self.store().values(), kind, **extra)
+            return {self.singular: self.render(updated)}
+
+        return [
+            _route(world, "GET", base, list_all),
+            _route(world, "POST", base, lambda request, body: self.create(body), 201),
+            _route(world, "GET", item, lambda request, body: {self.singular: self.render(one(request))}),
+            _route(world, "PUT", item, update),
+            _route(world, "DELETE", item, lambda request, body: self.delete(one(request))),
+        ]
+
+
+def _by_status(items: list[Any], query: MultiMapping[str]) -> list[Any]:
+    statuses = query.getall("status", [])
+    return [item for item in items if item.status in statuses] if statuses else items
+
+
+def _by_fingerprint(keys: list[Any], query: MultiMapping[str]) -> list[Any]:
+    wanted = query.get("fingerprint")
+    return [key for key in keys if key.fingerprint == wanted] if wanted else keys
 
 
 def build_routes(world: World, server_limit: Callable[[], int | None]) -> list[Route]:
-    def route(method: str, template: str, status: int = 200) -> Callable[[Callable[..., Json | None]], Route]:
-        """Register `fn(request, body)`; the world is settled to the current simulated instant first."""
-
-        def register(fn: Callable[..., Json | None]) -> Route:
-            async def handler(request: web.Request) -> web.StreamResponse:
-                body = await json_body(request, json_error) if method in ("POST", "PUT") else {}
-                world.settle()
-                return _reply(fn(request, body), status)
-
-            routes.append(Route(method, template, handler))
-            return routes[-1]
-
-        return register
-
-    routes: list[Route] = []
-    info = request_info
-
-    # --- servers ---
-    @route("GET", "/servers")
-    def list_servers(request: web.Request, body: Json) -> Json:
-        query = request.query
-        chosen = select(list(world.servers.values()), query, name=lambda s: s.name, labels=lambda s: s.labels,
-                        sort_keys=SORT_WITH_CREATED)  # fmt: skip
-        if statuses := query.getall("status", []):
-            chosen = [s for s in chosen if s.status in statuses]
-        return listing("servers", chosen, query, world.render_server)
-
-    @route("POST", "/servers", 201)
-    def create_server(request: web.Request, body: Json) -> Json:
-        return servers.create_server(world, body, server_limit())
-
-    @route("GET", "/servers/{id}")
-    def get_server(request: web.Request, body: Json) -> Json:
-        return {"server": world.render_server(servers.get_server(world, info(request, "id")))}
-
-    @route("PUT", "/servers/{id}")
-    def update_server(request: web.Request, body: Json) -> Json:
-        return servers.update_server(world, servers.get_server(world, info(request, "id")), body)
-
-    @route("DELETE", "/servers/{id}")
-    def delete_server(request: web.Request, body: Json) -> Json:
-        return servers.delete_server(world, servers.get_server(world, info(request, "id")))
-
-    @route("GET", "/servers/{id}/actions")
-    def list_server_actions(request: web.Request, body: Json) -> Json:
-        server = servers.get_server(world, info(request, "id"))
-        return _list_actions(world, servers.actions_of(world, server.id), request)
-
-    @route("GET", "/servers/{id}/actions/{action_id}")
-    def get_server_action(request: web.Request, body: Json) -> Json:
-        server = servers.get_server(world, info(request, "id"))
-        action = world.actions.get(_int(info(request, "action_id")))
-        if action is None or (server.id, "server") not in action.resources:
-            raise not_found("action", info(request, "action_id"))
-        return {"action": action.render(world.clock)}
-
-    for name in servers.SERVER_ACTIONS:
-        routes.append(_server_action_route(world, name))
-
-    # --- actions ---
-    @route("GET", "/actions")
-    def list_actions(request: web.Request, body: Json) -> Json:
-        ids = request.query.getall("id", [])
-        if not ids:
-            raise invalid_input("id", "at least one id is required")
-        found = [world.actions[i] for i in map(_int, ids) if i in world.actions]
-        return _list_actions(world, found, request)
-
-    @route("GET", "/actions/{id}")
-    def get_action(request: web.Request, body: Json) -> Json:
-        action = world.actions.get(_int(info(request, "id")))
-        if action is None:
-            raise not_found("action", info(request, "id"))
-        return {"action": action.render(world.clock)}
-
-    # --- ssh keys ---
-    @route("GET", "/ssh_keys")
-    def list_ssh_keys(request: web.Request, body: Json) -> Json:
-        chosen = select(list(world.ssh_keys.values()), request.query, name=lambda k: k.name,
-                        labels=lambda k: k.labels, sort_keys=SORT_BY_ID_NAME)  # fmt: skip
-        if "fingerprint" in request.query:
-            chosen = [k for k in chosen if k.fingerprint == request.query["fingerprint"]]
-        return listing("ssh_keys", chosen, request.query, world.render_ssh_key)
-
-    @route("POST", "/ssh_keys", 201)
-    def create_ssh_key(request: web.Request, body: Json) -> Json:
-        return firewalls.create_ssh_key(world, body)
-
-    @route("GET", "/ssh_keys/{id}")
-    def get_ssh_key(request: web.Request, body: Json) -> Json:
-        return {"ssh_key": world.render_ssh_key(firewalls.get_ssh_key(world, info(request, "id")))}
-
-    @route("PUT", "/ssh_keys/{id}")
-    def update_ssh_key(request: web.Request, body: Json) -> Json:
-        return firewalls.update_ssh_key(world, firewalls.get_ssh_key(world, info(request, "id")), body)
-
-    @route("DELETE", "/ssh_keys/{id}")
-    def delete_ssh_key(request: web.Request, body: Json) -> None:
-        world.ssh_keys.pop(firewalls.get_ssh_key(world, info(request, "id")).id)
-
-    # --- firewalls ---
-    @route("GET", "/firewalls")
-    def list_firewalls(request: web.Request, body: Json) -> Json:
-        chosen = select(list(world.firewalls.values()), request.query, name=lambda f: f.name,
-                        labels=lambda f: f.labels, sort_keys=SORT_WITH_CREATED)  # fmt: skip
-        return listing("firewalls", chosen, request.query, world.render_firewall)
-
-    @route("POST", "/firewalls", 201)
-    def create_firewall(request: web.Request, body: Json) -> Json:
-        return firewalls.create_firewall(world, body)
-
-    @route("GET", "/firewalls/{id}")
-    def get_firewall(request: web.Request, body: Json) -> Json:
-        return {"firewall": world.render_firewall(firewalls.get_firewall(world, info(request, "id")))}
-
-    @route("PUT", "/firewalls/{id}")
-    def update_firewall(request: web.Request, body: Json) -> Json:
-        return firewalls.update_firewall(world, firewalls.get_firewall(world, info(request, "id")), body)
-
-    @route("DELETE", "/firewalls/{id}")
-    def delete_firewall(request: web.Request, body: Json) -> None:
-        firewalls.delete_firewall(world, firewalls.get_firewall(world, info(request, "id")))
-
-    firewall_actions = {
-        "set_rules": firewalls.set_rules,
-        "apply_to_resources": firewalls.apply_to_resources,
-        "remove_from_resources": firewalls.remove_from_resources,
-    }
-    for name, operation in firewall_actions.items():
-        routes.append(_firewall_action_route(world, name, operation))
-
-    routes.extend(_catalogue_routes())
+    # Renderers are looked up per call, so tests can swap one in to prove the schema check bites.
+    collections = [
+        Collection("servers", "server", lambda: world.servers, lambda server: world.render_server(server),
+                   lambda body: servers.create_server(world, body, server_limit()),
+                   lambda server: servers.delete_server(world, server),
+                   SORT_WITH_CREATED, _by_status, servers.hostname),
+        Collection("ssh_keys", "ssh_key", lambda: world.ssh_keys, world.render_ssh_key,
+                   lambda body: firewalls.create_ssh_key(world, body),
+                   lambda key: firewalls.delete_ssh_key(world, key),
+                   SORT_BY_ID_NAME, _by_fingerprint),
+        Collection("firewalls", "firewall", lambda: world.firewalls, world.render_firewall,
+                   lambda body: firewalls.create_firewall(world, body),
+                   lambda firewall: firewalls.delete_firewall(world, firewall),
+                   SORT_WITH_CREATED),
+    ]  # fmt: skip
+    routes = [route for collection in collections for route in collection.routes(world)]
+    routes += _action_routes(world)
+    routes += [_server_action_route(world, name) for name in servers.SERVER_ACTIONS]
+    routes += [_firewall_action_route(world, name, op) for name, op in firewalls.FIREWALL_ACTIONS.items()]
+    routes += _catalogue_routes()
     return routes
-
-
-def request_info(request: web.Request, name: str) -> str:
-    return request.match_info[name]
 
 
 def _int(raw: str) -> int:
@@ -174,32 +119,57 @@ def _int(raw: str) -> int:
     return int(raw)
 
 
-def _list_actions(world: World, actions: list[Any], request: web.Request) -> Json:
-    chosen = select(actions, request.query, sort_keys={"id": lambda a: a.id, "command": lambda a: a.command,
-                    "status": lambda a: a.status, "started": lambda a: a.started})  # fmt: skip
-    if statuses := request.query.getall("status", []):
-        chosen = [a for a in chosen if a.status in statuses]
-    return listing("actions", chosen, request.query, lambda a: a.render(world.clock))
+def _action(world: World, raw_id: str, belongs: Callable[[Action], bool] = lambda action: True) -> Json:
+    action = world.actions.get(_int(raw_id))
+    if action is None or not belongs(action):
+        raise not_found("action", raw_id)
+    return {"action": action.render(world.clock)}
+
+
+def _list_actions(world: World, actions: list[Action], query: MultiMapping[str]) -> Json:
+    sort_keys = {"id": lambda a: a.id, "command": lambda a: a.command, "status": lambda a: a.status,
+                 "started": lambda a: a.started}  # fmt: skip
+    return listing("actions", _by_status(select(actions, query, sort_keys=sort_keys), query), query,
+                   lambda action: action.render(world.clock))  # fmt: skip
+
+
+def _action_routes(world: World) -> list[Route]:
+    def list_by_ids(request: web.Request, body: Json) -> Json:
+        ids = request.query.getall("id", [])
+        if not ids:
+            raise invalid_input("id", "at least one id is required")
+        found = [world.actions[i] for i in map(_int, ids) if i in world.actions]
+        return _list_actions(world, found, request.query)
+
+    def of_server(request: web.Request, body: Json) -> Json:
+        server = servers.get_server(world, request.match_info["id"])
+        return _list_actions(world, servers.actions_of(world, server.id), request.query)
+
+    def one_of_server(request: web.Request, body: Json) -> Json:
+        server = servers.get_server(world, request.match_info["id"])
+        return _action(world, request.match_info["action_id"], lambda a: (server.id, "server") in a.resources)
+
+    return [
+        _route(world, "GET", "/actions", list_by_ids),
+        _route(world, "GET", "/actions/{id}", lambda request, body: _action(world, request.match_info["id"])),
+        _route(world, "GET", "/servers/{id}/actions", of_server),
+        _route(world, "GET", "/servers/{id}/actions/{action_id}", one_of_server),
+    ]
 
 
 def _server_action_route(world: World, name: str) -> Route:
-    async def handler(request: web.Request) -> web.StreamResponse:
-        body = await json_body(request, json_error)
-        world.settle()
-        server = servers.get_server(world, request_info(request, "id"))
-        return web.json_response(servers.run_server_action(world, server, name, body), status=201)
+    def run(request: web.Request, body: Json) -> Json:
+        server = servers.get_server(world, request.match_info["id"])
+        return servers.run_server_action(world, server, name, body)
 
-    return Route("POST", f"/servers/{{id}}/actions/{name}", handler)
+    return _route(world, "POST", f"/servers/{{id}}/actions/{name}", run, 201)
 
 
 def _firewall_action_route(world: World, name: str, operation: Callable[..., Json]) -> Route:
-    async def handler(request: web.Request) -> web.StreamResponse:
-        body = await json_body(request, json_error)
-        world.settle()
-        firewall = firewalls.get_firewall(world, request_info(request, "id"))
-        return web.json_response(operation(world, firewall, body), status=201)
+    def run(request: web.Request, body: Json) -> Json:
+        return operation(world, find(world.firewalls, "firewall", request.match_info["id"]), body)
 
-    return Route("POST", f"/firewalls/{{id}}/actions/{name}", handler)
+    return _route(world, "POST", f"/firewalls/{{id}}/actions/{name}", run, 201)
 
 
 def _catalogue_routes() -> list[Route]:
@@ -238,7 +208,7 @@ def _catalogue_list(plural: str, items: list[Any], render: Callable[[Any], Json]
 
 def _catalogue_get(singular: str, items: list[Any], render: Callable[[Any], Json]) -> Any:
     async def handler(request: web.Request) -> web.StreamResponse:
-        ident = request_info(request, "id")
+        ident = request.match_info["id"]
         item = next((i for i in items if str(i.id) == ident), None)
         if item is None:
             raise not_found(singular, ident)

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .catalogue import Image, ServerType, find_image, find_location, find_server_type
-from .errors import hetzner_error, invalid_input, not_found, uniqueness
-from .labels import label_problem
+from .errors import hetzner_error, invalid_input
+from .resources import checked_labels, ensure_unique_name, find, required_name
 from .world import GUEST_SHUTDOWN_SECONDS, Action, Server, World
 
 USER_DATA_LIMIT = 32 * 1024
@@ -23,30 +23,15 @@ IPV6_POOL = ipaddress.IPv6Network("2001:db8::/32")  # documentation prefix
 
 
 def get_server(world: World, server_id: str | int) -> Server:
-    server = world.servers.get(int(server_id)) if str(server_id).isdigit() else None
-    if server is None:
-        raise not_found("server", server_id)
-    return server
+    return find(world.servers, "server", server_id)
 
 
-def _name_problem(name: object) -> str | None:
-    if not isinstance(name, str) or not name:
-        return "is required"
+def hostname(body: dict[str, Any]) -> str:
+    """A server's name: unique (checked apart) and a valid hostname as per RFC 1123."""
+    name = required_name(body)
     if len(name) > MAX_NAME or not HOSTNAME.match(name):
-        return "must be a valid hostname (RFC 1123)"
-    return None
-
-
-def _check_unique_name(world: World, name: str, except_id: int | None = None) -> None:
-    if any(s.name == name and s.id != except_id for s in world.servers.values()):
-        raise uniqueness("name", "server name is already used")
-
-
-def _labels(body: dict[str, Any], default: dict[str, str]) -> dict[str, str]:
-    labels = body.get("labels", default)
-    if problem := label_problem(labels):
-        raise invalid_input("labels", problem)
-    return dict(labels)
+        raise invalid_input("name", "must be a valid hostname (RFC 1123)")
+    return name
 
 
 def _resolve_ssh_keys(world: World, refs: object) -> list[int]:
@@ -81,10 +66,7 @@ def _allocate_addresses(world: World, server: Server, public_net: dict[str, Any]
 
 
 def create_server(world: World, body: dict[str, Any], server_limit: int | None) -> dict[str, Any]:
-    name = body.get("name")
-    if problem := _name_problem(name):
-        raise invalid_input("name", problem)
-    assert isinstance(name, str)
+    name = hostname(body)
     server_type = find_server_type(str(body.get("server_type", "")))
     if server_type is None:
         raise invalid_input("server_type", f"server type {body.get('server_type')} not found")
@@ -101,14 +83,14 @@ def create_server(world: World, body: dict[str, Any], server_limit: int | None) 
         not isinstance(user_data, str) or len(user_data.encode()) > USER_DATA_LIMIT
     ):
         raise invalid_input("user_data", "is too long (maximum is 32 KiB)")
-    labels = _labels(body, {})
+    labels = checked_labels(body, {})
     ssh_keys = _resolve_ssh_keys(world, body.get("ssh_keys", []))
     firewall_ids = [
         entry.get("firewall", 0) for entry in body.get("firewalls", []) if isinstance(entry, dict)
     ]
     if missing := [fid for fid in firewall_ids if fid not in world.firewalls]:
         raise invalid_input("firewalls", f"firewall {missing[0]} not found")
-    _check_unique_name(world, name)
+    ensure_unique_name(name, world.servers.values(), "server")
     if server_limit is not None and len(world.servers) >= server_limit:
         raise hetzner_error(
             "resource_limit_exceeded", "server limit exceeded", {"limits": [{"name": "project_limit"}]}
@@ -164,17 +146,6 @@ def _status(server: Server, status: str) -> Callable[[float], None]:
             server.running_since = None
 
     return effect
-
-
-def update_server(world: World, server: Server, body: dict[str, Any]) -> dict[str, Any]:
-    if "name" in body:
-        if problem := _name_problem(body["name"]):
-            raise invalid_input("name", problem)
-        _check_unique_name(world, body["name"], except_id=server.id)
-    labels = _labels(body, server.labels)
-    server.name = body.get("name", server.name)
-    server.labels = labels  # labels sent replace the whole set
-    return {"server": world.render_server(server)}
 
 
 def delete_server(world: World, server: Server) -> dict[str, Any]:
