@@ -153,11 +153,18 @@ def test_ssh_keys_only_for_the_admin() -> None:
     assert "passwd --lock root" in user_data.content(BOOTSTRAP_SCRIPT)
 
 
-def test_unattended_security_upgrades() -> None:
+def test_unattended_security_upgrades_cover_every_added_repository() -> None:
     user_data = render()
     assert "unattended-upgrades" in user_data.config["packages"]
     conf = user_data.content("/etc/apt/apt.conf.d/52clawhost-unattended-upgrades")
     assert 'APT::Periodic::Unattended-Upgrade "1";' in conf
+    script = user_data.content(BOOTSTRAP_SCRIPT)
+    added = re.findall(r'^add_repository [a-z]+ https://([^/]+)/\S+ \\\n\s+"https://([^/]+)/', script, re.M)
+    assert len(added) == 2, "NodeSource and Caddy"
+    for key_host, repository_host in added:
+        assert key_host == repository_host, "keys come from the repository's own host"
+        assert f'"site={repository_host}";' in conf
+    assert "install nodejs caddy" in script
     assert 'Unattended-Upgrade::Automatic-Reboot "true";' in conf
     never = render(settings=BootstrapSettings(automatic_reboot_time=None))
     assert 'Automatic-Reboot "false";' in never.content("/etc/apt/apt.conf.d/52clawhost-unattended-upgrades")

@@ -38,7 +38,7 @@ TOKEN_FILE = "/etc/openclaw/gateway.env"  # noqa: S105
 TOKEN_VARIABLE = "OPENCLAW_GATEWAY_TOKEN"  # noqa: S105
 GATEWAY_CONFIG_FILE = "/home/openclaw/.openclaw/openclaw.json"
 BOOTSTRAP_SCRIPT = "/usr/local/sbin/clawhost-bootstrap"
-PACKAGES = ("ca-certificates", "curl", "gnupg", "caddy", "nftables", "unattended-upgrades")
+PACKAGES = ("ca-certificates", "curl", "gnupg", "nftables", "unattended-upgrades")
 SWAP_FILE = "/swapfile"
 
 # Mirrors of the CRD's patterns for spec.hostname and spec.sshKeys[] (a test keeps them equal). Checked
@@ -172,8 +172,7 @@ def _files(
             "/etc/systemd/system/openclaw-gateway.service",
             fill("openclaw-gateway.service.tmpl", heap_mb=heap_mb, gateway_port=GATEWAY_PORT),
         ),
-        # Present before the caddy package is installed; cloud-init installs with --force-confold, so the
-        # package keeps this file instead of its default.
+        # Present before the caddy package is installed, which then keeps it (--force-confold).
         _file(
             "/etc/caddy/Caddyfile", fill("Caddyfile.tmpl", hostname=spec.hostname, gateway_port=GATEWAY_PORT)
         ),
