@@ -44,15 +44,27 @@ class SimClock:
     """
 
     def __init__(self, time_scale: float = 1.0, epoch: float | None = None) -> None:
-        if time_scale <= 0:
-            raise ValueError("time_scale must be positive")
-        self.time_scale = time_scale
-        self._mono0 = time.monotonic()
         self._wall0 = time.time() if epoch is None else epoch
         self._offset = 0.0
+        self._mono0 = time.monotonic()
+        self._scale = 1.0
+        self.time_scale = time_scale
+
+    @property
+    def time_scale(self) -> float:
+        return self._scale
+
+    @time_scale.setter
+    def time_scale(self, value: float) -> None:
+        """Change speed from now on; the time already passed stays as it was."""
+        if value <= 0:
+            raise ValueError("time_scale must be positive")
+        self._offset = self.now()
+        self._mono0 = time.monotonic()
+        self._scale = value
 
     def now(self) -> float:
-        return (time.monotonic() - self._mono0) * self.time_scale + self._offset
+        return (time.monotonic() - self._mono0) * self._scale + self._offset
 
     def advance(self, seconds: float) -> None:
         if seconds < 0:

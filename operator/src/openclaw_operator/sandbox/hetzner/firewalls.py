@@ -94,9 +94,8 @@ def _rules(raw: object) -> list[dict[str, Any]]:
             "port": _port(rule),
             "source_ips": sources,
             "destination_ips": destinations,
+            "description": rule.get("description"),
         }
-        if "description" in rule:
-            rendered["description"] = rule["description"]
         rules.append(rendered)
     return rules
 
