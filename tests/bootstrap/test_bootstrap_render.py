@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -83,6 +85,23 @@ def test_gateway_unit_runs_unprivileged_with_the_token_from_the_root_only_file()
     users = {user["name"]: user for user in user_data.config["users"]}
     assert users["openclaw"]["shell"] == "/usr/sbin/nologin"
     assert "sudo" not in users["openclaw"] and "groups" not in users["openclaw"]
+
+
+def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed")
+    unit = tmp_path / "openclaw-gateway.service"
+    unit.write_text(render().content(UNIT_FILE))
+    result = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", str(unit)], capture_output=True, text=True, timeout=60
+    )
+    # The one complaint expected here: OpenClaw is not installed on the test machine.
+    complaints = [
+        line
+        for line in (result.stdout + result.stderr).splitlines()
+        if line.strip() and "/usr/bin/openclaw is not executable" not in line
+    ]
+    assert complaints == []
 
 
 @pytest.mark.parametrize(("server_type", "heap_mb"), [("cpx11", 1024), ("cx23", 2048), ("ccx33", 16384)])
