@@ -146,12 +146,18 @@ class Reconciler:
                 status = await self._apply(instance, status, step)
         except (RateLimited, ProviderError, StepFailed) as exc:
             failure, delay = self._failure(exc, memory)
-            self._post(instance, Note("Warning" if failure.kind != FailureKind.RATE_LIMITED else "Normal",
-                                      failure.reason, failure.message))  # fmt: skip
-            status = status_after_failure(instance, status, failure, api.now())
-            return PassResult(status, delay), failure.kind.value
-        memory.failures = 0
-        return PassResult(status, decision.requeue), "stalled" if decision.stalled else "ok"
+        except Exception as exc:  # a bug must not stop the other instances, nor leak a value in status
+            log.exception("reconcile of %s/%s failed", instance.metadata.namespace, instance.metadata.name)
+            memory.failures += 1
+            failure = Failure(FailureKind.RETRYING, "InternalError", f"internal error ({type(exc).__name__})")
+            delay = backoff(memory.failures, False, self._rng)
+        else:
+            memory.failures = 0
+            return PassResult(status, decision.requeue), "stalled" if decision.stalled else "ok"
+        kind = "Normal" if failure.kind == FailureKind.RATE_LIMITED else "Warning"
+        self._post(instance, Note(kind, failure.reason, failure.message))
+        status = status_after_failure(instance, status, failure, api.now())
+        return PassResult(status, delay), failure.kind.value
 
     def _failure(self, exc: Exception, memory: InstanceMemory) -> tuple[Failure, float | None]:
         if isinstance(exc, RateLimited):

@@ -1,0 +1,236 @@
+"""The operator as a real subprocess against the real apiserver and both simulators, and helpers to drive
+OpenClawInstances through the Kubernetes API the way WHMCS or kubectl would."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from openclaw_operator.api import GROUP
+from openclaw_operator.sandbox.cloudflare_sim import CloudflareSimulator
+from openclaw_operator.sandbox.controlplane import ClusterAccess
+from openclaw_operator.sandbox.hetzner_sim import HetznerSimulator
+from tests.support.kube import instances_path
+
+REPO = Path(__file__).resolve().parents[3]
+OPERATOR = REPO / ".venv" / "bin" / "openclaw-operator"
+ZONE = "example.com"
+TIME_SCALE = 20.0  # simulated seconds per wall second: a server boots in well under a second
+MERGE = {"Content-Type": "application/merge-patch+json"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class OperatorProcess:
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    metrics_port: int
+    health_port: int
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+@dataclass
+class Stage:
+    """One test's world: a namespace, both simulators, and the operators started in it."""
+
+    cluster: ClusterAccess
+    namespace: str
+    hetzner: HetznerSimulator
+    cloudflare: CloudflareSimulator
+    hetzner_token: str
+    cloudflare_token: str
+    workdir: Path
+    gateway_tokens: list[str] = field(default_factory=list)
+    operators: list[OperatorProcess] = field(default_factory=list)
+
+    # --- the operator --------------------------------------------------------------------------------
+    def operator_env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("HCLOUD_", "CLOUDFLARE_", "CLAWHOST_"))}
+        env.update(
+            {
+                "KUBECONFIG": str(self.cluster.kubeconfig),
+                "HCLOUD_TOKEN": self.hetzner_token,
+                "HCLOUD_ENDPOINT": self.hetzner.url,
+                "CLOUDFLARE_API_TOKEN": self.cloudflare_token,
+                "CLOUDFLARE_BASE_URL": self.cloudflare.url,
+                "CLAWHOST_MANAGED_ZONES": ZONE,
+                "CLAWHOST_RESYNC_INTERVAL_SECONDS": "2",
+                "CLAWHOST_ACTION_POLL_SECONDS": "0.3",
+                "CLAWHOST_SHUTDOWN_TIMEOUT_SECONDS": "5",
+                "CLAWHOST_APP_HEALTH_URL": self.hetzner.base_url + "/_sim/app/{server_id}/healthz",
+                "CLAWHOST_METRICS_PORT": str(free_port()),
+                "CLAWHOST_HEALTH_PORT": str(free_port()),
+                "CLAWHOST_LISTEN_ADDRESS": "127.0.0.1",
+            }
+        )
+        env.update(extra)
+        return env
+
+    def start_operator(self, **extra: str) -> OperatorProcess:
+        env = self.operator_env(**extra)
+        log_path = self.workdir / f"operator-{len(self.operators)}.log"
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(
+                [str(OPERATOR), "run", "--namespace", self.namespace],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
+            )
+        process = OperatorProcess(
+            proc, log_path, int(env["CLAWHOST_METRICS_PORT"]), int(env["CLAWHOST_HEALTH_PORT"])
+        )
+        self.operators.append(process)
+        return process
+
+    def stop_operators(self) -> None:
+        for process in self.operators:
+            process.stop()
+
+    def all_logs(self) -> str:
+        return "\n".join(process.logs() for process in self.operators)
+
+    # --- instances -----------------------------------------------------------------------------------
+    def create_instance(self, name: str, hostname: str | None = None, **spec: Any) -> dict[str, Any]:
+        token = "gw-" + secrets.token_urlsafe(24)
+        self.gateway_tokens.append(token)
+        secret = {
+            "metadata": {"name": f"{name}-token"},
+            "data": {"token": base64.b64encode(token.encode()).decode()},
+        }
+        response = self.cluster.request("POST", f"/api/v1/namespaces/{self.namespace}/secrets", json=secret)
+        assert response.status_code == 201, response.text
+        body = {
+            "apiVersion": f"{GROUP}/v1alpha1",
+            "kind": "OpenClawInstance",
+            "metadata": {"name": name},
+            "spec": {
+                "hostname": hostname or f"{name}.{ZONE}",
+                "gatewayTokenSecretRef": {"name": f"{name}-token"},
+                **spec,
+            },
+        }
+        response = self.cluster.request("POST", instances_path(self.namespace), json=body)
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+    def get(self, name: str) -> dict[str, Any]:
+        response = self.cluster.request("GET", instances_path(self.namespace, name))
+        assert response.status_code == 200, response.text
+        found: dict[str, Any] = response.json()
+        return found
+
+    def exists(self, name: str) -> bool:
+        return self.cluster.request("GET", instances_path(self.namespace, name)).status_code == 200
+
+    def patch(self, name: str, body: dict[str, Any]) -> None:
+        response = self.cluster.request("PATCH", instances_path(self.namespace, name), json=body, headers=MERGE)
+        assert response.status_code == 200, response.text
+
+    def patch_spec(self, name: str, **spec: Any) -> None:
+        self.patch(name, {"spec": spec})
+
+    def request_day2(self, name: str, what: str) -> str:
+        value = f"{time.time():.6f}"
+        self.patch(name, {"metadata": {"annotations": {f"{GROUP}/{what}-requested-at": value}}})
+        return value
+
+    def delete(self, name: str) -> None:
+        response = self.cluster.request("DELETE", instances_path(self.namespace, name))
+        assert response.status_code in (200, 202), response.text
+
+    def events(self) -> list[dict[str, Any]]:
+        response = self.cluster.request("GET", f"/api/v1/namespaces/{self.namespace}/events")
+        items: list[dict[str, Any]] = response.json().get("items", [])
+        return items
+
+    def wait_for(
+        self, name: str, check: Callable[[dict[str, Any]], bool], timeout: float = 60, what: str = ""
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        body: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            body = self.get(name)
+            if check(body):
+                return body
+            for process in self.operators:
+                assert process.alive() or process.proc.returncode == 137, "operator exited:\n" + process.logs()
+            time.sleep(0.2)
+        status = json.dumps(body.get("status"), indent=1)
+        raise AssertionError(f"timed out waiting for {what or name}; status:\n{status}\nlogs:\n{self.all_logs()[-6000:]}")
+
+    def wait_ready(self, name: str, timeout: float = 60) -> dict[str, Any]:
+        def ready(body: dict[str, Any]) -> bool:
+            meta, status = body["metadata"], body.get("status") or {}
+            return condition(body, "Ready") == "True" and status.get("observedGeneration") == meta["generation"]
+
+        return self.wait_for(name, ready, timeout, f"{name} Ready")
+
+    def wait_gone(self, name: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.exists(name):
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"{name} was not deleted; logs:\n{self.all_logs()[-6000:]}")
+
+    # --- providers -----------------------------------------------------------------------------------
+    def servers(self) -> list[dict[str, Any]]:
+        return self.hetzner.servers()
+
+    def records(self) -> list[dict[str, Any]]:
+        return self.cloudflare.records(ZONE)
+
+    def secrets_in_play(self) -> list[str]:
+        return [self.hetzner_token, self.cloudflare_token, *self.gateway_tokens]
+
+
+def condition(body: dict[str, Any], type_: str, field_: str = "status") -> str | None:
+    for entry in (body.get("status") or {}).get("conditions", []):
+        if entry["type"] == type_:
+            value: str = entry[field_]
+            return value
+    return None
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 30, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+PYTHON = sys.executable
