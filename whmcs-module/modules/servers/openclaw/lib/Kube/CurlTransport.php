@@ -50,6 +50,10 @@ final class CurlTransport implements Transport
                 // The token must only ever go to the configured server over TLS.
                 CURLOPT_PROTOCOLS => CURLPROTO_HTTPS,
                 CURLOPT_FOLLOWLOCATION => false,
+                // Over HTTP/2 the apiserver resets the stream when it refuses a request before reading
+                // its body (401/403 on a PATCH), and curl then reports a partial transfer instead of the
+                // answer. HTTP/1.1 always delivers the Status.
+                CURLOPT_HTTP_VERSION => CURL_HTTP_VERSION_1_1,
                 CURLOPT_USERAGENT => self::USER_AGENT,
                 CURLOPT_HEADERFUNCTION => static function ($curl, string $line) use (&$responseHeaders): int {
                     $parts = explode(':', $line, 2);

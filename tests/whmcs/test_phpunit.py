@@ -1,0 +1,143 @@
+"""The WHMCS module's PHPUnit suites, run by `make test`.
+
+The unit group needs only PHP. The integration group runs the module's functions against the real
+kube-apiserver with a ServiceAccount token bound to the least-privilege Role WHMCS gets
+(whmcs-module/rbac/whmcs-role.yaml); a second, test-only account reads back what WHMCS may not.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from openclaw_operator.sandbox.controlplane import ClusterAccess
+from tests.whmcs.phpunit_runner import MODULE_DIR, run_phpunit
+
+ROLE_MANIFEST = MODULE_DIR / "rbac" / "whmcs-role.yaml"
+WHMCS_ACCOUNT = "whmcs-openclaw"
+VERIFIER_ACCOUNT = "whmcs-test-verifier"
+
+pytestmark = pytest.mark.php
+
+
+def test_unit_suite(tmp_path: Path) -> None:
+    run = run_phpunit(tmp_path / "unit.xml")
+    run.assert_all_passed()
+    assert run.tests >= 100, "the unit suite lost tests"
+
+
+def test_phpunit_failures_fail_the_wrapper(tmp_path: Path) -> None:
+    # The wrapper's own guard: the integration group without its environment must fail, not skip.
+    run = run_phpunit(tmp_path / "bare.xml", "--group", "integration", env=_env_without_k8s())
+    assert run.returncode != 0
+    assert run.failures > 0
+    assert "integration tests need K8S_SERVER" in run.output
+    with pytest.raises(AssertionError):
+        run.assert_all_passed()
+
+
+@pytest.mark.controlplane
+def test_integration_suite_against_the_apiserver(
+    cluster: ClusterAccess, namespace: str, other_namespace: str, tmp_path: Path
+) -> None:
+    apply_role(cluster, namespace)
+    grant_verifier(cluster, namespace)
+    grant_missing_api_group(cluster, namespace)
+    assert cluster.ca_file is not None, "the integration group needs the apiserver CA"
+    env = _env_without_k8s() | {
+        "K8S_SERVER": cluster.server,
+        "K8S_CA_FILE": str(cluster.ca_file),
+        "K8S_NAMESPACE": namespace,
+        "K8S_TOKEN": service_account_token(cluster, namespace, WHMCS_ACCOUNT),
+        "K8S_OTHER_NAMESPACE": other_namespace,
+        "K8S_VERIFIER_TOKEN": service_account_token(cluster, namespace, VERIFIER_ACCOUNT),
+    }
+    run = run_phpunit(tmp_path / "integration.xml", "--group", "integration", env=env)
+    run.assert_all_passed()
+    assert run.tests >= 20
+
+
+@pytest.fixture
+def other_namespace(cluster: ClusterAccess) -> Iterator[str]:
+    """A namespace the WHMCS token has no rights in."""
+    name = f"t-other-{secrets.token_hex(4)}"
+    response = cluster.request("POST", "/api/v1/namespaces", json={"metadata": {"name": name}})
+    assert response.status_code == 201, response.text
+    yield name
+    cluster.request("DELETE", f"/api/v1/namespaces/{name}")
+
+
+def apply_role(cluster: ClusterAccess, namespace: str) -> None:
+    manifest = ROLE_MANIFEST.read_text().replace("__NAMESPACE__", namespace)
+    cluster.kubectl("apply", "-f", "-", input=manifest)
+
+
+def grant_verifier(cluster: ClusterAccess, namespace: str) -> None:
+    """Test-only: an account that may read Secrets and write status, to check what WHMCS may not."""
+    response = cluster.request(
+        "POST",
+        f"/api/v1/namespaces/{namespace}/serviceaccounts",
+        json={"metadata": {"name": VERIFIER_ACCOUNT}},
+    )
+    assert response.status_code == 201, response.text
+    bind_role(
+        cluster,
+        namespace,
+        VERIFIER_ACCOUNT,
+        VERIFIER_ACCOUNT,
+        [
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]},
+            {"apiGroups": ["clawhost.dev"], "resources": ["openclawinstances"], "verbs": ["get", "list"]},
+            {"apiGroups": ["clawhost.dev"], "resources": ["openclawinstances/status"], "verbs": ["patch"]},
+        ],
+    )
+
+
+def grant_missing_api_group(cluster: ClusterAccess, namespace: str) -> None:
+    """Test-only: WHMCS's rights on an API group without a CRD, as its real Role has on clawhost.dev
+    before the operator is installed, so the "CRD missing" answer is a 404 and not an RBAC 403."""
+    verbs = ["create", "get", "list", "patch", "delete"]
+    rules = [{"apiGroups": ["missing.clawhost.dev"], "resources": ["openclawinstances"], "verbs": verbs}]
+    bind_role(cluster, namespace, "whmcs-test-missing-api", WHMCS_ACCOUNT, rules)
+
+
+def bind_role(
+    cluster: ClusterAccess, namespace: str, name: str, account: str, rules: list[dict[str, Any]]
+) -> None:
+    rbac = f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}"
+    binding = {
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}],
+    }
+    for path, body in [
+        (f"{rbac}/roles", {"metadata": {"name": name}, "rules": rules}),
+        (f"{rbac}/rolebindings", binding),
+    ]:
+        response = cluster.request("POST", path, json=body)
+        assert response.status_code == 201, response.text
+
+
+def service_account_token(cluster: ClusterAccess, namespace: str, account: str) -> str:
+    """A short-lived token from the TokenRequest API, as `kubectl create token` would mint."""
+    response = cluster.request(
+        "POST",
+        f"/api/v1/namespaces/{namespace}/serviceaccounts/{account}/token",
+        json={
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {"expirationSeconds": 3600},
+        },
+    )
+    assert response.status_code == 201, response.text
+    token: str = response.json()["status"]["token"]
+    return token
+
+
+def _env_without_k8s() -> dict[str, str]:
+    return {key: value for key, value in os.environ.items() if not key.startswith(("K8S_", "OPENCLAW_API_"))}
