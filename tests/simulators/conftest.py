@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import cloudflare
 import hcloud
 import pytest
 
+from openclaw_operator.sandbox.cloudflare_sim import CloudflareSimulator
 from openclaw_operator.sandbox.hetzner_sim import HetznerSimulator
 from openclaw_operator.sandbox.simcore import LatencyModel, SimClock, SimulatorThread
 
@@ -27,3 +29,25 @@ def hclient(hetzner: HetznerSimulator) -> hcloud.Client:
     client = hcloud.Client(HETZNER_TOKEN, api_endpoint=hetzner.url, poll_interval=0.01)
     client._client._retry_max_retries = 0  # errors surface at once; retry behaviour has its own tests
     return client
+
+
+CLOUDFLARE_TOKEN = "cloudflare-test-token"
+ZONES = ["example.com", "example.net"]
+
+
+@pytest.fixture
+def cloudflare_sim() -> Iterator[CloudflareSimulator]:
+    sim = CloudflareSimulator(token=CLOUDFLARE_TOKEN, zones=ZONES, clock=SimClock(time_scale=FAST))
+    with SimulatorThread(sim):
+        yield sim
+
+
+@pytest.fixture
+def cfclient(cloudflare_sim: CloudflareSimulator) -> cloudflare.Cloudflare:
+    """Strict response validation: every answer must parse into the SDK's own models."""
+    return cloudflare.Cloudflare(
+        api_token=CLOUDFLARE_TOKEN,
+        base_url=cloudflare_sim.url,
+        max_retries=0,
+        _strict_response_validation=True,
+    )
