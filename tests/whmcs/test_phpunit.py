@@ -11,15 +11,13 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from openclaw_operator.sandbox.controlplane import ClusterAccess
-from tests.whmcs.phpunit_runner import MODULE_DIR, run_phpunit
+from tests.whmcs.kube_access import WHMCS_ACCOUNT, apply_whmcs_role, bind_role, service_account_token
+from tests.whmcs.phpunit_runner import run_phpunit
 
-ROLE_MANIFEST = MODULE_DIR / "rbac" / "whmcs-role.yaml"
-WHMCS_ACCOUNT = "whmcs-openclaw"
 VERIFIER_ACCOUNT = "whmcs-test-verifier"
 
 pytestmark = pytest.mark.php
@@ -45,7 +43,7 @@ def test_phpunit_failures_fail_the_wrapper(tmp_path: Path) -> None:
 def test_integration_suite_against_the_apiserver(
     cluster: ClusterAccess, namespace: str, other_namespace: str, tmp_path: Path
 ) -> None:
-    apply_role(cluster, namespace)
+    apply_whmcs_role(cluster, namespace)
     grant_verifier(cluster, namespace)
     grant_missing_api_group(cluster, namespace)
     assert cluster.ca_file is not None, "the integration group needs the apiserver CA"
@@ -53,7 +51,7 @@ def test_integration_suite_against_the_apiserver(
         "K8S_SERVER": cluster.server,
         "K8S_CA_FILE": str(cluster.ca_file),
         "K8S_NAMESPACE": namespace,
-        "K8S_TOKEN": service_account_token(cluster, namespace, WHMCS_ACCOUNT),
+        "K8S_TOKEN": service_account_token(cluster, namespace),
         "K8S_OTHER_NAMESPACE": other_namespace,
         "K8S_VERIFIER_TOKEN": service_account_token(cluster, namespace, VERIFIER_ACCOUNT),
     }
@@ -72,11 +70,6 @@ def other_namespace(cluster: ClusterAccess) -> Iterator[str]:
     cluster.request("DELETE", f"/api/v1/namespaces/{name}")
 
 
-def apply_role(cluster: ClusterAccess, namespace: str) -> None:
-    manifest = ROLE_MANIFEST.read_text().replace("__NAMESPACE__", namespace)
-    cluster.kubectl("apply", "-f", "-", input=manifest)
-
-
 def grant_verifier(cluster: ClusterAccess, namespace: str) -> None:
     """Test-only: an account that may read Secrets and write status, to check what WHMCS may not."""
     response = cluster.request(
@@ -85,17 +78,12 @@ def grant_verifier(cluster: ClusterAccess, namespace: str) -> None:
         json={"metadata": {"name": VERIFIER_ACCOUNT}},
     )
     assert response.status_code == 201, response.text
-    bind_role(
-        cluster,
-        namespace,
-        VERIFIER_ACCOUNT,
-        VERIFIER_ACCOUNT,
-        [
-            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]},
-            {"apiGroups": ["clawhost.dev"], "resources": ["openclawinstances"], "verbs": ["get", "list"]},
-            {"apiGroups": ["clawhost.dev"], "resources": ["openclawinstances/status"], "verbs": ["patch"]},
-        ],
-    )
+    rules = [
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]},
+        {"apiGroups": ["clawhost.dev"], "resources": ["openclawinstances"], "verbs": ["get", "list"]},
+        {"apiGroups": ["clawhost.dev"], "resources": ["openclawinstances/status"], "verbs": ["patch"]},
+    ]
+    bind_role(cluster, namespace, VERIFIER_ACCOUNT, VERIFIER_ACCOUNT, rules)
 
 
 def grant_missing_api_group(cluster: ClusterAccess, namespace: str) -> None:
@@ -104,39 +92,6 @@ def grant_missing_api_group(cluster: ClusterAccess, namespace: str) -> None:
     verbs = ["create", "get", "list", "patch", "delete"]
     rules = [{"apiGroups": ["missing.clawhost.dev"], "resources": ["openclawinstances"], "verbs": verbs}]
     bind_role(cluster, namespace, "whmcs-test-missing-api", WHMCS_ACCOUNT, rules)
-
-
-def bind_role(
-    cluster: ClusterAccess, namespace: str, name: str, account: str, rules: list[dict[str, Any]]
-) -> None:
-    rbac = f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}"
-    binding = {
-        "metadata": {"name": name},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}],
-    }
-    for path, body in [
-        (f"{rbac}/roles", {"metadata": {"name": name}, "rules": rules}),
-        (f"{rbac}/rolebindings", binding),
-    ]:
-        response = cluster.request("POST", path, json=body)
-        assert response.status_code == 201, response.text
-
-
-def service_account_token(cluster: ClusterAccess, namespace: str, account: str) -> str:
-    """A short-lived token from the TokenRequest API, as `kubectl create token` would mint."""
-    response = cluster.request(
-        "POST",
-        f"/api/v1/namespaces/{namespace}/serviceaccounts/{account}/token",
-        json={
-            "apiVersion": "authentication.k8s.io/v1",
-            "kind": "TokenRequest",
-            "spec": {"expirationSeconds": 3600},
-        },
-    )
-    assert response.status_code == 201, response.text
-    token: str = response.json()["status"]["token"]
-    return token
 
 
 def _env_without_k8s() -> dict[str, str]:

@@ -4,8 +4,11 @@ declare(strict_types=1);
 
 namespace WHMCS\Module\Server\OpenClaw\Tests\Unit;
 
+use WHMCS\Module\Server\OpenClaw\Kube\ClusterSettings;
 use WHMCS\Module\Server\OpenClaw\Kube\HttpRequest;
 use WHMCS\Module\Server\OpenClaw\Kube\HttpResponse;
+use WHMCS\Module\Server\OpenClaw\Runtime;
+use WHMCS\Module\Server\OpenClaw\Tests\Support\FakeServerDirectory;
 use WHMCS\Module\Server\OpenClaw\Tests\Support\FakeTransport;
 use WHMCS\Module\Server\OpenClaw\Tests\Support\ModuleTestCase;
 use WHMCS\Module\Server\OpenClaw\View\InstanceStatus;
@@ -129,29 +132,21 @@ final class PagesTest extends ModuleTestCase
 
     public function testClientAreaLoadsServerCredentialsWhenWhmcsOmitsThem(): void
     {
-        $directory = new class implements \WHMCS\Module\Server\OpenClaw\Whmcs\ServerDirectory {
-            public function servers(): array
-            {
-                return [];
-            }
-            public function server(int $serverId): ?array
-            {
-                return $serverId === 1 ? [
-                    'serverhostname' => 'https://other:6443',
-                    'serverpassword' => 'from-directory-token',
-                    'serverusername' => 'clawhost',
-                ] : null;
-            }
-            public function services(int $serverId): array
-            {
-                return [];
-            }
-        };
+        $directory = new FakeServerDirectory([1 => [
+            'serverhostname' => 'https://other:6443',
+            'serverpassword' => 'from-directory-token',
+            'serverusername' => 'clawhost',
+        ]], []);
+        $seen = [];
         $transport = $this->api->transport();
-        \WHMCS\Module\Server\OpenClaw\Runtime::use(static fn () => $transport, $directory);
+        Runtime::use(static function (ClusterSettings $settings) use ($transport, &$seen): FakeTransport {
+            $seen[] = $settings->apiUrl . ' ' . $settings->token;
+            return $transport;
+        }, $directory);
         $page = openclaw_ClientArea(self::params(['serverpassword' => '', 'serverhostname' => '']));
         self::assertSame('templates/overview.tpl', $page['tabOverviewModuleOutputTemplate']);
         self::assertCount(1, $transport->requests);
+        self::assertSame(['https://other:6443 from-directory-token'], $seen);
     }
 
     public function testAdminTabShowsStateAndEscapesIt(): void

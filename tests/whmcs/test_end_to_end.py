@@ -1,0 +1,110 @@
+"""WHMCS to running instance and back: the module's functions (PHP, as WHMCS calls them) against the real
+apiserver with the least-privilege WHMCS token, the real operator process, and the Hetzner and Cloudflare
+simulators.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+
+from tests.operator.integration.harness import ZONE, Stage
+from tests.whmcs.kube_access import apply_whmcs_role, service_account_token
+from tests.whmcs.whmcs_driver import ModuleAnswer, call_module, run_cron_hook
+
+pytestmark = [pytest.mark.controlplane, pytest.mark.php]
+
+SERVICE_ID = 4242
+
+
+def test_order_to_ready_client_area_cron_suspend_and_terminate(stage: Stage) -> None:
+    apply_whmcs_role(stage.cluster, stage.namespace)
+    assert stage.cluster.ca_file is not None
+    server = {
+        "serverhostname": stage.cluster.server,
+        "serverusername": stage.namespace,
+        "serverpassword": service_account_token(stage.cluster, stage.namespace),
+        "serveraccesshash": stage.cluster.ca_file.read_text(),
+    }
+    params: dict[str, Any] = {
+        **server,
+        "serviceid": str(SERVICE_ID),
+        "userid": "7",
+        "serverid": "1",
+        "domain": "",
+        "password": "",
+        "configoption1": "cx23",
+        "configoption2": "fsn1",
+        "configoption3": "ubuntu-24.04",
+        "configoption4": ZONE,
+    }
+    answers: list[ModuleAnswer] = []
+
+    def whmcs(function: str) -> Any:
+        answer = call_module(function, params)
+        answers.append(answer)
+        return answer.result
+
+    stage.start_operator()
+    created = call_module("CreateAccount", params)
+    answers.append(created)
+    assert created.result == "success"
+    [stored] = created.local_api_calls("UpdateClientProduct")
+    gateway_token = stored["servicepassword"]
+    hostname = stored["domain"]
+    assert hostname == f"whmcs-{SERVICE_ID}.{ZONE}"
+    stage.gateway_tokens.append(gateway_token)
+    params |= {"password": gateway_token, "domain": hostname}  # what WHMCS now holds
+
+    name = f"whmcs-{SERVICE_ID}"
+    body = stage.wait_ready(name)
+    [hetzner_server] = stage.servers()
+    ipv4 = hetzner_server["public_net"]["ipv4"]["ip"]
+    assert body["status"]["ipv4"] == ipv4
+
+    page = whmcs("ClientArea")
+    assert page["tabOverviewModuleOutputTemplate"] == "templates/overview.tpl"
+    shown = page["templateVariables"]
+    assert shown["ready"] is True
+    assert shown["statusLabel"] == "Ready"
+    assert shown["url"] == f"https://{hostname}/"
+    assert shown["ipv4"] == ipv4
+    assert shown["ipv6"] == body["status"]["ipv6"]
+    assert shown["gatewayToken"] == gateway_token
+    a_records = [r for r in stage.records() if r["name"] == hostname and r["type"] == "A"]
+    assert [r["content"] for r in a_records] == [ipv4]
+
+    cron = run_cron_hook(
+        {1: server}, {1: {SERVICE_ID: {"dedicatedip": "", "assignedips": "", "domain": hostname}}}
+    )
+    answers.append(cron)
+    assert cron.result == {"updated": 1, "errors": []}
+    assert cron.local_api_calls("UpdateClientProduct") == [
+        {"serviceid": SERVICE_ID, "dedicatedip": ipv4, "assignedips": body["status"]["ipv6"]}
+    ]
+
+    assert whmcs("SuspendAccount") == "success"
+    stage.wait_for(name, lambda b: (b.get("status") or {}).get("phase") == "Suspended", what="suspended")
+    assert stage.servers()[0]["status"] == "off"
+    assert whmcs("reboot").startswith("The instance is suspended")
+    assert whmcs("UnsuspendAccount") == "success"
+    stage.wait_for(name, lambda b: (b.get("status") or {}).get("phase") == "Running", what="running again")
+    assert stage.servers()[0]["status"] == "running"
+
+    assert whmcs("reboot") == "success"
+    requested = stage.get(name)["metadata"]["annotations"]["clawhost.dev/reboot-requested-at"]
+    stage.wait_for(name, lambda b: b["status"].get("lastHandledRebootAt") == requested, what="reboot handled")
+
+    assert whmcs("TerminateAccount") == "success"
+    stage.wait_gone(name, timeout=90)
+    assert stage.servers() == []
+    assert [r for r in stage.records() if r["name"] == hostname] == []
+    assert whmcs("TerminateAccount") == "success"
+
+    secrets = [server["serverpassword"], gateway_token, base64.b64encode(gateway_token.encode()).decode()]
+    for answer in answers:
+        for secret in secrets:
+            assert secret not in answer.logged_text(), "a token reached logModuleCall"
+    assert gateway_token not in stage.all_logs()

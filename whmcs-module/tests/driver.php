@@ -1,0 +1,44 @@
+<?php
+
+/**
+ * Runs one module function the way WHMCS would, for tests driven from Python (tests/whmcs).
+ *
+ * stdin: {"function": "CreateAccount", "params": {...}} or, for the cron hook,
+ *        {"hook": "AfterCronJob", "servers": {"1": {server params}}, "services": {"1": {"42": {...}}}}
+ * stdout: {"result": <what the function returned>, "localApi": [...], "moduleLog": [...], "activity": [...]}
+ * WHMCS's globals are the recording stand-ins of the PHPUnit bootstrap; localAPI answers "success".
+ */
+
+declare(strict_types=1);
+
+use WHMCS\Module\Server\OpenClaw\Runtime;
+use WHMCS\Module\Server\OpenClaw\Tests\Support\FakeServerDirectory;
+use WHMCS\Module\Server\OpenClaw\Tests\Support\WhmcsRecorder;
+
+require __DIR__ . '/bootstrap.php';
+
+$input = json_decode((string) stream_get_contents(STDIN), true, 64, JSON_THROW_ON_ERROR);
+if (isset($input['hook'])) {
+    $services = [];
+    foreach ($input['services'] ?? [] as $serverId => $byService) {
+        foreach ($byService as $serviceId => $fields) {
+            $services[(int) $serverId][(int) $serviceId] = $fields;
+        }
+    }
+    $servers = [];
+    foreach ($input['servers'] ?? [] as $serverId => $server) {
+        $servers[(int) $serverId] = $server;
+    }
+    Runtime::use(null, new FakeServerDirectory($servers, $services));
+    $result = hook_openclaw_sync_status([]);
+} else {
+    $function = 'openclaw_' . $input['function'];
+    $result = $function($input['params'] ?? []);
+}
+
+echo json_encode([
+    'result' => $result,
+    'localApi' => WhmcsRecorder::$localApiCalls,
+    'moduleLog' => WhmcsRecorder::$moduleLog,
+    'activity' => WhmcsRecorder::$activity,
+], JSON_UNESCAPED_SLASHES | JSON_INVALID_UTF8_SUBSTITUTE | JSON_THROW_ON_ERROR), "\n";
