@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("httpx", "urllib3", "aiohttp.access"):
+    for noisy in ("httpx", "httpcore", "urllib3", "aiohttp.access", "cloudflare"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         config = load_config(os.environ)

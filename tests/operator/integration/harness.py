@@ -96,12 +96,12 @@ class Stage:
         env.update(extra)
         return env
 
-    def start_operator(self, **extra: str) -> OperatorProcess:
+    def start_operator(self, *args: str, **extra: str) -> OperatorProcess:
         env = self.operator_env(**extra)
         log_path = self.workdir / f"operator-{len(self.operators)}.log"
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
-                [str(OPERATOR), "run", "--namespace", self.namespace],
+                [str(OPERATOR), "run", "--namespace", self.namespace, *args],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -214,6 +214,27 @@ class Stage:
 
     def secrets_in_play(self) -> list[str]:
         return [self.hetzner_token, self.cloudflare_token, *self.gateway_tokens]
+
+    def assert_no_secrets_leaked(self) -> None:
+        """No token in the operator's logs, in any Event, or in any instance's status or metadata."""
+        listing = self.cluster.request("GET", instances_path(self.namespace)).json()
+        instances = [{"metadata": i["metadata"], "status": i.get("status")} for i in listing.get("items", [])]
+        places = {
+            "logs": self.all_logs(),
+            "events": json.dumps(self.events()),
+            "instances": json.dumps(instances),
+        }
+        for where, text in places.items():
+            assert text, f"nothing to scan in {where}"
+            for secret in self.secrets_in_play():
+                assert secret not in text, f"a token leaked into {where}"
+
+    def requests_since(self, mark_hetzner: int, mark_cloudflare: int) -> list[tuple[str, str, str, int]]:
+        """(provider, method, template, status) of API requests after the marks (app probes excluded)."""
+        hetzner = [r for r in self.hetzner.request_log[mark_hetzner:] if not r.path.startswith("/_sim/")]
+        found = [("hetzner", r.method, r.template, r.status) for r in hetzner]
+        found += [("cloudflare", r.method, r.template, r.status) for r in self.cloudflare.request_log[mark_cloudflare:]]
+        return found
 
 
 def condition(body: dict[str, Any], type_: str, field_: str = "status") -> str | None:
