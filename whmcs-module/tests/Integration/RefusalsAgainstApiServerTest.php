@@ -4,7 +4,9 @@ declare(strict_types=1);
 
 namespace WHMCS\Module\Server\OpenClaw\Tests\Integration;
 
+use WHMCS\Module\Server\OpenClaw\Tests\Support\HostileInput;
 use WHMCS\Module\Server\OpenClaw\Tests\Support\IntegrationTestCase;
+use WHMCS\Module\Server\OpenClaw\Tests\Support\WhmcsRecorder;
 
 /**
  * Bad settings and bad input each give a clear sentence against the real apiserver, and the WHMCS
@@ -99,6 +101,30 @@ final class RefusalsAgainstApiServerTest extends IntegrationTestCase
         self::assertStringStartsWith('The Kubernetes API rejected OpenClawInstance', $result);
         self::assertStringContainsString($field, $result);
         $this->generatedToken();
+    }
+
+    /**
+     * The unit fuzz test's hostile strings, now answered by the real apiserver: every answer is
+     * 'success' or a bounded, readable sentence, whatever the apiserver echoes back.
+     */
+    public function testHostileInputsGetReadableAnswers(): void
+    {
+        foreach (HostileInput::strings() as $value) {
+            $input = ['domain' => $value, 'configoptions' => ['Server Type' => $value, 'OpenClaw Version' => $value]];
+            $params = $this->cluster->params(self::newServiceId(), $input);
+            foreach (['openclaw_CreateAccount', 'openclaw_ChangePackage'] as $function) {
+                $result = $function($params);
+                $context = $function . ' with ' . bin2hex(substr($value, 0, 16));
+                self::assertIsString($result, $context);
+                self::assertNotSame('', $result, $context);
+                self::assertLessThan(2500, strlen($result), $context);
+                self::assertSame(1, preg_match('//u', $result), $context);
+            }
+        }
+        $this->gatewayTokens = array_merge($this->gatewayTokens, array_column(
+            WhmcsRecorder::localApi('UpdateClientProduct'),
+            'servicepassword',
+        ));
     }
 
     public function testTheWhmcsTokenIsLeastPrivilege(): void

@@ -7,6 +7,7 @@ namespace WHMCS\Module\Server\OpenClaw\Tests\Unit;
 use WHMCS\Module\Server\OpenClaw\Kube\HttpResponse;
 use WHMCS\Module\Server\OpenClaw\Kube\TransportFailure;
 use WHMCS\Module\Server\OpenClaw\Tests\Support\FakeTransport;
+use WHMCS\Module\Server\OpenClaw\Tests\Support\HostileInput;
 use WHMCS\Module\Server\OpenClaw\Tests\Support\ModuleTestCase;
 
 /**
@@ -74,7 +75,7 @@ final class FuzzTest extends ModuleTestCase
 
     public function testHostileConfigOptionsNeverBreakCreate(): void
     {
-        foreach (self::hostileStrings() as $value) {
+        foreach (HostileInput::strings() as $value) {
             $this->setUp();
             $params = self::params([
                 'configoptions' => ['Server Type' => $value, 'Location' => $value, 'Backups' => $value],
@@ -94,21 +95,9 @@ final class FuzzTest extends ModuleTestCase
         }
     }
 
-    /** @return list<string> */
-    private static function hostileStrings(): array
-    {
-        return [
-            '', ' ', "\0", "a\r\nb", str_repeat('x', 1 << 20), "\xff\xfe\xfd", "\xc3", '😀🦀', "\u{202e}evil",
-            'é.example.com', '../../etc/passwd', '<script>alert(1)</script>', "'; DROP TABLE tblhosting; --",
-            '{{7*7}}', '${jndi:ldap://x}', '%00%0d%0a', '-1', '0', '9999999999999999999999', '1e309', 'NaN', 'true',
-            '[]', '{}', 'a|b|c', '|', '.', '..',
-            str_repeat('a.', 200) . 'com', 'UPPER.EXAMPLE.COM', "tab\there", "\u{FEFF}bom.example.com",
-        ];
-    }
-
     private static function hostileValue(): mixed
     {
-        $strings = self::hostileStrings();
+        $strings = HostileInput::strings();
         return match (mt_rand(0, 8)) {
             0 => mt_rand(PHP_INT_MIN, PHP_INT_MAX),
             1 => (mt_rand() / mt_getrandmax()) * 1e300,
