@@ -13,70 +13,84 @@ import pytest
 
 from openclaw_operator.sandbox.cloudflare_sim import CloudflareSimulator
 from openclaw_operator.sandbox.hetzner_sim import HetznerSimulator
-from openclaw_operator.sandbox.simcore import RequestRecord, SimClock, SimulatorThread
+from openclaw_operator.sandbox.simcore import SimClock, SimulatorThread
 
 TOKEN = "limit-token"
 
 
-async def burst(url: str, count: int, concurrency: int = 32) -> list[tuple[int, dict[str, str], dict]]:
-    """`count` GETs, `concurrency` at a time; (status, headers, body) in completion order."""
-    answers: list[tuple[int, dict[str, str], dict]] = []
-    queue = iter(range(count))
+Answer = tuple[int, dict[str, str], dict]
+
+
+async def burst(url: str, until_refused: int, concurrency: int = 16, most: int = 20_000) -> list[Answer]:
+    """GETs, `concurrency` at a time, until `until_refused` answers were 429 (so the outcome does not
+    depend on how fast this machine is); (status, headers, body) in completion order."""
+    answers: list[Answer] = []
+    refused = 0
 
     async def worker(session: aiohttp.ClientSession) -> None:
-        for _ in queue:
+        nonlocal refused
+        while refused < until_refused and len(answers) < most:
             async with session.get(url, headers={"Authorization": f"Bearer {TOKEN}"}) as response:
                 answers.append((response.status, dict(response.headers), await response.json()))
+                refused += response.status == 429
 
     async with aiohttp.ClientSession() as session:
         await asyncio.gather(*(worker(session) for _ in range(concurrency)))
     return answers
 
 
-def refill_rate(log: list[RequestRecord]) -> float:
-    """Successes per simulated second once the bucket first ran dry: the refill rate while saturated."""
-    first_refusal = next(i for i, r in enumerate(log) if r.status == 429)
-    after = log[first_refusal:]
-    span = after[-1].sim_time - after[0].sim_time
-    return sum(r.status == 200 for r in after) / span
+async def refill_rate(sim: HetznerSimulator | CloudflareSimulator, url: str, seconds: float) -> float:
+    """Freeze time on an exhausted budget, let `seconds` of simulated time pass, spend what came back:
+    successes per simulated second between the two refusals, read from the request log."""
+    sim.clock.time_scale = 1e-9
+    sim.clock.advance(seconds)
+    await burst(url, until_refused=1, concurrency=1)
+    last_refusals = [i for i, r in enumerate(sim.request_log) if r.status == 429][-2:]
+    before, after = (sim.request_log[i] for i in last_refusals)
+    granted = sum(r.status == 200 for r in sim.request_log[last_refusals[0] : last_refusals[1]])
+    return granted / (after.sim_time - before.sim_time)
 
 
 async def test_hetzner_burst_above_3600_per_hour() -> None:
-    sim = HetznerSimulator(token=TOKEN, clock=SimClock(time_scale=120.0))  # the real bucket: 3600, 1/s
+    sim = HetznerSimulator(token=TOKEN, clock=SimClock(time_scale=60.0))  # the real bucket: 3600, 1/s
     await sim.start()
     try:
         started = time.time()
-        answers = await burst(sim.url + "/locations", 4200)
+        answers = await burst(sim.url + "/locations", until_refused=50)
+        rate = await refill_rate(sim, sim.url + "/locations", 120)
     finally:
         await sim.stop()
     statuses = [status for status, _, _ in answers]
     assert statuses[:3600] == [200] * 3600
-    assert 429 in statuses
-    log = [r for r in sim.request_log if r.template == "/locations"]
-    assert [r.rate_limit_remaining for r in log[:3]] == [3599, 3598, 3597]
-    assert refill_rate(log) == pytest.approx(1.0, rel=0.05)  # from simulated timestamps, not wall time
+    assert [r.rate_limit_remaining for r in sim.request_log[:3]] == [3599, 3598, 3597]
+    assert rate == pytest.approx(1.0, abs=0.02)  # 120 simulated seconds gave 120 (+-1) requests
     for status, headers, body in answers:
         assert headers["RateLimit-Limit"] == "3600"
         assert int(headers["RateLimit-Reset"]) >= started
         if status == 429:
             assert headers["RateLimit-Remaining"] == "0"
             assert body["error"]["code"] == "rate_limit_exceeded"
-            # empty bucket: full again in 3600 simulated seconds = 30 wall seconds at 120x
-            assert int(headers["RateLimit-Reset"]) == pytest.approx(time.time() + 30, abs=3)
+    # an empty bucket is full again in 3600 simulated seconds: 60 wall seconds at 60x
+    refused_at = next(r.wall_time for r in sim.request_log if r.status == 429)
+    assert int(answers[-1][1]["RateLimit-Reset"]) == pytest.approx(refused_at + 60, abs=5)
 
 
 async def test_hetzner_limit_is_configurable() -> None:
     sim = HetznerSimulator(
-        token=TOKEN, clock=SimClock(time_scale=50.0), rate_limit_capacity=20, rate_limit_refill_per_second=5.0
+        token=TOKEN, clock=SimClock(time_scale=10.0), rate_limit_capacity=20, rate_limit_refill_per_second=5.0
     )
     await sim.start()
     try:
-        answers = await burst(sim.url + "/locations", 400, concurrency=4)
+        answers = await burst(sim.url + "/locations", until_refused=5)
+        rate = await refill_rate(sim, sim.url + "/locations", 3)  # 15 tokens: below the capacity
+        sim.clock.advance(100)  # 500 tokens' worth, but the bucket holds 20
+        capped = await burst(sim.url + "/locations", until_refused=1, concurrency=1)
     finally:
         await sim.stop()
     assert [status for status, _, _ in answers[:20]] == [200] * 20
     assert answers[0][1]["RateLimit-Limit"] == "20"
-    assert refill_rate(sim.request_log) == pytest.approx(5.0, rel=0.15)
+    assert rate == pytest.approx(5.0, abs=0.4)
+    assert [status for status, _, _ in capped] == [200] * 20 + [429]
 
 
 def test_hetzner_429_as_the_sdk_sees_it() -> None:
@@ -97,27 +111,27 @@ def test_hetzner_429_as_the_sdk_sees_it() -> None:
 
 
 async def test_cloudflare_burst_above_1200_per_5_minutes_locks_the_token_out() -> None:
-    sim = CloudflareSimulator(token=TOKEN, zones=["example.com"], clock=SimClock(time_scale=60.0))
+    # 10x: the 5-minute window lasts 30 wall seconds, longer than any burst of 1,200 requests here
+    sim = CloudflareSimulator(token=TOKEN, zones=["example.com"], clock=SimClock(time_scale=10.0))
     await sim.start()
     try:
-        answers = await burst(sim.url + "/zones", 1250)
-        log = list(sim.request_log)
-        sim.clock.time_scale = 1e-6  # hold time still to probe the end of the lockout
-        locked_at = next(r.sim_time for r in log if r.status == 429)
+        answers = await burst(sim.url + "/zones", until_refused=50)
+        sim.clock.time_scale = 1e-9  # hold time still to probe the end of the lockout
+        locked_at = next(r.sim_time for r in sim.request_log if r.status == 429)
         sim.clock.advance(max(0.0, locked_at + 299 - sim.clock.now()))
-        still, _, _ = (await burst(sim.url + "/zones", 1))[0]
+        [(still, _, _)] = await burst(sim.url + "/zones", until_refused=1, concurrency=1)
         sim.clock.advance(2)
-        after, _, _ = (await burst(sim.url + "/zones", 1))[0]
+        [(after, _, _)] = await burst(sim.url + "/zones", until_refused=1, concurrency=1, most=1)
     finally:
         await sim.stop()
     statuses = [status for status, _, _ in answers]
     assert statuses[:1200] == [200] * 1200
-    assert statuses[1200:] == [429] * 50  # over the limit: blocked, not just throttled
-    assert (still, after) == (429, 200)
+    assert set(statuses[1200:]) == {429}  # over the limit: blocked, not just throttled
+    assert (still, after) == (429, 200)  # the lockout ends 300 simulated seconds after it began
     _, headers, body = answers[-1]
     assert body["errors"][0]["code"] == 971 and body["success"] is False
-    assert int(headers["Retry-After"]) == pytest.approx(5, abs=1)  # 300 simulated seconds at 60x
-    assert headers["Ratelimit-Policy"] == '"default";q=1200;w=5'
+    assert int(headers["Retry-After"]) == pytest.approx(30, abs=3)  # 300 simulated seconds at 10x
+    assert headers["Ratelimit-Policy"] == '"default";q=1200;w=30'
     assert "Retry-After" not in answers[0][1]
     assert answers[0][1]["Ratelimit"].startswith('"default";r=1199;')
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Literal, Protocol
+from typing import Generic, Literal, Protocol, TypeVarTuple, cast
 
 __all__ = [
     "FaultDecision",
@@ -331,29 +331,35 @@ class Startable(Protocol):
     async def stop(self) -> None: ...
 
 
-class SimulatorThread:
+Sims = TypeVarTuple("Sims")
+
+
+class SimulatorThread(Generic[*Sims]):
     """Runs simulators on an event loop in a background thread, for synchronous tests and tools.
 
     The simulators' inspection and control methods stay callable from the calling thread: they hand their
     work to the loop (see `SimulatorServer.call_in_loop`).
     """
 
-    def __init__(self, *simulators: Startable, host: str = "127.0.0.1") -> None:
+    def __init__(self, *simulators: *Sims, host: str = "127.0.0.1") -> None:
         self.simulators = simulators
         self.host = host
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="simulators", daemon=True)
 
-    def __enter__(self) -> tuple[Startable, ...]:
+    def _each(self) -> tuple[Startable, ...]:
+        return cast(tuple[Startable, ...], self.simulators)  # TypeVarTuple cannot carry a bound
+
+    def __enter__(self) -> tuple[*Sims]:
         self._thread.start()
-        for sim in self.simulators:
+        for sim in self._each():
             asyncio.run_coroutine_threadsafe(sim.start(host=self.host), self.loop).result(timeout=30)
         return self.simulators
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        for sim in self.simulators:
+        for sim in self._each():
             asyncio.run_coroutine_threadsafe(sim.stop(), self.loop).result(timeout=30)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=30)
