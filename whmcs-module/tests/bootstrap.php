@@ -8,6 +8,8 @@
 declare(strict_types=1);
 
 require __DIR__ . '/Support/whmcs_functions.php';
+require __DIR__ . '/Support/WhmcsDatabase/Capsule.php';
+require __DIR__ . '/Support/WhmcsDatabase/CapsuleQuery.php';
 
 spl_autoload_register(static function (string $class): void {
     $prefix = 'WHMCS\\Module\\Server\\OpenClaw\\Tests\\';
