@@ -39,8 +39,9 @@ def template_args(
     sets: Iterable[str] = (),
     include_crds: bool = False,
     show_only: str | None = None,
+    release: str = RELEASE,
 ) -> list[str]:
-    args = ["template", RELEASE, str(CHART_DIR), "--namespace", namespace]
+    args = ["template", release, str(CHART_DIR), "--namespace", namespace]
     if show_only:
         args += ["--show-only", show_only]
     for path in values:
