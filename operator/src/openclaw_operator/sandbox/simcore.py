@@ -13,7 +13,7 @@ import math
 import random
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -192,12 +192,13 @@ class SlidingWindowLimiter:
         self.limit = limit
         self.window = window
         self.lockout = lockout
-        self._hits: dict[str, list[float]] = {}
+        self._hits: dict[str, deque[float]] = {}
         self._locked_until: dict[str, float] = {}
 
     def take(self, key: str, now: float) -> LimitDecision:
-        hits = [t for t in self._hits.get(key, []) if t > now - self.window]
-        self._hits[key] = hits
+        hits = self._hits.setdefault(key, deque())
+        while hits and hits[0] <= now - self.window:
+            hits.popleft()
         locked_until = self._locked_until.get(key, -math.inf)
         if now < locked_until:
             return LimitDecision(False, self.limit, 0, locked_until - now)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 CATALOGUE_CREATED = "2024-01-01T00:00:00Z"
@@ -70,46 +71,52 @@ class ServerType:
     category: str
 
     def render(self) -> dict[str, Any]:
-        monthly = Decimal(self.monthly_eur)
-        hourly = (monthly / 730).quantize(Decimal("0.0001"))
+        return _render_server_type(self)
 
-        def price(net: Decimal) -> dict[str, str]:
-            return {"net": f"{net:.4f}", "gross": f"{net * Decimal('1.19'):.4f}"}
 
-        return {
-            "id": self.id,
-            "name": self.name,
-            "description": self.name.upper(),
-            "category": self.category,
-            "cores": self.cores,
-            "memory": self.memory,
-            "disk": self.disk,
-            "architecture": self.architecture,
-            "cpu_type": self.cpu_type,
-            "storage_type": "local",
-            "deprecated": False,
-            "deprecation": None,
-            "locations": [
-                {
-                    "id": location_by_name(name).id,
-                    "name": name,
-                    "deprecation": None,
-                    "available": True,
-                    "recommended": self.category != "Shared vCPU",  # the older generation is not
-                }
-                for name in self.locations
-            ],
-            "prices": [
-                {
-                    "location": name,
-                    "price_hourly": price(hourly),
-                    "price_monthly": price(monthly),
-                    "included_traffic": location_by_name(name).included_traffic(),
-                    "price_per_tb_traffic": price(Decimal("1.00")),
-                }
-                for name in self.locations
-            ],
-        }
+@cache
+def _render_server_type(server_type: ServerType) -> dict[str, Any]:
+    """Rendered once per type (every server answer embeds one); the dict is shared: never mutate it."""
+    monthly = Decimal(server_type.monthly_eur)
+    hourly = (monthly / 730).quantize(Decimal("0.0001"))
+
+    def price(net: Decimal) -> dict[str, str]:
+        return {"net": f"{net:.4f}", "gross": f"{net * Decimal('1.19'):.4f}"}
+
+    return {
+        "id": server_type.id,
+        "name": server_type.name,
+        "description": server_type.name.upper(),
+        "category": server_type.category,
+        "cores": server_type.cores,
+        "memory": server_type.memory,
+        "disk": server_type.disk,
+        "architecture": server_type.architecture,
+        "cpu_type": server_type.cpu_type,
+        "storage_type": "local",
+        "deprecated": False,
+        "deprecation": None,
+        "locations": [
+            {
+                "id": location_by_name(name).id,
+                "name": name,
+                "deprecation": None,
+                "available": True,
+                "recommended": server_type.category != "Shared vCPU",  # the older generation is not
+            }
+            for name in server_type.locations
+        ],
+        "prices": [
+            {
+                "location": name,
+                "price_hourly": price(hourly),
+                "price_monthly": price(monthly),
+                "included_traffic": location_by_name(name).included_traffic(),
+                "price_per_tb_traffic": price(Decimal("1.00")),
+            }
+            for name in server_type.locations
+        ],
+    }
 
 
 def _types() -> tuple[ServerType, ...]:
@@ -214,7 +221,9 @@ def find_image(id_or_name: str | int, architecture: str) -> Image | None:
     return by_id or next((i for i in IMAGES if i.name == key and i.architecture == architecture), None)
 
 
+@cache
 def render_datacenter(location: Location) -> dict[str, Any]:
+    """Shared like the server types' renderings: never mutate it."""
     available = [st.id for st in SERVER_TYPES if location.name in st.locations]
     return {
         "id": location.id,
