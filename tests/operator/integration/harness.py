@@ -75,7 +75,9 @@ class Stage:
 
     # --- the operator --------------------------------------------------------------------------------
     def operator_env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("HCLOUD_", "CLOUDFLARE_", "CLAWHOST_"))}
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("HCLOUD_", "CLOUDFLARE_", "CLAWHOST_"))
+        }
         env.update(
             {
                 "KUBECONFIG": str(self.cluster.kubeconfig),
@@ -155,7 +157,9 @@ class Stage:
         return self.cluster.request("GET", instances_path(self.namespace, name)).status_code == 200
 
     def patch(self, name: str, body: dict[str, Any]) -> None:
-        response = self.cluster.request("PATCH", instances_path(self.namespace, name), json=body, headers=MERGE)
+        response = self.cluster.request(
+            "PATCH", instances_path(self.namespace, name), json=body, headers=MERGE
+        )
         assert response.status_code == 200, response.text
 
     def patch_spec(self, name: str, **spec: Any) -> None:
@@ -185,15 +189,21 @@ class Stage:
             if check(body):
                 return body
             for process in self.operators:
-                assert process.alive() or process.proc.returncode == 137, "operator exited:\n" + process.logs()
+                assert process.alive() or process.proc.returncode == 137, (
+                    "operator exited:\n" + process.logs()
+                )
             time.sleep(0.2)
         status = json.dumps(body.get("status"), indent=1)
-        raise AssertionError(f"timed out waiting for {what or name}; status:\n{status}\nlogs:\n{self.all_logs()[-6000:]}")
+        raise AssertionError(
+            f"timed out waiting for {what or name}; status:\n{status}\nlogs:\n{self.all_logs()[-6000:]}"
+        )
 
     def wait_ready(self, name: str, timeout: float = 60) -> dict[str, Any]:
         def ready(body: dict[str, Any]) -> bool:
             meta, status = body["metadata"], body.get("status") or {}
-            return condition(body, "Ready") == "True" and status.get("observedGeneration") == meta["generation"]
+            return (
+                condition(body, "Ready") == "True" and status.get("observedGeneration") == meta["generation"]
+            )
 
         return self.wait_for(name, ready, timeout, f"{name} Ready")
 
@@ -233,7 +243,10 @@ class Stage:
         """(provider, method, template, status) of API requests after the marks (app probes excluded)."""
         hetzner = [r for r in self.hetzner.request_log[mark_hetzner:] if not r.path.startswith("/_sim/")]
         found = [("hetzner", r.method, r.template, r.status) for r in hetzner]
-        found += [("cloudflare", r.method, r.template, r.status) for r in self.cloudflare.request_log[mark_cloudflare:]]
+        found += [
+            ("cloudflare", r.method, r.template, r.status)
+            for r in self.cloudflare.request_log[mark_cloudflare:]
+        ]
         return found
 
 

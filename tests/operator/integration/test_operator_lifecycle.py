@@ -89,7 +89,9 @@ def test_day2_resize_suspend_reboot_reinstall(stage: Stage) -> None:
     assert only_server(stage)["server_type"]["name"] == "cx23"
 
     stage.patch_spec("beta", suspended=True)
-    body = stage.wait_for("beta", lambda b: (b.get("status") or {}).get("phase") == "Suspended", what="suspended")
+    body = stage.wait_for(
+        "beta", lambda b: (b.get("status") or {}).get("phase") == "Suspended", what="suspended"
+    )
     assert only_server(stage)["status"] == "off"
     assert condition(body, "Ready") == "True"
 
@@ -100,10 +102,14 @@ def test_day2_resize_suspend_reboot_reinstall(stage: Stage) -> None:
     before = len([a for a in stage.hetzner.actions() if a["command"] == "reboot_server"])
     value = stage.request_day2("beta", "reboot")
     stage.wait_for("beta", lambda b: b["status"].get("lastHandledRebootAt") == value, what="reboot handled")
-    wait_until(lambda: len([a for a in stage.hetzner.actions() if a["command"] == "reboot_server"]) == before + 1)
+    wait_until(
+        lambda: len([a for a in stage.hetzner.actions() if a["command"] == "reboot_server"]) == before + 1
+    )
 
     value = stage.request_day2("beta", "reinstall")
-    stage.wait_for("beta", lambda b: b["status"].get("lastHandledReinstallAt") == value, what="reinstall handled")
+    stage.wait_for(
+        "beta", lambda b: b["status"].get("lastHandledReinstallAt") == value, what="reinstall handled"
+    )
     body = stage.wait_ready("beta")
     assert [a["command"] for a in stage.hetzner.actions()].count("rebuild_server") == 1
     assert only_server(stage)["protection"] == {"delete": True, "rebuild": True}
@@ -122,4 +128,6 @@ def test_retain_leaves_resources_without_ownership_marks(stage: Stage) -> None:
     assert not set(server["labels"]) & set(naming.OWNER_LABELS)
     records = address_records(stage, f"gamma.{ZONE}")
     assert set(records) == {"A", "AAAA"}
-    assert all(not (r.get("comment") or "").startswith(naming.RECORD_COMMENT_PREFIX) for r in records.values())
+    assert all(
+        not (r.get("comment") or "").startswith(naming.RECORD_COMMENT_PREFIX) for r in records.values()
+    )

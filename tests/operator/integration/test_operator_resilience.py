@@ -31,9 +31,9 @@ def test_sigkill_between_create_and_status_write_adopts_the_server(stage: Stage)
     assert len(servers) == 1
     assert body["status"]["serverId"] == servers[0]["id"]
     assert servers[0]["labels"][naming.INSTANCE_UID_LABEL] == created["metadata"]["uid"]
-    assert [r.method for r in stage.hetzner.request_log if r.template == "/servers" and r.method == "POST"] == [
-        "POST"
-    ]
+    assert [
+        r.method for r in stage.hetzner.request_log if r.template == "/servers" and r.method == "POST"
+    ] == ["POST"]
 
 
 def test_foreign_server_and_record_with_our_names_are_never_touched(stage: Stage) -> None:
@@ -44,7 +44,10 @@ def test_foreign_server_and_record_with_our_names_are_never_touched(stage: Stage
     client._client._retry_max_retries = 0
     name = naming.server_name("epsilon", server_clash["metadata"]["uid"])
     foreign = client.servers.create(
-        name=name, server_type=ServerType(name="cx23"), image=Image(name="debian-12"), labels={"team": "other"}
+        name=name,
+        server_type=ServerType(name="cx23"),
+        image=Image(name="debian-12"),
+        labels={"team": "other"},
     ).server
     record = stage.cloudflare.add_record_out_of_band(
         ZONE, type="A", name=f"zeta.{ZONE}", content="192.0.2.10", ttl=120, comment="customer's own"

@@ -35,7 +35,10 @@ class Row:
 
 
 ROWS = [
-    Row("nothing yet: create A and AAAA", steps=[(StepKind.CREATE_RECORD, "A"), (StepKind.CREATE_RECORD, "AAAA")]),
+    Row(
+        "nothing yet: create A and AAAA",
+        steps=[(StepKind.CREATE_RECORD, "A"), (StepKind.CREATE_RECORD, "AAAA")],
+    ),
     Row("both correct: ready", records=(A, AAAA), ready="True"),
     Row("server has no IPv6: only A", records=(A,), ipv6=None, ready="True"),
     Row(
@@ -44,8 +47,12 @@ ROWS = [
         steps=[(StepKind.UPDATE_RECORD, "A")],
         drift=True,
     ),
-    Row("ttl edited out of band: fixed", records=(A, replace(AAAA, ttl=60)), steps=[(StepKind.UPDATE_RECORD, "AAAA")],
-        drift=True),  # fmt: skip
+    Row(
+        "ttl edited out of band: fixed",
+        records=(A, replace(AAAA, ttl=60)),
+        steps=[(StepKind.UPDATE_RECORD, "AAAA")],
+        drift=True,
+    ),  # fmt: skip
     Row(
         "spec asks for proxied: update both, not drift",
         records=(A, AAAA),
@@ -115,7 +122,9 @@ def test_plan_dns(row: Row) -> None:
 
 def test_conflict_message_names_the_foreign_record() -> None:
     foreign = replace(A, id="f1", content="192.0.2.9", comment=None)
-    plan = plan_dns(DnsInputs(UID, HOST, False, 300, "example.com", ZONE, (foreign,), "203.0.113.7", None, False))
+    plan = plan_dns(
+        DnsInputs(UID, HOST, False, 300, "example.com", ZONE, (foreign,), "203.0.113.7", None, False)
+    )
     assert plan.stall is not None
     assert "A alpha.example.com -> 192.0.2.9 (id f1)" in plan.stall.message
 

@@ -115,7 +115,9 @@ ROWS = [
         requeue=False,
         updates={"action": None},
     ),
-    Row("server still booting: wait", server=replace(RUNNING, status="starting"), reason="ServerTransitioning"),
+    Row(
+        "server still booting: wait", server=replace(RUNNING, status="starting"), reason="ServerTransitioning"
+    ),
     Row("not protected: protect", server=replace(RUNNING, delete_protected=False), step=StepKind.PROTECT),
     Row(
         "owner labels missing (adopted): restore them",
@@ -168,8 +170,13 @@ ROWS = [
         on_success={"shutdown_started_at": NOW},
     ),
     Row("resize, type not looked up yet: wait", spec={"serverType": "cx33"}, reason="Resizing"),
-    Row("resize, server off: change type", server=OFF, spec={"serverType": "cx33"}, desired_type=CX33,
-        step=StepKind.CHANGE_TYPE),  # fmt: skip
+    Row(
+        "resize, server off: change type",
+        server=OFF,
+        spec={"serverType": "cx33"},
+        desired_type=CX33,
+        step=StepKind.CHANGE_TYPE,
+    ),  # fmt: skip
     Row(
         "resize to a smaller disk: stalled, server untouched",
         spec={"serverType": "cx11"},
