@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import aiohttp
@@ -19,7 +20,8 @@ from hcloud.server_types import ServerType
 
 from openclaw_operator.sandbox.cloudflare_sim import CloudflareSimulator
 from openclaw_operator.sandbox.hetzner_sim import HetznerSimulator
-from openclaw_operator.sandbox.simcore import SimClock
+from openclaw_operator.sandbox.simcore import Latency, LatencyModel, SimClock
+from tests.simulators.openapi_check import check_response
 
 TOKEN = "fault-token"
 
@@ -165,3 +167,41 @@ async def test_cloudflare_cli_requires_a_zone() -> None:
     _, err = await process.communicate()
     assert process.returncode == 2
     assert b"--zone" in err
+
+
+async def test_latency_per_operation_delays_only_that_operation() -> None:
+    latency = LatencyModel(per_operation={"GET /locations": Latency.constant(300.0)})  # 0.3 s at 1000x
+    sim = HetznerSimulator(token=TOKEN, clock=SimClock(time_scale=1000.0), latency=latency)
+    await sim.start()
+    try:
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as session:
+            took = {}
+            for path in ("/locations", "/server_types"):
+                started = time.monotonic()
+                async with session.get(sim.url + path) as response:
+                    assert response.status == 200
+                took[path] = time.monotonic() - started
+    finally:
+        await sim.stop()
+    assert took["/locations"] >= 0.3
+    assert took["/server_types"] < took["/locations"]
+
+
+async def test_unknown_api_paths_answer_in_the_providers_error_shape() -> None:
+    hetzner = HetznerSimulator(token=TOKEN)
+    cloudflare = CloudflareSimulator(token=TOKEN, zones=["example.com"])
+    await hetzner.start()
+    await cloudflare.start()
+    try:
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as session:
+            async with session.get(hetzner.url + "/volumes") as response:
+                assert response.status == 404
+                # any documented operation's 4xx answer is the same error_response schema
+                check_response("GET", "/servers", 404, await response.json())
+            async with session.get(cloudflare.url + "/accounts") as response:
+                assert response.status == 404
+                assert (await response.json())["errors"][0]["code"] == 7000
+    finally:
+        await hetzner.stop()
+        await cloudflare.stop()
+    assert hetzner.request_log[-1].template == "/volumes"  # unmatched paths are logged as themselves
