@@ -35,6 +35,11 @@ INSTANCES = Gauge("clawhost_instances", "OpenClawInstances by phase.", ["phase"]
 CONDITIONS = Gauge(
     "clawhost_instance_conditions", "OpenClawInstances by condition type and status.", ["condition", "status"]
 )
+TIME_TO_READY = Histogram(
+    "clawhost_instance_time_to_ready_seconds",
+    "Seconds from an OpenClawInstance's creation until it first became Ready.",
+    buckets=(30, 60, 90, 120, 180, 240, 300, 450, 600, 900, 1800, 3600),
+)
 DRIFT_REPAIRS = Counter(
     "clawhost_drift_repairs_total",
     "Repairs of provider state that changed behind the operator's back, by step.",
