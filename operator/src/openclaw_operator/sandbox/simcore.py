@@ -45,31 +45,34 @@ class SimClock:
 
     def __init__(self, time_scale: float = 1.0, epoch: float | None = None) -> None:
         self._wall0 = time.time() if epoch is None else epoch
-        self._offset = 0.0
-        self._mono0 = time.monotonic()
-        self._scale = 1.0
+        # (monotonic reference, simulated seconds at it, scale), replaced whole so that a reader in another
+        # thread never mixes an old scale with a new reference
+        self._base = (time.monotonic(), 0.0, 1.0)
+        self._lock = threading.Lock()
         self.time_scale = time_scale
 
     @property
     def time_scale(self) -> float:
-        return self._scale
+        return self._base[2]
 
     @time_scale.setter
     def time_scale(self, value: float) -> None:
         """Change speed from now on; the time already passed stays as it was."""
         if value <= 0:
             raise ValueError("time_scale must be positive")
-        self._offset = self.now()
-        self._mono0 = time.monotonic()
-        self._scale = value
+        with self._lock:
+            self._base = (time.monotonic(), self.now(), value)
 
     def now(self) -> float:
-        return (time.monotonic() - self._mono0) * self._scale + self._offset
+        mono0, sim0, scale = self._base
+        return sim0 + (time.monotonic() - mono0) * scale
 
     def advance(self, seconds: float) -> None:
         if seconds < 0:
             raise ValueError("the simulated clock only moves forward")
-        self._offset += seconds
+        with self._lock:
+            mono0, sim0, scale = self._base
+            self._base = (mono0, sim0 + seconds, scale)
 
     def unix(self, sim_time: float | None = None) -> float:
         """Calendar time (unix seconds) of a simulated instant."""

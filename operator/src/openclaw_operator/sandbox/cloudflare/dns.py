@@ -121,7 +121,9 @@ def validate(body: dict[str, Any], zone: Zone, rules: RecordRules) -> dict[str, 
         raise validation(9020, f"Invalid DNS record type {kind!r}.")
     assert isinstance(kind, str)
     ttl = body.get("ttl", 1)
-    if not isinstance(ttl, int) or not (ttl == 1 or rules.min_ttl <= ttl <= 86400):
+    if isinstance(ttl, float) and ttl.is_integer():  # the SDK types TTL as float
+        ttl = int(ttl)
+    if not isinstance(ttl, int) or isinstance(ttl, bool) or not (ttl == 1 or rules.min_ttl <= ttl <= 86400):
         raise validation(
             9021, f"Invalid TTL. Must be between {rules.min_ttl} and 86400 seconds, or 1 for Automatic."
         )
