@@ -41,9 +41,9 @@ def test_record_lifecycle(cfclient: cloudflare.Cloudflare, zone: str) -> None:
     )
     assert (a.name, a.content, a.proxied, a.comment) == ("claw.example.com", "203.0.113.7", False, OURS)
     aaaa = records.create(
-        zone_id=zone, name="claw", type="AAAA", content="2001:db8::7", ttl=300, proxied=True
+        zone_id=zone, name="claw", type="AAAA", content="2001:db8::7", ttl=300.0, proxied=True
     )
-    assert aaaa.name == "claw.example.com"  # relative names are qualified with the zone
+    assert (aaaa.name, aaaa.ttl) == ("claw.example.com", 300)  # relative names get the zone; TTL a float
     assert records.get(a.id, zone_id=zone).content == "203.0.113.7"
     edited = records.edit(a.id, zone_id=zone, name="claw.example.com", type="A", ttl=1, content="203.0.113.8")
     assert (edited.content, edited.comment) == ("203.0.113.8", OURS)  # PATCH keeps what it does not name
