@@ -52,7 +52,7 @@ ROWS = [
         records=(A, replace(AAAA, ttl=60)),
         steps=[(StepKind.UPDATE_RECORD, "AAAA")],
         drift=True,
-    ),  # fmt: skip
+    ),
     Row(
         "spec asks for proxied: update both, not drift",
         records=(A, AAAA),

@@ -176,7 +176,7 @@ ROWS = [
         spec={"serverType": "cx33"},
         desired_type=CX33,
         step=StepKind.CHANGE_TYPE,
-    ),  # fmt: skip
+    ),
     Row(
         "resize to a smaller disk: stalled, server untouched",
         spec={"serverType": "cx11"},

@@ -37,7 +37,7 @@ def health_url(template: str, instance: api.OpenClawInstance, server: ServerObse
 def next_check_in(healthy: bool, failures: int, first: float, resync: float) -> float:
     if healthy:
         return resync
-    return min(MAX_BACKOFF, first * 2 ** max(failures - 1, 0))
+    return float(min(MAX_BACKOFF, first * 2 ** max(failures - 1, 0)))
 
 
 class AppHealth:
