@@ -39,6 +39,18 @@ def record_observation(zone_id: str, record: Any) -> RecordObservation:
     )
 
 
+def record_fields(record: RecordObservation) -> dict[str, Any]:
+    return {
+        "zone_id": record.zone_id,
+        "name": record.name,
+        "type": record.type,
+        "content": record.content,
+        "proxied": record.proxied,
+        "ttl": record.ttl,
+        "comment": record.comment or "",
+    }
+
+
 class CloudflareProvider:
     def __init__(
         self, token: SecretStr, base_url: str, limiter: RateLimiter, slots: asyncio.Semaphore, timeout: float
@@ -98,35 +110,21 @@ class CloudflareProvider:
             page_number += 1
 
     async def create_record(self, record: RecordObservation) -> RecordObservation:
+        fields = record_fields(record)
         created = await self._call(
             "create_record",
             Operation.CREATE,
-            lambda: self._client.dns.records.create(  # type: ignore[call-overload]
-                zone_id=record.zone_id,
-                name=record.name,
-                type=record.type,
-                content=record.content,
-                proxied=record.proxied,
-                ttl=record.ttl,
-                comment=record.comment,
-            ),
+            lambda: self._client.dns.records.create(**fields),
         )
         return record_observation(record.zone_id, created)
 
     async def update_record(self, record: RecordObservation) -> RecordObservation:
+        """A full overwrite (PUT), so a field edited by hand cannot survive a repair."""
+        fields = record_fields(record)
         updated = await self._call(
             "update_record",
             Operation.UPDATE,
-            lambda: self._client.dns.records.update(  # type: ignore[call-overload]
-                record.id,
-                zone_id=record.zone_id,
-                name=record.name,
-                type=record.type,
-                content=record.content,
-                proxied=record.proxied,
-                ttl=record.ttl,
-                comment=record.comment or "",
-            ),
+            lambda: self._client.dns.records.update(record.id, **fields),
         )
         return record_observation(record.zone_id, updated)
 
