@@ -15,8 +15,8 @@ WORKDIR /src
 COPY operator/pyproject.toml operator/requirements.lock operator/
 COPY operator/src operator/src
 RUN python -m venv /opt/venv \
-    && python -m pip wheel --no-cache-dir --no-deps --wheel-dir /wheels operator \
-    && /opt/venv/bin/pip install --no-cache-dir --only-binary=:all: --constraint operator/requirements.lock /wheels/openclaw_operator-*.whl \
+    && python -m pip wheel --no-cache-dir --no-deps --wheel-dir /wheels ./operator \
+    && /opt/venv/bin/pip install --no-cache-dir --only-binary=:all: --constraint ./operator/requirements.lock /wheels/openclaw_operator-*.whl \
     && /opt/venv/bin/pip check
 
 FROM ${PYTHON_IMAGE}
