@@ -100,4 +100,5 @@ def test_429_storm_and_5xx_converge_and_nothing_is_sent_while_the_bucket_is_empt
             f"{provider} got {len(inside)} requests while the limiter said its bucket was empty"
         )
     assert {r.status for r in stage.hetzner.request_log} >= {429, 503}
+    assert any(e["reason"] == "RateLimited" for e in stage.events())  # requeued, reason RateLimited
     stage.assert_no_secrets_leaked()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import requests
 
 from openclaw_operator.reconcile import naming
 from tests.operator.integration.harness import ZONE, Stage, condition, wait_until
@@ -59,11 +60,29 @@ def test_create_to_ready_then_delete_leaves_nothing(stage: Stage) -> None:
     firewalls = stage.hetzner.firewalls()
     assert [f["name"] for f in firewalls] == [naming.FIREWALL_NAME]
     assert api_finalizers(body) == ["clawhost.dev/finalizer"]
+    assert_metrics_and_liveness(stage)
 
     stage.delete("alpha")
     stage.wait_gone("alpha")
     assert stage.servers() == []
     assert address_records(stage, f"alpha.{ZONE}") == {}
+
+
+def assert_metrics_and_liveness(stage: Stage) -> None:
+    process = stage.operators[0]
+    health = requests.get(f"http://127.0.0.1:{process.health_port}/healthz", timeout=5)
+    assert health.status_code == 200
+    text = requests.get(f"http://127.0.0.1:{process.metrics_port}/metrics", timeout=5).text
+    assert 'clawhost_instances{phase="Running"} 1.0' in text
+    assert 'clawhost_instance_conditions{condition="Ready",status="True"} 1.0' in text
+    assert (
+        'clawhost_provider_requests_total{operation="POST /servers",provider="hetzner",status="201"} 1.0'
+        in text
+    )
+    assert 'clawhost_provider_rate_limit_remaining{provider="hetzner"}' in text
+    assert "clawhost_reconcile_duration_seconds_count" in text
+    for secret in stage.secrets_in_play():
+        assert secret not in text
 
 
 def api_finalizers(body: dict[str, Any]) -> list[str]:
