@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 import kopf
@@ -88,7 +89,9 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
 
     async def run_pass(body: kopf.Body, patch: kopf.Patch, trigger: str) -> PassResult:
         instance = api.OpenClawInstance.from_body(body)
-        result = await runtime.reconciler.reconcile(instance, trigger)
+        created = body.metadata.creation_timestamp
+        created_at = datetime.fromisoformat(created) if created else None
+        result = await runtime.reconciler.reconcile(instance, trigger, created_at)
         _write(patch, instance.status, result)
         return result
 

@@ -15,6 +15,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from openclaw_operator import api, metrics
@@ -120,13 +121,17 @@ class Reconciler:
         return [m.status for m in self.memory.values() if m.status is not None]
 
     # --- the reconcile pass --------------------------------------------------------------------------
-    async def reconcile(self, instance: api.OpenClawInstance, trigger: str) -> PassResult:
+    async def reconcile(
+        self, instance: api.OpenClawInstance, trigger: str, created_at: datetime | None = None
+    ) -> PassResult:
         memory = self._memory(instance.metadata.uid)
         async with memory.lock:
             started = time.monotonic()
             if memory.status is not None:
                 instance = instance.model_copy(update={"status": memory.status})
             result, outcome = await self._pass(instance, memory)
+            if created_at is not None and first_ready(instance.status, result.status):
+                metrics.TIME_TO_READY.observe((api.now() - created_at).total_seconds())
             memory.status = result.status
             metrics.RECONCILE_SECONDS.labels(trigger, outcome).observe(time.monotonic() - started)
             metrics.publish_instances(self.statuses())
@@ -375,6 +380,12 @@ class Reconciler:
             self._post(instance, Note("Normal", "Deleted", plan.message))
             return PassResult(deleting, None, done=True)
         return PassResult(deleting, self.config.action_poll_seconds)
+
+
+def first_ready(before: api.InstanceStatus, after: api.InstanceStatus) -> bool:
+    """The pass that made a never-ready instance Ready (it was still being provisioned)."""
+    never_ready = before.phase in (None, api.Phase.PENDING, api.Phase.PROVISIONING)
+    return never_ready and after.phase == api.Phase.RUNNING
 
 
 def status_patch(old: api.InstanceStatus, new: api.InstanceStatus) -> dict[str, Any]:

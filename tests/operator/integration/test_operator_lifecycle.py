@@ -81,6 +81,7 @@ def assert_metrics_and_liveness(stage: Stage) -> None:
     )
     assert 'clawhost_provider_rate_limit_remaining{provider="hetzner"}' in text
     assert "clawhost_reconcile_duration_seconds_count" in text
+    assert "clawhost_instance_time_to_ready_seconds_count 1.0" in text
     for secret in stage.secrets_in_play():
         assert secret not in text
 

@@ -18,6 +18,7 @@ from openclaw_operator.reconcile.failures import (
     is_frozen,
     status_after_failure,
 )
+from openclaw_operator.reconciler import first_ready
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=5)
@@ -138,3 +139,17 @@ def test_backoff_grows_with_jitter_and_is_capped() -> None:
     assert all(4.0 <= backoff(3, False, rng) <= 8.0 for _ in range(50))
     assert all(backoff(30, False, rng) <= BACKOFF_CAP for _ in range(50))
     assert all(backoff(1, True, rng) >= 200 for _ in range(10))
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "first"),
+    [
+        (None, Phase.RUNNING, True),
+        (Phase.PROVISIONING, Phase.RUNNING, True),
+        (Phase.RUNNING, Phase.RUNNING, False),
+        (Phase.UPDATING, Phase.RUNNING, False),
+        (Phase.PROVISIONING, Phase.PROVISIONING, False),
+    ],
+)
+def test_first_ready_is_counted_once(before: Phase | None, after: Phase, first: bool) -> None:
+    assert first_ready(api.InstanceStatus(phase=before), api.InstanceStatus(phase=after)) == first
