@@ -7,14 +7,11 @@ the cache, then offline).
 
 from __future__ import annotations
 
-import hashlib
-import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,42 +24,9 @@ from openclaw_operator.sandbox.controlplane import ClusterAccess, free_port
 from openclaw_operator.sandbox.hetzner_sim import HetznerSimulator
 from openclaw_operator.sandbox.simcore import LatencyModel, SimClock, SimulatorThread
 from tests.image.dockerfile import REPO_ROOT, parse, pip_install, shell_commands
+from tests.image.wheelhouse import LOCK, pip, wheelhouse
 
-LOCK = REPO_ROOT / "operator" / "requirements.lock"
 IMAGE_VENV = "/opt/venv"  # where the Dockerfile builds its virtualenv
-CACHE = Path(os.environ.get("OPENCLAW_CACHE_DIR", Path.home() / ".cache" / "openclaw-hosting"))
-
-
-def pip(python: Path, *args: str, cwd: Path | None = None) -> str:
-    result = subprocess.run(
-        [str(python), "-m", "pip", "--disable-pip-version-check", *args],
-        capture_output=True, text=True, cwd=cwd, timeout=600, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, (
-        f"pip {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    )
-    return result.stdout
-
-
-def wheelhouse() -> Path:
-    """Wheels for every locked dependency and the build backend, fetched once per lock file."""
-    build_requires = tomllib.loads((REPO_ROOT / "operator" / "pyproject.toml").read_text())["build-system"][
-        "requires"
-    ]
-    key = hashlib.sha256(
-        LOCK.read_bytes() + repr(build_requires).encode() + sys.version.encode()
-    ).hexdigest()[:16]
-    target = CACHE / "wheelhouse" / key
-    if not (target / ".complete").exists():
-        partial = target.with_name(key + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        python = Path(sys.executable)
-        pip(python, "download", "-q", "--only-binary=:all:", "--no-deps", "-r", str(LOCK), "-d", str(partial))
-        pip(python, "download", "-q", "--only-binary=:all:", *build_requires, "-d", str(partial))
-        shutil.rmtree(target, ignore_errors=True)
-        partial.rename(target)
-        (target / ".complete").touch()
-    return target
 
 
 @dataclass(frozen=True)
