@@ -182,6 +182,7 @@ class ControlPlane:
         self.controller_manager = controller_manager
         self.detached = detached
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._argv: dict[str, list[str]] = {}
         self._logs: list[IO[bytes]] = []
         self.access: ClusterAccess | None = None
 
@@ -239,6 +240,7 @@ class ControlPlane:
         return self.access
 
     def _spawn(self, name: str, argv: list[str]) -> None:
+        self._argv[name] = argv
         log = (self.directory / f"{name}.log").open("ab")
         self._logs.append(log)
         self.processes[name] = subprocess.Popen(
@@ -251,6 +253,15 @@ class ControlPlane:
             start_new_session=True,
             preexec_fn=None if self.detached else _die_with_parent,
         )
+
+    def restart(self, name: str, timeout: float = 60) -> None:
+        """Stop one component and start it again with the same flags, ports and data (fault tests)."""
+        process = self.processes.pop(name)
+        terminate(process.pid, wait=process.wait)
+        self._spawn(name, self._argv[name])
+        if name == "kube-apiserver":
+            self._wait_ready(timeout)
+        self._write_state()
 
     def _wait_ready(self, timeout: float) -> None:
         assert self.access is not None
