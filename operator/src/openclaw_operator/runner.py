@@ -84,6 +84,17 @@ class Runtime:
             await self._kube.close()
 
 
+class RequeuesAreNotErrors(logging.Filter):
+    """Kopf logs every kopf.TemporaryError at ERROR. Our handlers raise it to requeue, mostly for planned
+    waits (an action running, a rate-limit reset); real failures already go out as Warning events and
+    status messages. Logged at INFO, an ERROR line in our logs means something is actually wrong."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.ERROR and " failed temporarily" in record.getMessage():
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     scope = parser.add_mutually_exclusive_group()
     scope.add_argument(
@@ -106,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
     )
     for noisy in ("httpx", "httpcore", "urllib3", "aiohttp.access", "cloudflare"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("kopf.objects").addFilter(RequeuesAreNotErrors())
     try:
         config = load_config(os.environ)
     except ConfigError as exc:
