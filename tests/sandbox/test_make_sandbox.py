@@ -115,13 +115,14 @@ def check_running_sandbox(clone: Path, env: dict[str, str]) -> None:
     servers = requests.get(env["HCLOUD_ENDPOINT"] + "/servers", headers=bearer, timeout=10)
     assert servers.status_code == 200 and len(servers.json()["servers"]) == len(ready)
     # The WHMCS credentials work, and only as far as the WHMCS role allows.
-    whmcs = requests.Session()
-    whmcs.verify = env["WHMCS_CA_FILE"]
-    whmcs.headers["Authorization"] = f"Bearer {env['WHMCS_TOKEN']}"
-    namespace = env["WHMCS_NAMESPACE"]
-    base = env["WHMCS_API_SERVER"]
-    assert whmcs.get(f"{base}/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}").status_code == 200
-    assert whmcs.get(f"{base}/api/v1/namespaces/{namespace}/secrets").status_code == 403
+    namespace, base = env["WHMCS_NAMESPACE"], env["WHMCS_API_SERVER"]
+
+    def as_whmcs(path: str) -> int:
+        bearer = {"Authorization": f"Bearer {env['WHMCS_TOKEN']}"}
+        return requests.get(base + path, headers=bearer, verify=env["WHMCS_CA_FILE"], timeout=10).status_code
+
+    assert as_whmcs(f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}") == 200
+    assert as_whmcs(f"/api/v1/namespaces/{namespace}/secrets") == 403
     metrics = requests.get(env["OPERATOR_METRICS_URL"], timeout=5).text
     assert f'clawhost_instances{{phase="Running"}} {float(len(ready))}' in metrics
 
