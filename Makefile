@@ -4,6 +4,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP_STAMP := $(VENV)/.installed
+PY_DIRS := operator tests $(wildcard bench)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 help:  ## list the targets
@@ -24,8 +25,8 @@ controlplane:  ## build etcd, kube-apiserver, kube-controller-manager, kubectl, 
 	@tests/controlplane/build.sh >/dev/null
 
 lint: venv  ## ruff, mypy --strict, phpcs, php -l, hadolint
-	$(VENV)/bin/ruff check operator tests bench
-	$(VENV)/bin/ruff format --check operator tests bench
+	$(VENV)/bin/ruff check $(PY_DIRS)
+	$(VENV)/bin/ruff format --check $(PY_DIRS)
 	cd operator && ../$(VENV)/bin/mypy
 	@scripts/lint-php.sh
 	@if [ -f Dockerfile ]; then $(VENV)/bin/hadolint Dockerfile; fi
