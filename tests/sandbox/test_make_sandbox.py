@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 import requests
-import yaml
 
-from openclaw_operator.api import GROUP, KIND, PLURAL, VERSION
+from openclaw_operator.api import GROUP, PLURAL, VERSION
 from openclaw_operator.sandbox.controlplane import existing_cluster_access, pid_alive
 from tests.image.wheelhouse import pip, wheelhouse
+from tests.sandbox.support import example_instances, processes_under
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # What a script finds in .sandbox/env (issue 7): cluster, simulators, WHMCS credentials, the operator.
@@ -44,22 +44,6 @@ ENV_KEYS = [
     "OPERATOR_PID",
     "SANDBOX_PID",
 ]
-
-
-def processes_under(directory: Path) -> list[int]:
-    """PIDs whose command line or working directory lies in `directory`."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            cwd = os.readlink(proc / "cwd")
-        except OSError:
-            continue
-        if (str(directory) in cmdline or cwd.startswith(str(directory))) and pid_alive(int(proc.name)):
-            found.append(int(proc.name))
-    return found
 
 
 @pytest.fixture
@@ -91,13 +75,6 @@ def read_env(path: Path) -> dict[str, str]:
     script = f"set -a; source {shlex.quote(str(path))}; env -0"
     output = subprocess.run(["bash", "-c", script], env={}, capture_output=True, text=True, check=True).stdout
     return dict(item.split("=", 1) for item in output.split("\0") if "=" in item)
-
-
-def example_instances(clone: Path) -> set[str]:
-    documents = [
-        d for p in (clone / "examples").glob("*.yaml") for d in yaml.safe_load_all(p.read_text()) if d
-    ]
-    return {d["metadata"]["name"] for d in documents if d.get("kind") == KIND}
 
 
 def check_running_sandbox(clone: Path, env: dict[str, str]) -> None:

@@ -23,7 +23,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -145,7 +145,6 @@ class Sandbox:
     hetzner: HetznerSimulator
     cloudflare: CloudflareSimulator
     operator: subprocess.Popen[bytes]
-    metrics_url: str
     env: dict[str, str]
     plane_pids: list[int]
 
@@ -217,7 +216,7 @@ def _whmcs_token(access: ClusterAccess, repo: Path, namespace: str) -> str:
     return found[0]
 
 
-def _until(check: Any, timeout: float, what: str) -> None:
+def _until(check: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(requests.RequestException):
@@ -316,9 +315,7 @@ def start(directory: Path, examples: Path, time_scale: float, stack: contextlib.
         "CLAWHOST_BIN_DIR": str(access.bin_dir),
     }
     _write(directory / ENV_FILE, env_text(env))
-    return Sandbox(
-        directory, access, hetzner, cloudflare, operator, env["OPERATOR_METRICS_URL"], env, plane.pids()
-    )
+    return Sandbox(directory, access, hetzner, cloudflare, operator, env, plane.pids())
 
 
 def summary(sandbox: Sandbox, table: list[Row]) -> str:
