@@ -40,7 +40,7 @@ soak: system-deps venv controlplane  ## the long reliability suites
 bench: venv controlplane  ## scale and API-cost benchmarks; writes bench/results/<date>.json
 	$(PY) -m bench.run
 
-sandbox: system-deps venv controlplane  ## the whole system on simulated clouds (DETACH=1 to run in the background)
+sandbox: venv controlplane  ## the whole system on simulated clouds (DETACH=1 to run in the background)
 	$(VENV)/bin/openclaw-operator sandbox up $(if $(DETACH),--detach) --dir .sandbox --examples examples
 
 sandbox-down:  ## stop a detached sandbox

@@ -54,6 +54,9 @@ def configure_settings(settings: kopf.OperatorSettings) -> None:
         prefix=KOPF_PREFIX, key="last-handled-configuration", v1=False
     )
     settings.peering.standalone = True  # one replica (Recreate strategy); no peering objects needed
+    # Kopf would otherwise list namespaces and CRDs cluster-wide to discover what to watch; the chart's
+    # least-privilege RBAC (namespaced installs especially) grants neither, and we know our one resource.
+    settings.scanning.disabled = True
     settings.posting.level = logging.WARNING  # our own events go out explicitly, one per step
     settings.networking.request_timeout = 60
     settings.execution.default_backoff = 30
