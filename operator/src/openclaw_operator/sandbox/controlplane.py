@@ -128,7 +128,7 @@ def free_port() -> int:
         return port
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     # Runs in the child between fork and exec: if the process that started us dies, even by SIGKILL,
     # the kernel sends us SIGKILL too, so an interrupted test run leaves nothing behind.
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -251,7 +251,7 @@ class ControlPlane:
             cwd=self.directory,
             # Ctrl-C in a terminal reaches us, not our children; we stop them in order.
             start_new_session=True,
-            preexec_fn=None if self.detached else _die_with_parent,
+            preexec_fn=None if self.detached else die_with_parent,
         )
 
     def restart(self, name: str, timeout: float = 60) -> None:

@@ -38,7 +38,7 @@ from openclaw_operator.sandbox.cloudflare_sim import CloudflareSimulator
 from openclaw_operator.sandbox.controlplane import (
     ClusterAccess,
     ControlPlane,
-    _die_with_parent,
+    die_with_parent,
     find_repo_root,
     free_port,
     pid_alive,
@@ -236,7 +236,7 @@ def _start_operator(directory: Path, env: Mapping[str, str]) -> subprocess.Popen
             stdin=subprocess.DEVNULL,
             cwd=directory,
             start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops the operator in order
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
 
 
