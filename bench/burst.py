@@ -1,0 +1,182 @@
+"""Burst: 200 instances ordered at once. Time until all are Ready, against the lower bound the providers'
+limits and the simulated server times allow; 429s; duplicate servers. The operator first (instances
+created through the apiserver, readiness read from their Ready condition), then the naive baseline on fresh
+simulators (the same instances, readiness as it reports it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.accounting import duplicate_servers, servers_per_instance, tally
+from bench.cluster import Cluster, is_ready
+from bench.fleet import CLOUDFLARE_LIMIT, CLOUDFLARE_WINDOW, HETZNER_REFILL, ZONE, Clouds
+from bench.lowerbound import BurstModel, burst_lower_bound
+from bench.processes import OperatorProcess, operator_env
+from bench.seed import GATEWAY_SECRET, instance_body
+from bench.steady import start_naive
+
+
+@dataclass(frozen=True)
+class BurstConfig:
+    instances: int = 200
+    time_scale: float = 2.0
+    seed: int = 0
+    timeout_sim_seconds: float = 3600.0
+
+
+def median_seconds(clouds: Clouds, operation: str) -> float:
+    """The latency model's median for an operation (lognormal: its median; constant: its value)."""
+    latency = clouds.latency.for_operation(operation)
+    return (latency.a + latency.b) / 2 if latency.kind == "uniform" else latency.a
+
+
+def bucket_level(clouds: Clouds) -> float:
+    """Tokens in the Hetzner bucket now, from the last answer's RateLimit-Remaining plus the refill since."""
+    answered = [r for r in clouds.hetzner.request_log if r.rate_limit_remaining is not None]
+    capacity = float(clouds.hetzner.limiter.capacity)  # type: ignore[union-attr]
+    if not answered:
+        return capacity
+    last = answered[-1]
+    assert last.rate_limit_remaining is not None
+    return min(capacity, last.rate_limit_remaining + (clouds.clock.now() - last.sim_time) * HETZNER_REFILL)
+
+
+def lower_bound_for(clouds: Clouds, instances: int, initial_tokens: float) -> dict[str, float]:
+    actions = clouds.hetzner.world.action_seconds
+    model = BurstModel(
+        instances=instances,
+        hetzner_initial_tokens=initial_tokens,
+        hetzner_refill_per_second=HETZNER_REFILL,
+        cloudflare_limit=CLOUDFLARE_LIMIT,
+        cloudflare_window=CLOUDFLARE_WINDOW,
+        create_request_seconds=median_seconds(clouds, "POST /servers"),
+        create_action_seconds=actions["create_server"],
+        start_action_seconds=actions["start_server"],
+        app_boot_seconds=clouds.hetzner.app_boot_seconds,
+        record_request_seconds=median_seconds(clouds, "POST /zones/{zone_id}/dns_records"),
+    )
+    return {key: round(value, 2) for key, value in asdict(burst_lower_bound(model)).items()}
+
+
+def run_burst(cluster: Cluster, cfg: BurstConfig, workdir: Path) -> dict[str, Any]:
+    namespace = cluster.namespace("bench-burst")
+    cluster.secret(namespace, GATEWAY_SECRET)
+    bodies = [instance_body(i, ZONE, finalizer=False) for i in range(cfg.instances)]
+    with Clouds(cfg.time_scale, cfg.seed) as clouds:
+        env = operator_env(clouds.hetzner, clouds.cloudflare, cluster.access, [ZONE], cfg.time_scale)
+        operator = OperatorProcess(env, [namespace], workdir / "operator-burst.log")
+        operator.start()
+        try:
+            _wait(
+                lambda: any(r.template == "/servers" for r in clouds.hetzner.request_log), 60, operator.alive
+            )
+            tokens = bucket_level(clouds)
+            start = clouds.clock.now()
+            created = cluster.create_instances(namespace, bodies)
+            ready_at: dict[str, float] = {}
+
+            def all_ready() -> bool:
+                for item in cluster.instances(namespace):
+                    if is_ready(item):
+                        ready_at.setdefault(item["metadata"]["uid"], clouds.clock.now())
+                operator.sample_rss()
+                return len(ready_at) == cfg.instances
+
+            _wait(all_ready, cfg.timeout_sim_seconds / cfg.time_scale, operator.alive)
+            ours = _figures(clouds, start, ready_at, cfg.instances, tokens)
+            ours["peak_rss_mb"] = round(operator.peak_rss_mb(), 1)
+        finally:
+            operator.stop()
+    with Clouds(cfg.time_scale, cfg.seed) as clouds:
+        naive = start_naive(clouds, cfg.time_scale, created, [None] * len(created), workdir, "burst")
+        try:
+            _wait(lambda: bool(naive.events("started")), 60, naive.alive)
+            tokens = bucket_level(clouds)
+            start = clouds.clock.now()
+
+            def naive_ready() -> dict[str, float]:
+                def sim_at(wall: float) -> float:
+                    return clouds.clock.now() - (time.time() - wall) * cfg.time_scale
+
+                return {str(e["uid"]): sim_at(float(e["wall"])) for e in naive.events("ready")}  # type: ignore[arg-type]
+
+            _wait(
+                lambda: len(naive_ready()) >= cfg.instances,
+                cfg.timeout_sim_seconds / cfg.time_scale,
+                naive.alive,
+            )
+            baseline = _figures(clouds, start, naive_ready(), cfg.instances, tokens)
+            baseline["peak_rss_mb"] = round(naive.peak_rss_mb(), 1)
+        finally:
+            naive.stop()
+    return {"ours": ours, "baseline": baseline, "time_scale": cfg.time_scale, "instances": cfg.instances}
+
+
+def _wait(done: Callable[[], bool], timeout: float, alive: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive():
+        if done():
+            return True
+        time.sleep(0.1)
+    return done()
+
+
+def _figures(
+    clouds: Clouds, start: float, ready_at: dict[str, float], instances: int, tokens: float
+) -> dict[str, Any]:
+    end = clouds.clock.now()
+    hetzner = tally(clouds.hetzner.request_log, clouds.hetzner.api_prefix, start, end)
+    cloudflare = tally(clouds.cloudflare.request_log, clouds.cloudflare.api_prefix, start, end)
+    live = servers_per_instance(clouds.hetzner.servers())
+    created: dict[str, int] = {}
+    for creation in clouds.creations:
+        created[creation.uid] = created.get(creation.uid, 0) + 1
+    done = len(ready_at) == instances
+    bound = lower_bound_for(clouds, instances, tokens)
+    elapsed = max(ready_at.values()) - start if done else None
+    return {
+        "time_to_all_ready_seconds": round(elapsed, 1) if elapsed is not None else None,
+        "ready": len(ready_at),
+        "lower_bound_seconds": bound["seconds"],
+        "lower_bound": bound,
+        "ratio_to_lower_bound": round(elapsed / bound["seconds"], 3) if elapsed is not None else None,
+        "rate_limited_responses": hetzner.rate_limited + cloudflare.rate_limited,
+        "hetzner_rate_limited": hetzner.rate_limited,
+        "cloudflare_rate_limited": cloudflare.rate_limited,
+        "duplicate_servers": duplicate_servers(live),
+        "servers_created_more_than_once": duplicate_servers(created),
+        "hetzner_requests": hetzner.total,
+        "cloudflare_requests": cloudflare.total,
+        "hetzner_by_operation": hetzner.by_operation,
+        "initial_hetzner_tokens": round(tokens, 1),
+        "phases": phases(clouds, start, ready_at),
+    }
+
+
+def percentiles(values: list[float]) -> dict[str, float] | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return {"p50": round(pick(0.5), 1), "p90": round(pick(0.9), 1), "max": round(ordered[-1], 1)}
+
+
+def phases(clouds: Clouds, start: float, ready_at: dict[str, float]) -> dict[str, Any]:
+    """Where each instance's time went: until its POST /servers was answered, and from the moment its app
+    could first answer (create and start actions plus boot after that POST) until the reconciler saw it."""
+    first_create: dict[str, float] = {}
+    for creation in clouds.creations:
+        first_create.setdefault(creation.uid, creation.sim_time)
+    actions = clouds.hetzner.world.action_seconds
+    chain = actions["create_server"] + actions["start_server"] + clouds.hetzner.app_boot_seconds
+    return {
+        "until_server_created": percentiles([t - start for t in first_create.values()]),
+        "app_up_until_ready": percentiles(
+            [ready - (first_create[uid] + chain) for uid, ready in ready_at.items() if uid in first_create]
+        ),
+    }

@@ -1,0 +1,172 @@
+"""A fleet that is already Ready, built without provisioning it: what the operator would have left behind.
+
+Provisioning 5,000 instances through the operator would spend the rate limit for hours, so steady-state
+scenarios start from the end state instead:
+- the OpenClawInstances are created through the real apiserver (with our finalizer, as the operator
+  would have added it), so each gets its real metadata.uid;
+- the Hetzner simulator gets, per instance, the server the operator would have created (same name, owner
+  labels, type, image and location, through the simulator's own create operation) with delete and rebuild
+  protection on (the operator's step after create), plus the managed firewall; no user data (the operator
+  never reads it back, and 5,000 copies would only cost memory);
+- the Cloudflare simulator gets the A and AAAA records with our ownership comment;
+- the simulated clock jumps past the create and start actions and the app's boot, so everything runs;
+- each instance's status is what the operator's own planner (`reconcile.instance.decide`) computes from
+  exactly those observations, written through the status subresource. Seeding fails loudly if the planner
+  would still take a step, so a seeded fleet is one the operator has nothing to do for.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import hcloud
+from hcloud.servers import BoundServer
+
+from openclaw_operator import api
+from openclaw_operator.bootstrap.firewall import managed_firewall_rules
+from openclaw_operator.config import Config
+from openclaw_operator.providers.app import health_url
+from openclaw_operator.providers.cloudflare import record_observation
+from openclaw_operator.providers.hetzner import server_observation
+from openclaw_operator.reconcile import naming
+from openclaw_operator.reconcile.instance import AppObservation, PlanSettings, Situation, decide
+from openclaw_operator.reconcile.model import ServerObservation, Zone
+from openclaw_operator.reconciler import Reconciler
+from openclaw_operator.sandbox.cloudflare_sim import CloudflareSimulator
+from openclaw_operator.sandbox.hetzner import firewalls, servers
+from openclaw_operator.sandbox.hetzner_sim import HetznerSimulator
+
+GATEWAY_SECRET = "gateway-token"
+_SDK = hcloud.Client("parse-only").servers  # builds SDK objects from JSON; never sends a request
+
+
+class SeedingError(RuntimeError):
+    pass
+
+
+def observe_server(rendered: dict[str, Any]) -> ServerObservation:
+    """The operator's own view of a server as the API renders it (the SDK parses its input in place)."""
+    return server_observation(BoundServer(_SDK, copy.deepcopy(rendered)))
+
+
+def instance_body(index: int, zone: str, finalizer: bool = True) -> dict[str, Any]:
+    name = f"claw-{index:05d}"
+    metadata: dict[str, Any] = {"name": name, "labels": {api.WHMCS_SERVICE_LABEL: str(10_000 + index)}}
+    if finalizer:
+        metadata["finalizers"] = [api.FINALIZER]
+    return {
+        "apiVersion": api.API_VERSION,
+        "kind": api.KIND,
+        "metadata": metadata,
+        "spec": {"hostname": f"{name}.{zone}", "gatewayTokenSecretRef": {"name": GATEWAY_SECRET}},
+    }
+
+
+@dataclass(frozen=True)
+class SeededInstance:
+    instance: api.OpenClawInstance
+    server_id: int
+
+
+def plan_settings(config: Config) -> PlanSettings:
+    """The planner settings the operator derives from this configuration (the reconciler only stores its
+    collaborators when built, so one without clients is enough to read them)."""
+    return Reconciler(config, *([None] * 6)).settings  # type: ignore[arg-type]
+
+
+def seed_servers(
+    hetzner: HetznerSimulator, instances: list[api.OpenClawInstance], config: Config
+) -> list[int]:
+    """The managed firewall and one running, protected server per instance; returns the server ids."""
+
+    def create_all() -> list[int]:
+        world = hetzner.world
+        selector = {"type": "label_selector", "label_selector": {"selector": naming.MANAGED_SELECTOR}}
+        firewalls.create_firewall(
+            world,
+            {
+                "name": naming.FIREWALL_NAME,
+                "labels": {naming.MANAGED_BY_LABEL: naming.MANAGED_BY_VALUE},
+                "rules": managed_firewall_rules(list(config.ssh_source_ranges)),
+                "apply_to": [selector],
+            },
+        )
+        ids = []
+        for instance in instances:
+            meta, spec = instance.metadata, instance.spec
+            body = {
+                "name": naming.server_name(meta.name, meta.uid),
+                "server_type": spec.server_type,
+                "image": spec.image.value,
+                "location": spec.location.value,
+                "labels": naming.owner_labels(instance),
+                "start_after_create": True,
+            }
+            created = servers.create_server(world, body, None)
+            server = world.servers[created["server"]["id"]]
+            server.protection_delete = server.protection_rebuild = True
+            ids.append(server.id)
+        return ids
+
+    ids = hetzner.call_in_loop(create_all)
+    seconds = hetzner.world.action_seconds
+    hetzner.clock.advance(seconds["create_server"] + seconds["start_server"] + hetzner.app_boot_seconds + 1)
+    return ids
+
+
+def seed_records(cloudflare: CloudflareSimulator, zone: str, instances: list[SeededInstance],
+                 rendered: dict[int, dict[str, Any]]) -> None:  # fmt: skip
+    for seeded in instances:
+        server = observe_server(rendered[seeded.server_id])
+        spec = seeded.instance.spec
+        for type_, content in (("A", server.ipv4), ("AAAA", server.ipv6)):
+            cloudflare.add_record_out_of_band(
+                zone, name=spec.hostname, type=type_, content=content, ttl=spec.dns.ttl, proxied=False,
+                comment=naming.record_comment(seeded.instance.metadata.uid),
+            )  # fmt: skip
+
+
+def ready_statuses(
+    instances: list[SeededInstance],
+    rendered: dict[int, dict[str, Any]],
+    zone: Zone,
+    records: list[dict[str, Any]],
+    config: Config,
+) -> dict[str, dict[str, Any]]:
+    """name -> the status the operator's planner settles on for this seeded state."""
+    settings = plan_settings(config)
+    by_owner: dict[str, list[Any]] = {}
+    for record in records:
+        observed = record_observation(zone.id, SimpleNamespace(**record))
+        owner = naming.record_owner(observed.comment)
+        if owner:
+            by_owner.setdefault(owner, []).append(observed)
+    statuses = {}
+    for seeded in instances:
+        instance = seeded.instance
+        server = observe_server(rendered[seeded.server_id])
+        url = health_url(config.app_health_url, instance, server)
+        app = AppObservation(True, f"the gateway answers at {url}")
+        for _ in range(3):  # the first pass records ids and addresses, the next must change nothing
+            situation = Situation(
+                instance=instance, server=server, action=None, desired_type=None, zone=zone,
+                records=tuple(by_owner.get(instance.metadata.uid, ())), app=app, settings=settings,
+                now=api.now(),
+            )  # fmt: skip
+            decision = decide(situation)
+            if decision.steps:
+                steps = ", ".join(step.kind.value for step in decision.steps)
+                raise SeedingError(f"{instance.metadata.name}: the planner would still act ({steps})")
+            if decision.status == instance.status:
+                break
+            instance = instance.model_copy(update={"status": decision.status})
+        ready = instance.status.condition(api.ConditionType.READY)
+        if ready is None or ready.status != "True":
+            raise SeedingError(
+                f"{instance.metadata.name}: seeded state is not Ready: {instance.status.message}"
+            )
+        statuses[instance.metadata.name] = instance.status.to_api()
+    return statuses

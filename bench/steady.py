@@ -1,0 +1,249 @@
+"""Steady state: N Ready instances for one simulated hour, the operator and the naive baseline in turn,
+each against freshly seeded simulators (same seed, so the same servers, records and drift victims).
+
+The hour starts once the reconciler has settled (every instance reconciled once after start); the start-up
+is reported on its own. During the hour a few servers are deleted out of band; drift detection is the
+simulated time from the deletion to the reconciler's POST /servers that replaces it (the first request
+that can only follow from having noticed).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.accounting import tally
+from bench.cluster import Cluster
+from bench.fleet import ZONE, Clouds
+from bench.processes import (
+    POLL_SECONDS,
+    RESYNC_SECONDS,
+    MeasuredProcess,
+    NaiveProcess,
+    OperatorProcess,
+    operator_env,
+)
+from bench.seed import (
+    GATEWAY_SECRET,
+    SeededInstance,
+    instance_body,
+    ready_statuses,
+    seed_records,
+    seed_servers,
+)
+from openclaw_operator import api
+from openclaw_operator.config import Config, load_config
+from openclaw_operator.reconcile.model import Zone
+
+WORKERS = 10  # the naive reconciler's concurrency: the operator's default CLAWHOST_CONCURRENCY
+
+
+@dataclass(frozen=True)
+class SteadyConfig:
+    instances: int
+    time_scale: float
+    window_seconds: float = 3600.0  # simulated
+    drift_deletions: int = 3
+    seed: int = 0
+    settle_timeout: float = 900.0  # wall seconds
+    profile: bool = False
+
+
+def seed_fleet(clouds: Clouds, instances: list[api.OpenClawInstance], config: Config) -> list[SeededInstance]:
+    ids = seed_servers(clouds.hetzner, instances, config)
+    seeded = [SeededInstance(instance, server_id) for instance, server_id in zip(instances, ids, strict=True)]
+    seed_records(clouds.cloudflare, ZONE, seeded, rendered_servers(clouds))
+    return seeded
+
+
+def rendered_servers(clouds: Clouds) -> dict[int, dict[str, Any]]:
+    return {int(server["id"]): server for server in clouds.hetzner.servers()}
+
+
+def run_steady(cluster: Cluster, cfg: SteadyConfig, workdir: Path) -> dict[str, Any]:
+    namespace = cluster.namespace(f"bench-{cfg.instances}")
+    cluster.secret(namespace, GATEWAY_SECRET)
+    started = time.monotonic()
+    created = cluster.create_instances(namespace, [instance_body(i, ZONE) for i in range(cfg.instances)])
+    instances = [api.OpenClawInstance.from_body(body) for body in created]
+    print(f"  {cfg.instances} instances created in {time.monotonic() - started:.0f}s", flush=True)
+    ours = _operator(cluster, cfg, namespace, instances, workdir)
+    naive = _naive(cluster, cfg, created, instances, workdir)
+    return {"ours": ours, "baseline": naive}
+
+
+def _operator(
+    cluster: Cluster, cfg: SteadyConfig, namespace: str, instances: list[api.OpenClawInstance], workdir: Path
+) -> dict[str, Any]:
+    with Clouds(cfg.time_scale, cfg.seed) as clouds:
+        env = operator_env(clouds.hetzner, clouds.cloudflare, cluster.access, [ZONE], cfg.time_scale)
+        config = load_config(env)
+        seeded = seed_fleet(clouds, instances, config)
+        zone = Zone(clouds.cloudflare.zone_id(ZONE), ZONE)
+        statuses = ready_statuses(seeded, rendered_servers(clouds), zone, clouds.cloudflare.records(), config)
+        cluster.patch_statuses(namespace, statuses)
+        log = workdir / f"operator-steady-{cfg.instances}.log"
+        profile = workdir / f"operator-steady-{cfg.instances}.prof" if cfg.profile else None
+        operator = OperatorProcess(env, [namespace], log, profile)
+        operator.start()
+        try:
+            return _measure(clouds, operator, cfg, seeded, lambda: operator.reconciles() >= cfg.instances)
+        finally:
+            operator.stop(grace=120 if cfg.profile else 15)
+
+
+def _naive(
+    cluster: Cluster,
+    cfg: SteadyConfig,
+    bodies: list[dict[str, Any]],
+    instances: list[api.OpenClawInstance],
+    workdir: Path,
+) -> dict[str, Any]:
+    with Clouds(cfg.time_scale, cfg.seed) as clouds:
+        env = operator_env(clouds.hetzner, clouds.cloudflare, cluster.access, [ZONE], cfg.time_scale)
+        seeded = seed_fleet(clouds, instances, load_config(env))
+        process = start_naive(clouds, cfg.time_scale, bodies, [s.server_id for s in seeded], workdir,
+                              f"steady-{cfg.instances}")  # fmt: skip
+        initial_gets = cfg.instances
+
+        def settled() -> bool:
+            return _naive_reconciles(clouds, float("-inf"), float("inf")) >= initial_gets
+
+        try:
+            return _measure(clouds, process, cfg, seeded, settled)
+        finally:
+            process.stop()
+
+
+def start_naive(
+    clouds: Clouds,
+    time_scale: float,
+    bodies: list[dict[str, Any]],
+    server_ids: list[int | None],
+    workdir: Path,
+    label: str,
+) -> NaiveProcess:
+    instances_file = workdir / f"naive-{label}-instances.json"
+    instances_file.write_text(
+        json.dumps([{"body": b, "server_id": s} for b, s in zip(bodies, server_ids, strict=True)])
+    )
+    config_file = workdir / f"naive-{label}.json"
+    config_file.write_text(
+        json.dumps(
+            {
+                "hetzner_url": clouds.hetzner.url,
+                "cloudflare_url": clouds.cloudflare.url,
+                "zone": ZONE,
+                "app_health_url": clouds.hetzner.app_health_url(0).replace("/0/", "/{server_id}/"),
+                "time_scale": time_scale,
+                "resync_seconds": RESYNC_SECONDS,
+                "poll_seconds": POLL_SECONDS,
+                "workers": WORKERS,
+                "instances_file": str(instances_file),
+            }
+        )
+    )
+    process = NaiveProcess(config_file, workdir / f"naive-{label}.log")
+    process.start()
+    return process
+
+
+def _naive_reconciles(clouds: Clouds, start: float, end: float) -> int:
+    """Each naive reconcile starts with one GET of its server (by id, or by name before it has one)."""
+    ops = tally(clouds.hetzner.request_log, clouds.hetzner.api_prefix, start, end).by_operation
+    by_name = sum(
+        1
+        for r in clouds.hetzner.request_log
+        if r.template == "/servers" and r.method == "GET" and "name=" in r.query and start <= r.sim_time < end
+    )
+    return ops.get("GET /servers/{id}", 0) + by_name
+
+
+def _measure(
+    clouds: Clouds, process: MeasuredProcess, cfg: SteadyConfig, seeded: list[SeededInstance], settled: Any
+) -> dict[str, Any]:
+    clock = clouds.clock
+    launched_sim, launched_wall = clock.now(), time.monotonic()
+    deadline = launched_wall + cfg.settle_timeout
+    # A reconciler that never settles is measured anyway: how it behaves while overwhelmed is a result too.
+    while not (done := settled()) and time.monotonic() < deadline:
+        if not process.alive():
+            raise RuntimeError(f"exited during start-up; log tail:\n{process.log_text()[-3000:]}")
+        process.sample_rss()
+        time.sleep(0.2)
+    start = clock.now()
+    settle = {"wall_seconds": time.monotonic() - launched_wall, "sim_seconds": start - launched_sim}
+    cpu0, reconciles0 = process.cpu_seconds(), _reconciles(process, clouds, start)
+    end = start + cfg.window_seconds
+    rng = random.Random(cfg.seed)
+    victims = rng.sample(seeded, cfg.drift_deletions)
+    # Deletions in the first two thirds, so each has more than a resync interval left to be noticed.
+    offsets = sorted(rng.uniform(0.05, 0.66) * cfg.window_seconds for _ in victims)
+    deletions: list[tuple[float, SeededInstance]] = []
+    while clock.now() < end:
+        if offsets and clock.now() >= start + offsets[0]:
+            offsets.pop(0)
+            victim = victims[len(deletions)]
+            clouds.hetzner.delete_server_out_of_band(victim.server_id)
+            deletions.append((clock.now(), victim))
+        process.sample_rss()
+        time.sleep(min(0.2, max(0.01, (end - clock.now()) / clock.time_scale)))
+    cpu = process.cpu_seconds() - cpu0
+    reconciles = _reconciles(process, clouds, start) - reconciles0
+    hetzner = tally(clouds.hetzner.request_log, clouds.hetzner.api_prefix, start, end)
+    cloudflare = tally(clouds.cloudflare.request_log, clouds.cloudflare.api_prefix, start, end)
+    detections = [clouds.created_for(victim.instance.metadata.uid, at) for at, victim in deletions]
+    latencies = [round(found - at, 1) for (at, _), found in zip(deletions, detections, strict=True) if found]
+    startup_h = tally(clouds.hetzner.request_log, clouds.hetzner.api_prefix, launched_sim, start)
+    startup_c = tally(clouds.cloudflare.request_log, clouds.cloudflare.api_prefix, launched_sim, start)
+    app_checks = sum(
+        1 for r in clouds.hetzner.request_log if "/_sim/app/" in r.path and start <= r.sim_time < end
+    )
+    return {
+        "hetzner_requests_per_hour": round(hetzner.per_hour, 1),
+        "cloudflare_requests_per_hour": round(cloudflare.per_hour, 1),
+        "hetzner_rate_limited": hetzner.rate_limited,
+        "cloudflare_rate_limited": cloudflare.rate_limited,
+        "drift_detection_seconds": max(latencies) if len(latencies) == len(deletions) else None,
+        "drift_detection_samples": latencies,
+        "drift_deletions": len(deletions),
+        "app_health_checks_per_hour": round(app_checks * 3600 / cfg.window_seconds, 1),
+        "hetzner_by_operation": hetzner.by_operation,
+        "cloudflare_by_operation": cloudflare.by_operation,
+        "window_sim_seconds": cfg.window_seconds,
+        "list_passes": list_passes(clouds, start, end),
+        "expected_list_passes": int(cfg.window_seconds // RESYNC_SECONDS),
+        "startup": {
+            "settled": done,
+            **{key: round(value, 1) for key, value in settle.items()},
+            "hetzner_requests": startup_h.total,
+            "cloudflare_requests": startup_c.total,
+        },
+        "resources": {
+            "peak_rss_mb": round(process.peak_rss_mb(), 1),
+            "cpu_seconds": round(cpu, 2),
+            "reconciles": reconciles,
+            "cpu_seconds_per_reconcile": round(cpu / reconciles, 5) if reconciles else None,
+        },
+    }
+
+
+def list_passes(clouds: Clouds, start: float, end: float) -> int:
+    """Full listings of the managed servers (first pages of a label-selected list) in the window: one per
+    resync for a reconciler that keeps up with its own schedule."""
+    return sum(
+        1
+        for r in clouds.hetzner.request_log
+        if r.method == "GET" and r.template == "/servers" and "label_selector" in r.query
+        and "page=1&" in r.query + "&" and start <= r.sim_time < end
+    )  # fmt: skip
+
+
+def _reconciles(process: MeasuredProcess, clouds: Clouds, start: float) -> int:
+    if isinstance(process, OperatorProcess):
+        return int(process.reconciles())
+    return _naive_reconciles(clouds, start, float("inf"))
