@@ -94,7 +94,7 @@ def _fmt(value: Any) -> str:
 
 
 def _times(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:g}x"
+    return "n/a" if value is None else f"{value:.3g}x"
 
 
 def _row(*cells: Any) -> str:
