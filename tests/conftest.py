@@ -7,6 +7,7 @@ against an existing cluster (e.g. kind) instead; the CRD is applied to it, and t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import time
@@ -75,9 +76,10 @@ def install_crd(access: ClusterAccess) -> None:
     raise RuntimeError("CRD established but not served")
 
 
-@pytest.fixture
-def namespace(cluster: ClusterAccess) -> Iterator[str]:
-    name = f"t-{secrets.token_hex(4)}"
+@contextlib.contextmanager
+def fresh_namespace(cluster: ClusterAccess, prefix: str = "t") -> Iterator[str]:
+    """A new namespace, deleted afterwards (after stripping our finalizer from instances left in it)."""
+    name = f"{prefix}-{secrets.token_hex(4)}"
     response = cluster.request("POST", "/api/v1/namespaces", json={"metadata": {"name": name}})
     assert response.status_code == 201, response.text
     yield name
@@ -92,3 +94,16 @@ def namespace(cluster: ClusterAccess) -> Iterator[str]:
             headers={"Content-Type": "application/merge-patch+json"},
         )
     cluster.request("DELETE", f"/api/v1/namespaces/{name}")
+
+
+@pytest.fixture
+def namespace(cluster: ClusterAccess) -> Iterator[str]:
+    with fresh_namespace(cluster) as name:
+        yield name
+
+
+@pytest.fixture
+def other_namespace(cluster: ClusterAccess) -> Iterator[str]:
+    """A second namespace, e.g. one a namespaced credential has no rights in."""
+    with fresh_namespace(cluster, "t-other") as name:
+        yield name

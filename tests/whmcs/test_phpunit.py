@@ -8,8 +8,6 @@ kube-apiserver with a ServiceAccount token bound to the least-privilege Role WHM
 from __future__ import annotations
 
 import os
-import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -58,16 +56,6 @@ def test_integration_suite_against_the_apiserver(
     run = run_phpunit(tmp_path / "integration.xml", "--group", "integration", env=env)
     run.assert_all_passed()
     assert run.tests >= 20
-
-
-@pytest.fixture
-def other_namespace(cluster: ClusterAccess) -> Iterator[str]:
-    """A namespace the WHMCS token has no rights in."""
-    name = f"t-other-{secrets.token_hex(4)}"
-    response = cluster.request("POST", "/api/v1/namespaces", json={"metadata": {"name": name}})
-    assert response.status_code == 201, response.text
-    yield name
-    cluster.request("DELETE", f"/api/v1/namespaces/{name}")
 
 
 def grant_verifier(cluster: ClusterAccess, namespace: str) -> None:
