@@ -26,9 +26,13 @@ from openclaw_operator.sandbox.controlplane import ControlPlane
 from tests.conftest import install_crd  # the one place that knows how the CRD becomes served
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# instances -> (time scale, simulated window seconds)
-FULL_STEADY = {100: (60.0, 3600.0), 1000: (20.0, 3600.0), 5000: (10.0, 1800.0)}
-QUICK_STEADY = {20: (30.0, 900.0), 100: (30.0, 900.0)}
+# instances -> (time scale, simulated window seconds, wall seconds allowed to settle after start).
+# 1,000 runs slow enough for the operator to keep its schedule on 2 cores; at 5,000 the window is three
+# resync intervals and the start-up is cut short: the operator cannot keep up there at any useful scale
+# (see docs/benchmarks.md), and the report says so rather than waiting.
+FULL_STEADY = {100: (60.0, 3600.0, 300.0), 1000: (15.0, 3600.0, 300.0), 5000: (20.0, 900.0, 150.0)}
+QUICK_STEADY = {20: (30.0, 900.0, 120.0), 100: (30.0, 900.0, 120.0)}
+BURST_SCALE = 3.0
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -42,6 +46,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+Plan = dict[int, tuple[float, float, float]]
+
+
+def steady_plan(quick: bool, sizes: str | None) -> Plan:
+    """The fleets to measure; a size named on the command line keeps its usual settings where it has some."""
+    plan = QUICK_STEADY if quick else FULL_STEADY
+    if not sizes:
+        return dict(plan)
+    default = (20.0, 3600.0, 300.0)
+    return {int(n): plan.get(int(n), FULL_STEADY.get(int(n), default)) for n in sizes.split(",")}
+
+
 def commit() -> str:
     result = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO_ROOT
@@ -51,12 +67,8 @@ def commit() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    plan = QUICK_STEADY if args.quick else FULL_STEADY
-    if args.sizes:
-        plan = {
-            int(n): plan.get(int(n), FULL_STEADY.get(int(n), (20.0, 3600.0))) for n in args.sizes.split(",")
-        }
-    started = time.monotonic()
+    plan = steady_plan(args.quick, args.sizes)
+    started, load_at_start = time.monotonic(), [round(load, 2) for load in os.getloadavg()]
     workdir = Path(tempfile.mkdtemp(prefix="clawhost-bench-"))
     print(f"bench: working directory {workdir}", flush=True)
     plane = ControlPlane(workdir / "controlplane", controller_manager=False)
@@ -66,18 +78,17 @@ def main(argv: list[str] | None = None) -> int:
         access = plane.start()
         install_crd(access)
         cluster = Cluster(access)
-        for n, (scale, window) in plan.items():
+        for n, (scale, window, settle) in plan.items():
             print(f"bench: steady state, {n} instances, {scale:g}x, {window:g} simulated s", flush=True)
-            run = run_steady(
-                cluster, SteadyConfig(n, scale, window_seconds=window, profile=args.profile), workdir
-            )
+            config = SteadyConfig(n, scale, window, settle_timeout=settle, profile=args.profile)
+            run = run_steady(cluster, config, workdir)
             steady[n] = {"time_scale": scale, **run}
             print(f"bench:   Hetzner/h ours {run['ours']['hetzner_requests_per_hour']}, "
                   f"naive {run['baseline']['hetzner_requests_per_hour']}", flush=True)  # fmt: skip
         if not args.no_burst:
             instances = 20 if args.quick else args.burst_instances
             print(f"bench: burst of {instances}", flush=True)
-            scale = 10.0 if args.quick else 2.0
+            scale = 10.0 if args.quick else BURST_SCALE
             burst = run_burst(cluster, BurstConfig(instances=instances, time_scale=scale), workdir)
     finally:
         plane.stop()
@@ -90,9 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         "commit": commit(),
         "machine": f"{os.cpu_count()} CPUs, Python {platform.python_version()}",
         "wall_seconds": round(time.monotonic() - started, 1),
+        "load_average": {"start": load_at_start, "end": [round(load, 2) for load in os.getloadavg()]},
         "time_scale": plan.get(1000, next(iter(plan.values())))[0],
         "time_scales": {
-            "steady_state": {str(n): s for n, (s, _) in plan.items()},
+            "steady_state": {str(n): s for n, (s, _, _) in plan.items()},
             "burst": burst["time_scale"] if burst else None,
         },
         "workdir": str(workdir),

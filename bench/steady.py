@@ -217,6 +217,7 @@ def _measure(
         "window_sim_seconds": cfg.window_seconds,
         "list_passes": list_passes(clouds, start, end),
         "expected_list_passes": int(cfg.window_seconds // RESYNC_SECONDS),
+        "kept_up": None if not isinstance(process, OperatorProcess) else kept_up(clouds, cfg, start, end),
         "startup": {
             "settled": done,
             **{key: round(value, 1) for key, value in settle.items()},
@@ -228,6 +229,11 @@ def _measure(
             "cpu_seconds": round(cpu, 2),
             "reconciles": reconciles,
             "cpu_seconds_per_reconcile": round(cpu / reconciles, 5) if reconciles else None,
+            # CPU per simulated second is the share of one core the same work needs in real time.
+            "cores_in_real_time": round(cpu / cfg.window_seconds, 4),
+            "reconciles_per_instance_per_resync": round(
+                reconciles / cfg.instances / (cfg.window_seconds / RESYNC_SECONDS), 2
+            ),
         },
     }
 
@@ -241,6 +247,12 @@ def list_passes(clouds: Clouds, start: float, end: float) -> int:
         if r.method == "GET" and r.template == "/servers" and "label_selector" in r.query
         and "page=1&" in r.query + "&" and start <= r.sim_time < end
     )  # fmt: skip
+
+
+def kept_up(clouds: Clouds, cfg: SteadyConfig, start: float, end: float) -> bool:
+    """Whether the operator listed on its schedule; one pass may straddle the window's edge. A reconciler
+    that falls behind (CPU-bound at this time scale) under-counts its requests per simulated hour."""
+    return list_passes(clouds, start, end) >= int(cfg.window_seconds // RESYNC_SECONDS) - 1
 
 
 def _reconciles(process: MeasuredProcess, clouds: Clouds, start: float) -> int:
