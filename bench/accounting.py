@@ -68,3 +68,31 @@ def duplicate_servers(per_instance: Mapping[str, int]) -> int:
 def first_at_or_after(instants: Iterable[float], since: float) -> float | None:
     later = [t for t in instants if t >= since]
     return min(later) if later else None
+
+
+def listing_passes(log: Iterable[RequestRecord], selector_marker: str) -> list[tuple[float, float]]:
+    """(start, end) of each full paginated server listing whose query carries `selector_marker`: a pass
+    starts with its page 1 and ends with the last page answered before the next pass starts."""
+    passes: list[tuple[float, float]] = []
+    for record in log:
+        if record.method != "GET" or record.template != "/servers" or selector_marker not in record.query:
+            continue
+        if "page=1&" in record.query + "&":
+            passes.append((record.sim_time, record.sim_time))
+        elif passes:
+            passes[-1] = (passes[-1][0], record.sim_time)
+    return passes
+
+
+def noticed_by_listing(passes: Iterable[tuple[float, float]], since: float) -> float | None:
+    """When the first listing that started after `since` was complete: a change made at `since` is then
+    in the lister's hands, wherever it sat in the pages."""
+    ends = [end for start, end in passes if start >= since]
+    return min(ends) if ends else None
+
+
+def first_answer(log: Iterable[RequestRecord], path_suffix: str, status: int, since: float) -> float | None:
+    """When a request to a path ending in `path_suffix` was first answered with `status` from `since` on."""
+    return first_at_or_after(
+        (r.sim_time for r in log if r.status == status and r.path.endswith(path_suffix)), since
+    )

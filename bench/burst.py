@@ -16,7 +16,7 @@ from bench.accounting import duplicate_servers, servers_per_instance, tally
 from bench.cluster import Cluster, is_ready
 from bench.fleet import CLOUDFLARE_LIMIT, CLOUDFLARE_WINDOW, HETZNER_REFILL, ZONE, Clouds
 from bench.lowerbound import BurstModel, burst_lower_bound
-from bench.processes import OperatorProcess, operator_env
+from bench.processes import MeasuredProcess, OperatorProcess, operator_env
 from bench.seed import GATEWAY_SECRET, instance_body
 from bench.steady import start_naive
 
@@ -75,7 +75,7 @@ def run_burst(cluster: Cluster, cfg: BurstConfig, workdir: Path) -> dict[str, An
             _wait(
                 lambda: any(r.template == "/servers" for r in clouds.hetzner.request_log), 60, operator.alive
             )
-            tokens = bucket_level(clouds)
+            tokens, cpu = bucket_level(clouds), operator.cpu_seconds()
             start = clouds.clock.now()
             created = cluster.create_instances(namespace, bodies)
             ready_at: dict[str, float] = {}
@@ -89,14 +89,14 @@ def run_burst(cluster: Cluster, cfg: BurstConfig, workdir: Path) -> dict[str, An
 
             _wait(all_ready, cfg.timeout_sim_seconds / cfg.time_scale, operator.alive)
             ours = _figures(clouds, start, ready_at, cfg.instances, tokens)
-            ours["peak_rss_mb"] = round(operator.peak_rss_mb(), 1)
+            ours.update(_footprint(operator, cpu, cfg.time_scale))
         finally:
             operator.stop()
     with Clouds(cfg.time_scale, cfg.seed) as clouds:
         naive = start_naive(clouds, cfg.time_scale, created, [None] * len(created), workdir, "burst")
         try:
             _wait(lambda: bool(naive.events("started")), 60, naive.alive)
-            tokens = bucket_level(clouds)
+            tokens, cpu = bucket_level(clouds), naive.cpu_seconds()
             start = clouds.clock.now()
 
             def naive_ready() -> dict[str, float]:
@@ -111,10 +111,20 @@ def run_burst(cluster: Cluster, cfg: BurstConfig, workdir: Path) -> dict[str, An
                 naive.alive,
             )
             baseline = _figures(clouds, start, naive_ready(), cfg.instances, tokens)
-            baseline["peak_rss_mb"] = round(naive.peak_rss_mb(), 1)
+            baseline.update(_footprint(naive, cpu, cfg.time_scale))
         finally:
             naive.stop()
     return {"ours": ours, "baseline": baseline, "time_scale": cfg.time_scale, "instances": cfg.instances}
+
+
+def _footprint(process: MeasuredProcess, cpu_before: float, time_scale: float) -> dict[str, float]:
+    """Peak memory, and the CPU the burst cost. CPU runs in wall time: at real speed those seconds are
+    simulated seconds too, so `cpu_seconds` is also how long a single core needs at the very least."""
+    return {
+        "peak_rss_mb": round(process.peak_rss_mb(), 1),
+        "cpu_seconds": round(process.cpu_seconds() - cpu_before, 1),
+        "cpu_seconds_simulated_at_this_scale": round((process.cpu_seconds() - cpu_before) * time_scale, 1),
+    }
 
 
 def _wait(done: Callable[[], bool], timeout: float, alive: Callable[[], bool]) -> bool:

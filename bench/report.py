@@ -39,7 +39,12 @@ def assemble(
         results["resources"][str(n)] = ours["resources"]
         base["steady_state"][str(n)] = {"time_scale": run["time_scale"], **_without(naive, "resources")}
         base["resources"][str(n)] = naive["resources"]
-        results["ratios"][str(n)] = {key: ratio(naive.get(key), ours.get(key)) for key in STEADY_KEYS}
+        # A reconciler that fell behind under-counts: its figures make no ratio (the baseline's only
+        # understate ours, so they stay, marked in the report).
+        results["ratios"][str(n)] = {
+            key: ratio(naive.get(key), ours.get(key)) if ours.get("kept_up", True) else None
+            for key in STEADY_KEYS
+        }
     if burst is not None:
         results["burst"] = {
             "time_scale": burst["time_scale"],
@@ -69,7 +74,8 @@ def targets(results: dict[str, Any]) -> dict[str, bool | None]:
     at_1000 = results["steady_state"].get("1000")
     if at_1000 is not None:
         verdicts["steady_1000_hetzner_within_300_per_hour"] = (
-            at_1000["hetzner_requests_per_hour"] <= TARGET_HETZNER_PER_HOUR_AT_1000
+            at_1000.get("kept_up", True)
+            and at_1000["hetzner_requests_per_hour"] <= TARGET_HETZNER_PER_HOUR_AT_1000
         )
         drift = at_1000["drift_detection_seconds"]
         verdicts["steady_1000_drift_within_one_resync"] = drift is not None and drift <= RESYNC_SECONDS
@@ -137,8 +143,8 @@ def _steady_section(results: dict[str, Any]) -> list[str]:
         "## Steady state: one simulated hour of Ready instances",
         "",
         _row("instances", "time scale", "Hetzner req/h", "ratio", "Cloudflare req/h", "ratio",
-             "drift detected within s (worst)", "429s", "resyncs done / due (operator)"),
-        _row(*["---"] * 9),
+             "drift noticed within s (worst)", "drift repair sent within s (worst)", "429s", "kept schedule"),
+        _row(*["---"] * 10),
     ]  # fmt: skip
     for n, ours in steady.items():
         naive, ratios = base[n], results["ratios"][n]
@@ -149,9 +155,16 @@ def _steady_section(results: dict[str, Any]) -> list[str]:
                  _pair(ours, naive, "hetzner_requests_per_hour"), _times(ratios["hetzner_requests_per_hour"]),
                  _pair(ours, naive, "cloudflare_requests_per_hour"),
                  _times(ratios["cloudflare_requests_per_hour"]),
-                 _pair(ours, naive, "drift_detection_seconds"),
-                 f"{limited[0]} / {limited[1]}", f"{ours['list_passes']} / {ours['expected_list_passes']}")
+                 _pair(ours, naive, "drift_detection_seconds"), _pair(ours, naive, "drift_repair_seconds"),
+                 f"{limited[0]} / {limited[1]}", f"{_kept(ours, passes=True)} / {_kept(naive)}")
         )  # fmt: skip
+    lines += [
+        "",
+        "Drift: n/a means at least one of the deletions was not noticed (or not repaired) within the hour. "
+        "Kept schedule: the operator listed once per resync interval (passes done / due), the baseline "
+        "reconciled each instance about once per interval; a run that did not keep up was CPU-bound at "
+        "this time scale and under-counts its requests per hour, so it gets no ratio.",
+    ]
     lines += ["", _row("instances", "peak RSS MB", "CPU s per reconcile", "start-up until settled, wall s"),
               _row(*["---"] * 4)]  # fmt: skip
     for n in steady:
@@ -190,6 +203,11 @@ def _burst_section(results: dict[str, Any]) -> list[str]:
         f"{_phase(phases['app_up_until_ready'])}.",
         "",
     ]
+
+
+def _kept(figures: dict[str, Any], passes: bool = False) -> str:
+    done = f" ({figures['list_passes']}/{figures['expected_list_passes']})" if passes else ""
+    return ("yes" if figures.get("kept_up") else "NO") + done
 
 
 def _phase(figures: dict[str, float] | None) -> str:

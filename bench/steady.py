@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.accounting import tally
+from bench.accounting import first_answer, listing_passes, noticed_by_listing, tally
 from bench.cluster import Cluster
 from bench.fleet import ZONE, Clouds
 from bench.processes import (
@@ -40,6 +40,9 @@ from openclaw_operator.config import Config, load_config
 from openclaw_operator.reconcile.model import Zone
 
 WORKERS = 10  # the naive reconciler's concurrency: the operator's default CLAWHOST_CONCURRENCY
+# The baseline keeps its schedule if it reconciles (nearly) every instance once per resync interval; its
+# failed reconciles (429s) are retried sooner, so a rate-limited baseline can exceed one.
+NAIVE_KEEPS_UP = 0.8
 
 
 @dataclass(frozen=True)
@@ -194,10 +197,11 @@ def _measure(
         time.sleep(min(0.2, max(0.01, (end - clock.now()) / clock.time_scale)))
     cpu = process.cpu_seconds() - cpu0
     reconciles = _reconciles(process, clouds, start) - reconciles0
+    is_operator = isinstance(process, OperatorProcess)
+    per_resync = reconciles / cfg.instances / (cfg.window_seconds / RESYNC_SECONDS)
     hetzner = tally(clouds.hetzner.request_log, clouds.hetzner.api_prefix, start, end)
     cloudflare = tally(clouds.cloudflare.request_log, clouds.cloudflare.api_prefix, start, end)
-    detections = [clouds.created_for(victim.instance.metadata.uid, at) for at, victim in deletions]
-    latencies = [round(found - at, 1) for (at, _), found in zip(deletions, detections, strict=True) if found]
+    drift = drift_figures(clouds, deletions, isinstance(process, OperatorProcess))
     startup_h = tally(clouds.hetzner.request_log, clouds.hetzner.api_prefix, launched_sim, start)
     startup_c = tally(clouds.cloudflare.request_log, clouds.cloudflare.api_prefix, launched_sim, start)
     app_checks = sum(
@@ -208,16 +212,16 @@ def _measure(
         "cloudflare_requests_per_hour": round(cloudflare.per_hour, 1),
         "hetzner_rate_limited": hetzner.rate_limited,
         "cloudflare_rate_limited": cloudflare.rate_limited,
-        "drift_detection_seconds": max(latencies) if len(latencies) == len(deletions) else None,
-        "drift_detection_samples": latencies,
-        "drift_deletions": len(deletions),
+        "drift_detection_seconds": _worst(drift["noticed_seconds"], len(deletions)),
+        "drift_repair_seconds": _worst(drift["repair_started_seconds"], len(deletions)),
+        "drift": drift,
         "app_health_checks_per_hour": round(app_checks * 3600 / cfg.window_seconds, 1),
         "hetzner_by_operation": hetzner.by_operation,
         "cloudflare_by_operation": cloudflare.by_operation,
         "window_sim_seconds": cfg.window_seconds,
         "list_passes": list_passes(clouds, start, end),
         "expected_list_passes": int(cfg.window_seconds // RESYNC_SECONDS),
-        "kept_up": None if not isinstance(process, OperatorProcess) else kept_up(clouds, cfg, start, end),
+        "kept_up": kept_up(clouds, cfg, start, end) if is_operator else per_resync >= NAIVE_KEEPS_UP,
         "startup": {
             "settled": done,
             **{key: round(value, 1) for key, value in settle.items()},
@@ -231,22 +235,43 @@ def _measure(
             "cpu_seconds_per_reconcile": round(cpu / reconciles, 5) if reconciles else None,
             # CPU per simulated second is the share of one core the same work needs in real time.
             "cores_in_real_time": round(cpu / cfg.window_seconds, 4),
-            "reconciles_per_instance_per_resync": round(
-                reconciles / cfg.instances / (cfg.window_seconds / RESYNC_SECONDS), 2
-            ),
+            "reconciles_per_instance_per_resync": round(per_resync, 2),
         },
     }
 
 
 def list_passes(clouds: Clouds, start: float, end: float) -> int:
-    """Full listings of the managed servers (first pages of a label-selected list) in the window: one per
-    resync for a reconciler that keeps up with its own schedule."""
+    """Full listings of the managed servers in the window: one per resync for a reconciler that keeps up
+    with its own schedule."""
     return sum(
-        1
-        for r in clouds.hetzner.request_log
-        if r.method == "GET" and r.template == "/servers" and "label_selector" in r.query
-        and "page=1&" in r.query + "&" and start <= r.sim_time < end
-    )  # fmt: skip
+        1 for begun, _ in listing_passes(clouds.hetzner.request_log, "label_selector") if start <= begun < end
+    )
+
+
+def drift_figures(
+    clouds: Clouds, deletions: list[tuple[float, SeededInstance]], lists: bool
+) -> dict[str, Any]:
+    """Per out-of-band deletion: when the reconciler first had an answer showing the server gone (the
+    operator: its next full listing; the baseline: the 404 to its GET of that server), and when it sent
+    the POST /servers that replaces it. Deletions never noticed or repaired in the window are left out,
+    so a list shorter than `deletions` means a miss."""
+    log = clouds.hetzner.request_log
+    passes = listing_passes(log, "label_selector")
+    noticed, repaired = [], []
+    for at, victim in deletions:
+        if lists:
+            seen = noticed_by_listing(passes, at)
+        else:
+            seen = first_answer(log, f"/servers/{victim.server_id}", 404, at)
+        created = clouds.created_for(victim.instance.metadata.uid, at)
+        noticed += [round(seen - at, 1)] if seen is not None else []
+        repaired += [round(created - at, 1)] if created is not None else []
+    return {"deletions": len(deletions), "noticed_seconds": noticed, "repair_started_seconds": repaired}
+
+
+def _worst(samples: list[float], expected: int) -> float | None:
+    """The slowest of all deletions, or None if any went unnoticed (no finite worst case)."""
+    return max(samples) if samples and len(samples) == expected else None
 
 
 def kept_up(clouds: Clouds, cfg: SteadyConfig, start: float, end: float) -> bool:

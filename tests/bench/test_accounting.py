@@ -7,7 +7,10 @@ import pytest
 from bench.accounting import (
     api_requests,
     duplicate_servers,
+    first_answer,
     first_at_or_after,
+    listing_passes,
+    noticed_by_listing,
     servers_per_instance,
     tally,
 )
@@ -16,9 +19,10 @@ from openclaw_operator.sandbox.simcore import RequestRecord
 
 
 def record(
-    path: str, sim_time: float, status: int = 200, method: str = "GET", template: str = ""
+    path: str, sim_time: float, status: int = 200, method: str = "GET", template: str = "", query: str = ""
 ) -> RequestRecord:
-    return RequestRecord(method, path, template or path.removeprefix("/v1"), "", status, sim_time, 0.0, None)
+    template = template or path.removeprefix("/v1")
+    return RequestRecord(method, path, template, query, status, sim_time, 0.0, None)
 
 
 LOG = [
@@ -71,3 +75,42 @@ def test_first_at_or_after() -> None:
     assert first_at_or_after([5.0, 1.0, 9.0], 2.0) == 5.0
     assert first_at_or_after([5.0, 1.0], 5.0) == 5.0
     assert first_at_or_after([1.0], 2.0) is None
+
+
+def page(sim_time: float, number: int, selector: str = "label_selector=managed") -> RequestRecord:
+    return record("/v1/servers", sim_time, query=f"{selector}&page={number}&per_page=50")
+
+
+LISTINGS = [
+    page(0.0, 1), page(1.0, 2), page(2.0, 3),  # one pass of three pages
+    record("/v1/servers/7", 50.0, template="/servers/{id}"),  # not a listing
+    page(60.0, 1, selector="name=web"),  # a listing by name, not a full pass
+    page(300.0, 1), page(301.5, 2),
+    page(600.0, 1),  # the page 10 and 11 of a listing are not page 1
+    page(601.0, 10), page(602.0, 11),
+]  # fmt: skip
+
+
+def test_listing_passes_group_pages_into_passes() -> None:
+    assert listing_passes(LISTINGS, "label_selector") == [(0.0, 2.0), (300.0, 301.5), (600.0, 602.0)]
+
+
+@pytest.mark.parametrize(
+    ("since", "noticed"), [(-1.0, 2.0), (0.5, 301.5), (300.0, 301.5), (300.1, 602.0), (700, None)]
+)
+def test_a_change_is_noticed_when_the_next_whole_listing_is_complete(
+    since: float, noticed: float | None
+) -> None:
+    assert noticed_by_listing(listing_passes(LISTINGS, "label_selector"), since) == noticed
+
+
+def test_first_answer_matches_path_and_status() -> None:
+    log = [
+        record("/v1/servers/17", 5.0, status=404),  # another server whose id ends the same way
+        record("/v1/servers/7", 10.0, status=200),
+        record("/v1/servers/7", 20.0, status=404),
+        record("/v1/servers/7", 30.0, status=404),
+    ]
+    assert first_answer(log, "/servers/7", 404, 0.0) == 20.0
+    assert first_answer(log, "/servers/7", 404, 25.0) == 30.0
+    assert first_answer(log, "/servers/7", 404, 31.0) is None

@@ -10,11 +10,13 @@ import pytest
 from bench.report import assemble, chart, markdown, ratio, targets
 
 
-def steady(hetzner: float, cloudflare: float, drift: float | None) -> dict[str, Any]:
+def steady(hetzner: float, cloudflare: float, drift: float | None, kept_up: bool = True) -> dict[str, Any]:
     return {
         "hetzner_requests_per_hour": hetzner,
         "cloudflare_requests_per_hour": cloudflare,
         "drift_detection_seconds": drift,
+        "drift_repair_seconds": None if drift is None else drift + 5,
+        "kept_up": kept_up,
         "hetzner_rate_limited": 0,
         "cloudflare_rate_limited": 3,
         "list_passes": 12,
@@ -78,6 +80,8 @@ def test_figures_land_where_the_issue_names_them() -> None:
         (steady(301.0, 12.0, 250.0), burst(50.0), {"steady_1000_hetzner_within_300_per_hour"}),
         (steady(240.0, 12.0, 301.0), burst(50.0), {"steady_1000_drift_within_one_resync"}),
         (steady(240.0, 12.0, None), burst(50.0), {"steady_1000_drift_within_one_resync"}),  # never noticed
+        # An operator that fell behind its schedule under-counts: its request figure proves nothing.
+        (steady(240.0, 12.0, 250.0, kept_up=False), burst(50.0), {"steady_1000_hetzner_within_300_per_hour"}),
         (steady(240.0, 12.0, 250.0), burst(54.0), {"burst_within_1_2x_lower_bound"}),
         (steady(240.0, 12.0, 250.0), burst(None), {"burst_within_1_2x_lower_bound"}),  # never all Ready
         (steady(240.0, 12.0, 250.0), burst(50.0, limited=1), {"burst_zero_429"}),
@@ -105,8 +109,18 @@ def test_markdown_and_chart_render_the_same_document(tmp_path: Path) -> None:
     doc = results(steady(240.0, 12.0, 250.0), burst(50.0))
     text = markdown(doc, "chart.png")
     assert "| 1,000 | 20x | 240.0 / 12,000.0 | 50x |" in text
+    assert "| 250.0 / 600.0 | 255.0 / 605.0 | 3 / 3 | yes (12/12) / yes |" in text
     assert "| operator | 50.0 | 44.6 | 1.12x | 0 | 0 | 900 / 400 |" in text
     assert "![results](chart.png)" in text
     assert "burst within 1 2x lower bound: **met**" in text
     chart(doc, tmp_path / "chart.png")
     assert (tmp_path / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_no_ratio_for_an_operator_that_fell_behind() -> None:
+    doc = results(steady(240.0, 12.0, 250.0, kept_up=False), burst(50.0))
+    assert doc["ratios"]["1000"] == dict.fromkeys(
+        ("hetzner_requests_per_hour", "cloudflare_requests_per_hour", "drift_detection_seconds")
+    )
+    assert "| 1,000 | 20x | 240.0 / 12,000.0 | n/a |" in markdown(doc, None)
+    assert "NO (12/12)" in markdown(doc, None)
