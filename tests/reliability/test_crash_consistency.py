@@ -26,7 +26,7 @@ from tests.reliability.support.drive import (
     writes_since,
 )
 from tests.reliability.support.figures import Figures
-from tests.reliability.support.inventory import Expectation, ServerBirths, audit, problems
+from tests.reliability.support.inventory import Expectation, ServerBirths, audit
 from tests.reliability.support.variants import variants
 
 pytestmark = pytest.mark.controlplane
@@ -156,12 +156,12 @@ def test_sigkill_at_random_points_leaves_one_server_per_instance_and_nothing_els
             "kills with work outstanding": kills_on_work,
             "provider writes by killed operators": writes_by_killed,
             "servers ever created": births.total,
-            **books,
+            **books.figures,
         }
     )
     assert kills == plan.kills and crashes == plan.crashes_after_create
     assert kills_on_work == kills, "a kill landed when nothing was in flight: it tested nothing"
     assert writes_by_killed > 0, "the killed operators never got as far as changing anything"
-    assert books["servers"] == len(live)
-    assert problems(books) == {}, books
+    assert books.problems == {}, books.findings
+    assert books.figures["servers"] == len(live)
     stage.assert_no_secrets_leaked()

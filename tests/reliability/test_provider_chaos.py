@@ -22,7 +22,7 @@ from openclaw_operator.sandbox.simserver import SimulatorServer
 from tests.operator.integration.harness import Stage, wait_until
 from tests.reliability.support.drive import converge, ready_now
 from tests.reliability.support.figures import Figures
-from tests.reliability.support.inventory import Expectation, ServerBirths, audit, problems, server_owner
+from tests.reliability.support.inventory import Expectation, ServerBirths, audit, server_owner
 from tests.reliability.support.limiter import empty_bucket_report
 from tests.reliability.support.proxies import LossyProxy
 from tests.reliability.support.variants import variants
@@ -139,9 +139,9 @@ def test_everything_converges_through_provider_chaos_without_duplicates(
             "limiter empty windows": sum(limiter.windows.values()),
             "requests sent into an empty bucket": limiter.sent_inside,
             "servers in the wrong state": len(mismatches),
-            **books,
-            "leaked servers after deletion": after["leaked servers"],
-            "leaked records after deletion": after["leaked records"],
+            **books.figures,
+            "leaked servers after deletion": after.figures["leaked servers"],
+            "leaked records after deletion": after.figures["leaked records"],
         }
     )
     assert injected["error"] > 0 and injected["outage"] > 0 and injected["rate_limit"] > 0, injected
@@ -150,9 +150,9 @@ def test_everything_converges_through_provider_chaos_without_duplicates(
     assert limiter.windows["hetzner"] > 0 and limiter.windows["cloudflare"] > 0, limiter
     assert limiter.sent_inside == 0
     assert mismatches == []
-    assert books["servers"] == plan.instances
-    assert problems(books) == {}, books
-    assert after["servers"] == 0 and problems(after) == {}, after
+    assert books.problems == {}, books.findings
+    assert books.figures["servers"] == plan.instances
+    assert after.figures["servers"] == 0 and after.problems == {}, after.findings
     stage.assert_no_secrets_leaked()
 
 

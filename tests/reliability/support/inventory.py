@@ -63,10 +63,22 @@ def server_owner(server: dict[str, Any]) -> str | None:
     return uid
 
 
+@dataclass(frozen=True)
+class Books:
+    figures: dict[str, int]  # every count but "live instances" and "servers" must be zero
+    findings: list[str]  # one line per problem, naming the resource
+
+    @property
+    def problems(self) -> dict[str, int]:
+        return {name: value for name, value in self.figures.items() if name not in CLEAN_EXCEPT and value}
+
+
+CLEAN_EXCEPT = ("live instances", "servers")
+
+
 def audit(
     hetzner: HetznerSimulator, cloudflare: CloudflareSimulator, expected: Expectation, births: ServerBirths
-) -> dict[str, int]:
-    """The figures of the books: every count but the first two must be zero."""
+) -> Books:
     servers = [s for s in hetzner.servers() if s["id"] not in expected.foreign_servers]
     records = [r for r in cloudflare.records() if r["id"] not in expected.foreign_records]
     servers_of: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
@@ -77,18 +89,32 @@ def audit(
         records_of[naming.record_owner(record.get("comment"))].append(record)
 
     live = expected.live
-    leaked_servers = sum(len(found) for uid, found in servers_of.items() if uid not in live)
-    leaked_records = sum(len(found) for uid, found in records_of.items() if uid not in live)
+    leaked_servers = [s for uid, found in servers_of.items() if uid not in live for s in found]
+    leaked_records = [r for uid, found in records_of.items() if uid not in live for r in found]
     gone_names = set(expected.gone.values()) - set(live.values())
-    return {
+    on_gone_names = [r for r in records if r["name"] in gone_names]
+    findings = [
+        *(
+            f"leaked server {s['name']} ({s['id']}, {s['status']}, labels {s['labels']})"
+            for s in leaked_servers
+        ),
+        *(f"leaked record {r['type']} {r['name']} ({r['id']}, {r.get('comment')})" for r in leaked_records),
+        *(
+            f"servers of {uid}: {[s['name'] for s in servers_of[uid]]}"
+            for uid in live
+            if len(servers_of[uid]) > 1
+        ),
+        *(f"{uid} created {count} servers" for uid, count in births.created_twice().items()),
+    ]
+    figures = {
         "live instances": len(live),
         "servers": len(servers),
         "duplicate servers": sum(max(0, len(servers_of.get(uid, [])) - 1) for uid in live),
         "servers created twice": len(births.created_twice()),
         "missing servers": sum(1 for uid in live if not servers_of.get(uid)),
-        "leaked servers": leaked_servers,
-        "leaked records": leaked_records,
-        "records left on deleted hostnames": sum(1 for r in records if r["name"] in gone_names),
+        "leaked servers": len(leaked_servers),
+        "leaked records": len(leaked_records),
+        "records left on deleted hostnames": len(on_gone_names),
         "wrong address records": sum(
             _address_problems(live[uid], servers_of.get(uid, []), records_of.get(uid, [])) for uid in live
         ),
@@ -96,6 +122,7 @@ def audit(
             sum(1 for f in hetzner.firewalls() if f["name"] == naming.FIREWALL_NAME) - 1
         ),
     }
+    return Books(figures, findings)
 
 
 def _address_problems(hostname: str, servers: list[dict[str, Any]], records: list[dict[str, Any]]) -> int:
@@ -112,11 +139,3 @@ def _address_problems(hostname: str, servers: list[dict[str, Any]], records: lis
     missing = sum(1 for entry in wanted if found[entry] == 0)
     extra = sum(count - (1 if entry in wanted else 0) for entry, count in found.items())
     return missing + extra
-
-
-CLEAN_EXCEPT = ("live instances", "servers")
-
-
-def problems(figures: dict[str, int]) -> dict[str, int]:
-    """The non-zero counts that should be zero."""
-    return {name: value for name, value in figures.items() if name not in CLEAN_EXCEPT and value}

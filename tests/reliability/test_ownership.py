@@ -1,0 +1,213 @@
+"""Ownership: servers and records that only look like ours are never modified.
+
+Before the operator starts, the providers already hold look-alikes of what it would create for four
+instances: a server with one instance's exact name; servers carrying our uid without our managed-by
+value, our managed-by value with another cluster's uid, or our instance-name label and nothing else;
+records with an instance's hostname and another uid in the comment, our exact comment in zones the
+operator does not manage, a comment that only starts like ours, a TXT record on our hostname. The
+instances go through provisioning, resize, suspend, resume and deletion. Every look-alike ends exactly
+as it began, and no provider request ever wrote to one of them.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import hcloud
+import pytest
+from hcloud.images import Image
+from hcloud.server_types import ServerType
+
+from openclaw_operator.reconcile import naming
+from openclaw_operator.sandbox.controlplane import ClusterAccess
+from tests.operator.integration.harness import ZONE, Stage, condition
+from tests.reliability.support.drive import converge, ready_now
+from tests.reliability.support.figures import Figures
+from tests.reliability.support.inventory import Expectation, ServerBirths, audit, server_owner
+from tests.reliability.support.stages import staged
+
+pytestmark = pytest.mark.controlplane
+
+UNMANAGED_SUBZONE = f"shop.{ZONE}"  # in the account, not in CLAWHOST_MANAGED_ZONES
+OTHER_ZONE = "other.org"
+INSTANCES = {
+    "alpha": f"alpha.{ZONE}",
+    "beta": f"beta.{ZONE}",  # a foreign server already has its server name
+    "gamma": f"gamma.{ZONE}",  # a foreign A record with another uid already has its hostname
+    "delta": f"delta.{UNMANAGED_SUBZONE}",  # written into ZONE; look-alikes in the sub-zone
+}
+STALLED = {"beta": "ServerNameConflict", "gamma": "DNSRecordConflict"}
+
+
+@pytest.fixture
+def owned_stage(cluster: ClusterAccess, namespace: str, tmp_path: Path) -> Iterator[Stage]:
+    with staged(cluster, namespace, tmp_path, zones=(ZONE, OTHER_ZONE, UNMANAGED_SUBZONE)) as stage:
+        yield stage
+
+
+def plant_look_alike_servers(stage: Stage, uids: dict[str, str]) -> list[int]:
+    client = hcloud.Client(stage.hetzner_token, api_endpoint=stage.hetzner.url)
+    stranger = str(uuid.uuid4())
+    ns = stage.namespace
+    look_alikes = {
+        "alpha-twin": {  # the same operator in another cluster, sharing the project
+            naming.MANAGED_BY_LABEL: naming.MANAGED_BY_VALUE,
+            naming.INSTANCE_UID_LABEL: stranger,
+            naming.INSTANCE_NAMESPACE_LABEL: ns,
+            naming.INSTANCE_NAME_LABEL: "alpha",
+        },
+        "alpha-terraformed": {  # our uid, someone else's tool
+            naming.MANAGED_BY_LABEL: "terraform",
+            naming.INSTANCE_UID_LABEL: uids["alpha"],
+            naming.INSTANCE_NAME_LABEL: "alpha",
+        },
+        naming.server_name("beta", uids["beta"]): {"team": "other"},  # exactly the name we would use
+        "gamma-lookalike": {naming.INSTANCE_UID_LABEL: uids["gamma"], naming.INSTANCE_NAME_LABEL: "gamma"},
+        "delta-staging": {
+            naming.MANAGED_BY_LABEL: naming.MANAGED_BY_VALUE + "-staging",
+            naming.INSTANCE_UID_LABEL: uids["delta"],
+        },
+    }
+    ids = []
+    for name, labels in look_alikes.items():
+        created = client.servers.create(
+            name=name, server_type=ServerType(name="cx23"), image=Image(name="debian-12"), labels=labels
+        )
+        ids.append(created.server.id)
+    return ids
+
+
+def plant_look_alike_records(stage: Stage, uids: dict[str, str]) -> list[str]:
+    stranger = str(uuid.uuid4())
+    plant = stage.cloudflare.add_record_out_of_band
+    records = [
+        plant(ZONE, type="A", name=INSTANCES["gamma"], content="192.0.2.10", ttl=300,
+              comment=naming.record_comment(stranger)),
+        plant(ZONE, type="TXT", name=INSTANCES["alpha"], content='"v=spf1 -all"', ttl=300),
+        plant(ZONE, type="A", name=f"www.{INSTANCES['alpha']}", content="192.0.2.20", ttl=300,
+              comment=naming.record_comment(uids["alpha"]) + " (copied by hand)"),
+        plant(ZONE, type="A", name=f"alpha-old.{ZONE}", content="192.0.2.21", ttl=300,
+              comment=naming.record_comment(stranger)),
+        plant(UNMANAGED_SUBZONE, type="A", name=INSTANCES["delta"], content="192.0.2.30", ttl=300,
+              comment=naming.record_comment(uids["delta"])),
+        plant(UNMANAGED_SUBZONE, type="AAAA", name=INSTANCES["delta"], content="2001:db8::30", ttl=300),
+        plant(OTHER_ZONE, type="A", name=f"alpha.{OTHER_ZONE}", content="192.0.2.40", ttl=300,
+              comment=naming.record_comment(uids["alpha"])),
+    ]  # fmt: skip
+    return [record["id"] for record in records]
+
+
+def state_of(stage: Stage, server_ids: list[int], record_ids: list[str]) -> dict[Any, dict[str, Any]]:
+    servers = {s["id"]: s for s in stage.servers() if s["id"] in server_ids}
+    records = {r["id"]: r for r in stage.cloudflare.records() if r["id"] in record_ids}
+    return {**servers, **records}
+
+
+def without_fleet_firewall(server: dict[str, Any], firewall_ids: set[int]) -> dict[str, Any]:
+    """A server that carries our managed-by label is in the fleet firewall's label selector by design
+    (docs/architecture.md): Hetzner attaches that firewall; nothing else about it may change."""
+    if server.get("labels", {}).get(naming.MANAGED_BY_LABEL) != naming.MANAGED_BY_VALUE:
+        return server
+    attached = {f["id"] for f in server["public_net"]["firewalls"]}
+    assert attached <= firewall_ids, attached
+    return {**server, "public_net": {**server["public_net"], "firewalls": []}}
+
+
+def writes_to(stage: Stage, server_ids: list[int], record_ids: list[str]) -> list[str]:
+    """Provider writes whose path names a look-alike, and any request into a zone we do not manage."""
+    server_path = re.compile(r"/servers/(\d+)(/|$)")
+    hits = []
+    for r in stage.hetzner.request_log:
+        match = server_path.search(r.path)
+        if r.method != "GET" and match and int(match[1]) in server_ids:
+            hits.append(f"{r.method} {r.path}")
+    unmanaged = {stage.cloudflare.zone_id(UNMANAGED_SUBZONE), stage.cloudflare.zone_id(OTHER_ZONE)}
+    for r in stage.cloudflare.request_log:
+        foreign_record = r.method != "GET" and any(r.path.endswith(f"/{rid}") for rid in record_ids)
+        if foreign_record or any(f"/zones/{zone}/" in r.path for zone in unmanaged):
+            hits.append(f"{r.method} {r.path}")
+    return hits
+
+
+def actions_on(stage: Stage, server_ids: set[int], fleet: set[int], planted: set[int]) -> list[str]:
+    """Hetzner actions since the planting that involve a look-alike server. Our fleet firewall reaching a
+    look-alike that carries our managed-by label is Hetzner applying the documented selector: allowed."""
+    found = []
+    for action in stage.hetzner.actions():
+        involved = {r["id"] for r in action["resources"] if r["type"] == "server"} & server_ids
+        if action["id"] in planted or not involved:
+            continue
+        if action["command"] == "apply_firewall" and involved <= fleet:
+            continue
+        found.append(f"{action['command']} on {sorted(involved)}")
+    return found
+
+
+def test_look_alike_servers_and_records_are_never_modified(owned_stage: Stage, figures: Figures) -> None:
+    stage = owned_stage
+    uids = {
+        name: stage.create_instance(name, hostname)["metadata"]["uid"] for name, hostname in INSTANCES.items()
+    }
+    server_ids = plant_look_alike_servers(stage, uids)
+    record_ids = plant_look_alike_records(stage, uids)
+    stage.hetzner.clock.advance(120)  # the look-alikes finish booting before the snapshot
+    before = state_of(stage, server_ids, record_ids)
+    planted_actions = {a["id"] for a in stage.hetzner.actions()}
+    births = ServerBirths.watch(stage.hetzner)
+
+    stage.start_operator()
+    ours = ["alpha", "delta"]
+    converge(stage, ours)
+    for name, reason in STALLED.items():
+        stage.wait_for(
+            name, lambda b, r=reason: condition(b, "Stalled", "reason") == r, what=f"{name} stalled"
+        )
+    for name in ours:  # day-2 on the healthy ones, next to their look-alikes
+        stage.patch_spec(name, serverType="cx33", suspended=True)
+    converge(stage, ours, check=lambda b: ready_now(b) and b["status"]["phase"] == "Suspended")
+    for name in ours:
+        stage.patch_spec(name, suspended=False)
+    converge(stage, ours, check=lambda b: ready_now(b) and b["status"]["phase"] == "Running")
+    for name in INSTANCES:
+        stage.delete(name)
+    converge(stage, [], gone=INSTANCES)
+
+    after = state_of(stage, server_ids, record_ids)
+    firewalls = {f["id"] for f in stage.hetzner.firewalls() if f["name"] == naming.FIREWALL_NAME}
+    changed = [
+        key
+        for key, old in before.items()
+        if key not in after
+        or without_fleet_firewall(after[key], firewalls) != without_fleet_firewall(old, firewalls)
+    ]
+    touched = writes_to(stage, server_ids, record_ids)
+    fleet = {sid for sid in server_ids if server_owner(before[sid]) is not None}
+    foreign_actions = actions_on(stage, set(server_ids), fleet, planted_actions)
+    books = audit(
+        stage.hetzner,
+        stage.cloudflare,
+        Expectation(live={}, gone={uids[n]: h for n, h in INSTANCES.items()},
+                    foreign_servers=frozenset(server_ids), foreign_records=frozenset(record_ids)),
+        births,
+    )  # fmt: skip
+    figures.update(
+        {
+            "look-alike servers": len(server_ids),
+            "look-alike records": len(record_ids),
+            "look-alikes modified or gone": len(changed),
+            "writes to look-alikes": len(touched),
+            "actions on look-alike servers": len(foreign_actions),
+            "instances stalled on a conflict": len(STALLED),
+            "servers ever created": births.total,
+            **books.figures,
+        }
+    )
+    assert changed == [], [(before[k], after.get(k)) for k in changed]
+    assert touched == [] and foreign_actions == [], (touched, foreign_actions)
+    assert births.total == len(ours)  # the stalled ones never created anything
+    assert books.problems == {}, books.findings
+    stage.assert_no_secrets_leaked()
