@@ -119,10 +119,10 @@ def markdown(results: dict[str, Any], chart_name: str | None) -> str:
     lines = [
         f"# Benchmark results {results['date']}",
         "",
-        f"Command: `{results['command']}` (commit `{results.get('commit', '?')}`, {results['machine']}); "
-        f"took {results['wall_seconds'] / 60:.1f} min. The simulators ran faster than real time (factors "
-        "below); every figure is converted back to real (simulated) seconds and hours. Each cell reads "
-        "operator / naive baseline.",
+        f"Command: `{results['command']}` (commit `{results.get('commit', '?')}`, {results['machine']}, "
+        f"load average {_load(results)}); took {results['wall_seconds'] / 60:.1f} min. The simulators ran "
+        "faster than real time (factors below); every figure is converted back to real (simulated) seconds "
+        "and hours. Each cell reads operator / naive baseline.",
         "",
     ]
     if chart_name:
@@ -203,6 +203,12 @@ def _burst_section(results: dict[str, Any]) -> list[str]:
         f"{_phase(phases['app_up_until_ready'])}.",
         "",
     ]
+
+
+def _load(results: dict[str, Any]) -> str:
+    """The 1-minute load average at start and end: other work on the machine slows a run down."""
+    load = results.get("load_average") or {}
+    return " to ".join(f"{values[0]:g}" for values in (load.get("start"), load.get("end")) if values) or "n/a"
 
 
 def _kept(figures: dict[str, Any], passes: bool = False) -> str:

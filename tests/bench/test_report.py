@@ -42,6 +42,7 @@ def burst(
 
 
 META = {
+    "load_average": {"start": [0.5, 1, 1], "end": [2.25, 1, 1]},
     "date": "2026-01-02",
     "command": "make bench",
     "machine": "2 CPUs",
@@ -112,6 +113,7 @@ def test_markdown_and_chart_render_the_same_document(tmp_path: Path) -> None:
     assert "| 250.0 / 600.0 | 255.0 / 605.0 | 3 / 3 | yes (12/12) / yes |" in text
     assert "| operator | 50.0 | 44.6 | 1.12x | 0 | 0 | 900 / 400 |" in text
     assert "![results](chart.png)" in text
+    assert "load average 0.5 to 2.25" in text
     assert "burst within 1 2x lower bound: **met**" in text
     chart(doc, tmp_path / "chart.png")
     assert (tmp_path / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
