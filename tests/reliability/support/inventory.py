@@ -118,8 +118,8 @@ def audit(
         "wrong address records": sum(
             _address_problems(live[uid], servers_of.get(uid, []), records_of.get(uid, [])) for uid in live
         ),
-        "managed firewalls beyond one": abs(
-            sum(1 for f in hetzner.firewalls() if f["name"] == naming.FIREWALL_NAME) - 1
+        "managed firewalls beyond one": max(
+            0, sum(1 for f in hetzner.firewalls() if f["name"] == naming.FIREWALL_NAME) - 1
         ),
     }
     return Books(figures, findings)

@@ -132,6 +132,7 @@ class TcpRelay:
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
         self.port = 0
+        self.accepted = 0  # connections the operator opened through the relay
         self.severed = 0  # connections cut by sever()
         self._thread = _LoopThread("tcp-relay")
         self._server: asyncio.Server | None = None
@@ -170,6 +171,7 @@ class TcpRelay:
         return cut
 
     async def _pair(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
         try:
             server_reader, server_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
         except OSError:
