@@ -96,3 +96,15 @@ def first_answer(log: Iterable[RequestRecord], path_suffix: str, status: int, si
     return first_at_or_after(
         (r.sim_time for r in log if r.status == status and r.path.endswith(path_suffix)), since
     )
+
+
+def percentiles(values: list[float]) -> dict[str, float] | None:
+    """p50, p90 and max (nearest rank), or None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+
+    def rank(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return {"p50": round(rank(0.5), 1), "p90": round(rank(0.9), 1), "max": round(ordered[-1], 1)}

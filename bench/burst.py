@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.accounting import duplicate_servers, servers_per_instance, tally
+from bench.accounting import duplicate_servers, percentiles, servers_per_instance, tally
 from bench.cluster import Cluster, is_ready
 from bench.fleet import CLOUDFLARE_LIMIT, CLOUDFLARE_WINDOW, HETZNER_REFILL, ZONE, Clouds
 from bench.lowerbound import BurstModel, burst_lower_bound
@@ -166,14 +166,6 @@ def _figures(
         "initial_hetzner_tokens": round(tokens, 1),
         "phases": phases(clouds, start, ready_at),
     }
-
-
-def percentiles(values: list[float]) -> dict[str, float] | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
-    return {"p50": round(pick(0.5), 1), "p90": round(pick(0.9), 1), "max": round(ordered[-1], 1)}
 
 
 def phases(clouds: Clouds, start: float, ready_at: dict[str, float]) -> dict[str, Any]:

@@ -164,7 +164,13 @@ def _steady_section(results: dict[str, Any]) -> list[str]:
         "Kept schedule: the operator listed once per resync interval (passes done / due), the baseline "
         "reconciled each instance about once per interval; a run that did not keep up was CPU-bound at "
         "this time scale and under-counts its requests per hour, so it gets no ratio.",
-    ]
+        "",
+        "The operator notices drift at its next full listing, so its worst case is about one listing "
+        "period plus one listing: "
+        + "; ".join(f"{int(n):,}: period {_spread(ours, 'period_seconds')} s, listing "
+                    f"{_spread(ours, 'duration_seconds')} s" for n, ours in steady.items())
+        + " (p50 / max).",
+    ]  # fmt: skip
     lines += ["", _row("instances", "peak RSS MB", "CPU s per reconcile", "start-up until settled, wall s"),
               _row(*["---"] * 4)]  # fmt: skip
     for n in steady:
@@ -203,6 +209,11 @@ def _burst_section(results: dict[str, Any]) -> list[str]:
         f"{_phase(phases['app_up_until_ready'])}.",
         "",
     ]
+
+
+def _spread(figures: dict[str, Any], key: str) -> str:
+    found = (figures.get("listings") or {}).get(key)
+    return "n/a" if not found else f"{found['p50']:g} / {found['max']:g}"
 
 
 def _load(results: dict[str, Any]) -> str:

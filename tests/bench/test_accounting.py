@@ -11,6 +11,7 @@ from bench.accounting import (
     first_at_or_after,
     listing_passes,
     noticed_by_listing,
+    percentiles,
     servers_per_instance,
     tally,
 )
@@ -114,3 +115,16 @@ def test_first_answer_matches_path_and_status() -> None:
     assert first_answer(log, "/servers/7", 404, 0.0) == 20.0
     assert first_answer(log, "/servers/7", 404, 25.0) == 30.0
     assert first_answer(log, "/servers/7", 404, 31.0) is None
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([], None),
+        ([7.0], {"p50": 7.0, "p90": 7.0, "max": 7.0}),
+        ([float(v) for v in range(1, 11)], {"p50": 6.0, "p90": 10.0, "max": 10.0}),  # nearest rank
+        ([300.04, 299.96, 301.26], {"p50": 300.0, "p90": 301.3, "max": 301.3}),
+    ],
+)
+def test_percentiles(values: list[float], expected: dict[str, float] | None) -> None:
+    assert percentiles(values) == expected

@@ -17,6 +17,7 @@ def steady(hetzner: float, cloudflare: float, drift: float | None, kept_up: bool
         "drift_detection_seconds": drift,
         "drift_repair_seconds": None if drift is None else drift + 5,
         "kept_up": kept_up,
+        "listings": {"period_seconds": {"p50": 301.0, "p90": 302.0, "max": 305.5}, "duration_seconds": None},
         "hetzner_rate_limited": 0,
         "cloudflare_rate_limited": 3,
         "list_passes": 12,
@@ -114,6 +115,7 @@ def test_markdown_and_chart_render_the_same_document(tmp_path: Path) -> None:
     assert "| operator | 50.0 | 44.6 | 1.12x | 0 | 0 | 900 / 400 |" in text
     assert "![results](chart.png)" in text
     assert "load average 0.5 to 2.25" in text
+    assert "1,000: period 301 / 305.5 s, listing n/a s" in text
     assert "burst within 1 2x lower bound: **met**" in text
     chart(doc, tmp_path / "chart.png")
     assert (tmp_path / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
