@@ -74,7 +74,7 @@ def settled(body: dict[str, Any]) -> bool:
     return (
         condition(body, "Ready") == "True"
         or condition(body, "Stalled") == "True"
-        or condition(body, "Ready", "reason") in WAITING_REASONS
+        or condition(body, "Reconciling", "reason") in WAITING_REASONS
     )
 
 
@@ -83,7 +83,7 @@ def outcome(body: dict[str, Any]) -> str:
         return f"Stalled/{condition(body, 'Stalled', 'reason')}"
     if condition(body, "Ready") == "True":
         return f"Ready/{body['status']['phase']}"
-    return f"Waiting/{condition(body, 'Ready', 'reason')}"
+    return f"Waiting/{condition(body, 'Reconciling', 'reason')}"
 
 
 @pytest.mark.parametrize("plan", variants(QUICK, FULL))

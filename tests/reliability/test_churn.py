@@ -22,7 +22,10 @@ from tests.reliability.support.variants import variants
 
 pytestmark = pytest.mark.controlplane
 
-TYPES = ("cx23", "cx33", "cx43")  # the disk is kept on resize, so any of them can follow any other
+# Types with the same 40 GB x86 disk: any can follow any other. (A resize that lands before the server is
+# created makes the server with the bigger disk, and Hetzner never shrinks one: a way back down would
+# rightly stall with DiskDowngrade, which is not what this suite is about.)
+TYPES = ("cx23", "cx22", "cpx11")
 
 
 @dataclass(frozen=True)

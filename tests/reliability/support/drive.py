@@ -42,11 +42,16 @@ def writes_since(stage: Stage, marks: tuple[int, int]) -> int:
 
 
 def wait_until_talking(
-    stage: Stage, process: OperatorProcess, marks: tuple[int, int], timeout: float = 60
+    stage: Stage, process: OperatorProcess, marks: tuple[int, int], writing: bool = False, timeout: float = 60
 ) -> None:
-    """Until the operator sent a provider request after `marks` (it started and began observing)."""
+    """Until the operator sent a provider request after `marks` (it started and began observing), or
+    with `writing`, a request that changes something."""
+
+    def heard() -> bool:
+        return writes_since(stage, marks) > 0 if writing else bool(stage.requests_since(*marks))
+
     deadline = time.monotonic() + timeout
-    while not stage.requests_since(*marks):
+    while not heard():
         if not process.alive():
             raise AssertionError(f"operator exited with {process.proc.returncode}:\n{process.logs()[-4000:]}")
         if time.monotonic() > deadline:
