@@ -2,16 +2,20 @@
 
 - resume/create/update: one level-based reconcile. Day-2 requests are annotations under clawhost.dev/,
   which Kopf counts as changes because its own bookkeeping lives under a different prefix (see
-  KOPF_PREFIX). A pass that waits for something raises kopf.TemporaryError with the delay.
-- the drift timer: sleeps until the shared observer saw this instance's providers change, or one resync
-  interval passed, then runs the same pass.
+  KOPF_PREFIX). The pass says when the next one is due, and the instance's timer runs it.
+- the timer: sleeps in the PassSchedule until the next pass is due (a requeue, the observer having seen
+  this instance's providers change, or one resync interval), then runs the same pass. Requeues live
+  there rather than in kopf.TemporaryError, so a wake-up can cut a backoff short and Kopf writes no
+  retry bookkeeping to the resource on every poll.
 - delete (non-optional, so Kopf keeps our finalizer on the resource): cleans up, then lets go.
+
+No pass runs for a resource without our finalizer or with a deletion timestamp: Kopf starts timers on
+the first event, before it adds the finalizer, and a resource deleted in that moment vanishes without a
+delete handler, so a server created then would belong to nobody.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from datetime import datetime
@@ -60,6 +64,10 @@ def configure_settings(settings: kopf.OperatorSettings) -> None:
     settings.posting.level = logging.WARNING  # our own events go out explicitly, one per step
     settings.networking.request_timeout = 60
     settings.execution.default_backoff = 30
+    # A timer exits as soon as it is told to stop (its wait watches the flag), so a deletion need not
+    # wait for Kopf's 60-second polling of timers that have not exited yet.
+    settings.background.instant_exit_timeout = 5.0
+    settings.background.cancellation_polling = 5.0
 
 
 def _write(patch: kopf.Patch, before: api.InstanceStatus, result: PassResult) -> None:
@@ -71,8 +79,7 @@ def _write(patch: kopf.Patch, before: api.InstanceStatus, result: PassResult) ->
 def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
     resource: dict[str, Any] = {"group": api.GROUP, "version": api.VERSION, "plural": api.PLURAL}
-    interval = runtime.config.resync_interval_seconds
-    requeued: set[str] = set()  # instances whose drift timer asked to come back soon
+    schedule = runtime.schedule
 
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -90,36 +97,31 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     async def cleanup(**_: Any) -> None:
         await runtime.stop()
 
-    async def run_pass(body: kopf.Body, patch: kopf.Patch, trigger: str) -> PassResult:
+    async def run_pass(body: kopf.Body, patch: kopf.Patch, trigger: str) -> None:
+        uid = body.metadata.uid or ""
+        started = time.monotonic()
+        if not may_reconcile(body):
+            schedule.after_pass(uid, started, None)  # the change handler runs once the finalizer is on
+            return
         instance = api.OpenClawInstance.from_body(body)
         created = body.metadata.creation_timestamp
         created_at = datetime.fromisoformat(created) if created else None
         result = await runtime.reconciler.reconcile(instance, trigger, created_at)
         _write(patch, instance.status, result)
-        return result
+        schedule.after_pass(uid, started, result.requeue)
 
     @kopf.on.resume(**resource, registry=registry)
     @kopf.on.create(**resource, registry=registry)
     @kopf.on.update(**resource, registry=registry)
     async def reconcile(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-        result = await run_pass(body, patch, "change")
-        if result.requeue is not None:
-            raise kopf.TemporaryError(result.status.message or "waiting", delay=result.requeue)
+        await run_pass(body, patch, "change")
 
     @kopf.timer(**resource, registry=registry, interval=0.5, initial_delay=1.0)
     async def drift(body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
         stopped: kopf.DaemonStopped = kwargs["stopped"]
-        uid = body.metadata.uid or ""
-        if uid in requeued:
-            requeued.discard(uid)
-        else:
-            await _wait_for_turn(runtime.observer.wakeup(uid), stopped, interval)
-        if stopped:
+        if not await schedule.wait(body.metadata.uid or "", stopped.wait()) or stopped:
             return
-        result = await run_pass(body, patch, "drift")
-        if result.requeue is not None:
-            requeued.add(uid)
-            raise kopf.TemporaryError(result.status.message or "waiting", delay=result.requeue)
+        await run_pass(body, patch, "drift")
 
     @kopf.on.delete(**resource, registry=registry)
     async def finalize(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
@@ -128,17 +130,12 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         if not result.done:
             _write(patch, instance.status, result)
             raise kopf.TemporaryError(result.status.message or "deleting", delay=result.requeue or 5.0)
+        schedule.forget(instance.metadata.uid)
 
     return registry
 
 
-async def _wait_for_turn(wakeup: asyncio.Event, stopped: kopf.DaemonStopped, longest: float) -> None:
-    """Until the observer saw a change for this instance, the interval passed, or the timer stops."""
-    deadline = time.monotonic() + longest
-    while not stopped and not wakeup.is_set():
-        left = deadline - time.monotonic()
-        if left <= 0:
-            break
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wakeup.wait(), timeout=min(left, 1.0))
-    wakeup.clear()
+def may_reconcile(body: kopf.Body) -> bool:
+    """Only a live resource that our finalizer protects: its deletion is then sure to reach `finalize`."""
+    meta = body.metadata
+    return api.FINALIZER in (meta.get("finalizers") or []) and not meta.get("deletionTimestamp")

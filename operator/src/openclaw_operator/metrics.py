@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections import Counter as Tally
-from collections.abc import Iterable
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
@@ -63,19 +61,33 @@ def record_request(provider: str, method: str, path: str, status: int) -> None:
     PROVIDER_REQUESTS.labels(provider, operation_name(method, path), str(status)).inc()
 
 
-def publish_instances(statuses: Iterable[api.InstanceStatus]) -> None:
-    """Recount the instance gauges from the statuses the operator holds (one entry per instance)."""
-    phases: Tally[str] = Tally()
-    conditions: Tally[tuple[str, str]] = Tally()
-    for status in statuses:
-        phases[status.phase.value if status.phase else "Unknown"] += 1
-        for condition in status.conditions:
-            conditions[(condition.type, condition.status)] += 1
-    for phase in [*api.Phase, "Unknown"]:
-        INSTANCES.labels(str(phase)).set(phases.get(str(phase), 0))
-    for type_ in api.ConditionType:
-        for value in ("True", "False", "Unknown"):
-            CONDITIONS.labels(type_.value, value).set(conditions.get((type_.value, value), 0))
+class InstanceGauges:
+    """The instance gauges, kept by difference: each pass moves only its own instance between label
+    values (a recount of every instance after every pass made a resync cost O(N^2))."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}
+        for phase in [*api.Phase, "Unknown"]:
+            INSTANCES.labels(str(phase)).set(0)
+        for type_ in api.ConditionType:
+            for value in ("True", "False", "Unknown"):
+                CONDITIONS.labels(type_.value, value).set(0)
+
+    def set(self, uid: str, status: api.InstanceStatus | None) -> None:
+        """The instance's status now (None: it is gone)."""
+        old = self._seen.pop(uid, None)
+        if old is not None:
+            INSTANCES.labels(old[0]).dec()
+            for pair in old[1]:
+                CONDITIONS.labels(*pair).dec()
+        if status is None:
+            return
+        phase = status.phase.value if status.phase else "Unknown"
+        pairs = tuple((condition.type, condition.status) for condition in status.conditions)
+        self._seen[uid] = (phase, pairs)
+        INSTANCES.labels(phase).inc()
+        for pair in pairs:
+            CONDITIONS.labels(*pair).inc()
 
 
 def serve(port: int, address: str) -> None:

@@ -6,9 +6,13 @@ are no per-instance requests at all. Writes update the snapshot in place (a jour
 list that was already in flight), in-flight actions are polled in one batched GET /actions?id=..&id=..,
 and only a server that is between states is fetched on its own.
 
-After each list the observer compares what every instance would see with the previous list and wakes
-the instances whose view changed, so drift (a server deleted or powered off, a record edited) is acted
-on within one interval.
+After each list the observer compares what every instance would see with the previous list and tells
+the scheduler which instances' view changed, so drift (a server deleted or powered off, a record edited)
+is acted on within one interval: listings start early by as long as the last one took, so a change made
+just after one listing began is in the operator's hands by the end of the next, one interval later.
+
+Every per-instance read is O(1) in the fleet's size (servers indexed by owner, records by name and owner),
+because each of N passes per interval reads: a scan per read made every interval O(N^2).
 """
 
 from __future__ import annotations
@@ -68,6 +72,79 @@ class Coalesced:
         self.completed_start = max(self.completed_start, started)
 
 
+class _ServerBook:
+    """Servers by id and by the instance uid in their owner label."""
+
+    def __init__(self) -> None:
+        self.by_id: dict[int, ServerObservation] = {}
+        self._by_owner: dict[str, dict[int, ServerObservation]] = {}
+
+    def put(self, server: ServerObservation) -> None:
+        self.drop(server.id)
+        self.by_id[server.id] = server
+        owner = server.labels.get(naming.INSTANCE_UID_LABEL)
+        if owner is not None:
+            self._by_owner.setdefault(owner, {})[server.id] = server
+
+    def drop(self, server_id: int) -> None:
+        old = self.by_id.pop(server_id, None)
+        owner = old.labels.get(naming.INSTANCE_UID_LABEL) if old is not None else None
+        if owner is not None:
+            owned = self._by_owner.get(owner, {})
+            owned.pop(server_id, None)
+            if not owned:
+                self._by_owner.pop(owner, None)
+
+    def labelled(self, uid: str) -> list[ServerObservation]:
+        """Servers whose owner label names `uid` (ownership itself is `naming.owned_by`'s to decide)."""
+        return list(self._by_owner.get(uid, {}).values())
+
+
+class _RecordBook:
+    """Records by zone and id, by name and by the owner named in their comment."""
+
+    def __init__(self) -> None:
+        self.by_zone: dict[str, dict[str, RecordObservation]] = {}  # zone id -> record id -> record
+        self._by_name: dict[str, dict[str, RecordObservation]] = {}
+        self._by_owner: dict[str, dict[str, RecordObservation]] = {}
+
+    def replace_zone(self, zone_id: str, records: Iterable[RecordObservation]) -> None:
+        for record in list(self.by_zone.get(zone_id, {}).values()):
+            self.drop(record)
+        self.by_zone[zone_id] = {}
+        for record in records:
+            self.put(record)
+
+    def put(self, record: RecordObservation) -> None:
+        self.drop(record)
+        self.by_zone.setdefault(record.zone_id, {})[record.id] = record
+        self._by_name.setdefault(record.name, {})[record.id] = record
+        owner = naming.record_owner(record.comment)
+        if owner is not None:
+            self._by_owner.setdefault(owner, {})[record.id] = record
+
+    def drop(self, record: RecordObservation) -> None:
+        old = self.by_zone.get(record.zone_id, {}).pop(record.id, None)
+        if old is None:
+            return
+        _discard(self._by_name, old.name, old.id)
+        owner = naming.record_owner(old.comment)
+        if owner is not None:
+            _discard(self._by_owner, owner, old.id)
+
+    def relevant_to(self, uid: str, hostname: str) -> tuple[RecordObservation, ...]:
+        found = {**self._by_name.get(hostname, {}), **self._by_owner.get(uid, {})}
+        return tuple(found[key] for key in sorted(found))
+
+
+def _discard(index: dict[str, dict[str, RecordObservation]], key: str, record_id: str) -> None:
+    bucket = index.get(key)
+    if bucket is not None:
+        bucket.pop(record_id, None)
+        if not bucket:
+            index.pop(key, None)
+
+
 @dataclass
 class _Journal:
     """Local writes, replayed over a list that started before them."""
@@ -100,17 +177,17 @@ class Observer:
         self.resync_interval = resync_interval
         self.poll_interval = poll_interval
         self._clock = clock
-        self._servers: dict[int, ServerObservation] = {}
+        self._servers = _ServerBook()
         self._server_seen: dict[int, float] = {}
         self._zones: dict[str, Zone | None] = {}
-        self._records: dict[str, dict[str, RecordObservation]] = {}  # zone id -> record id -> record
+        self._records = _RecordBook()
         self._journal = _Journal()
         self._actions: dict[int, tuple[float, ActionObservation]] = {}
         self._wanted_actions: set[int] = set()
         self._types: dict[str, ServerTypeInfo] = {}
         self._tracked: dict[str, str] = {}  # uid -> hostname, for views and wake-ups
         self._views: dict[str, str] = {}
-        self._wakeups: dict[str, asyncio.Event] = {}
+        self.on_change: Callable[[str], None] = lambda uid: None  # the pass scheduler's wake-up
         self._lists = Coalesced(self._list_everything, clock)
         self._polls = Coalesced(self._poll_actions, clock, delay=0.05)
 
@@ -125,26 +202,37 @@ class Observer:
     async def run(self, stopped: asyncio.Event) -> None:
         """The background loop: list, then wake instances whose view changed; once per interval."""
         while not stopped.is_set():
+            started = self._clock()
             try:
                 await self.refresh()
                 self._wake_changed()
             except Exception as exc:  # rate limit or outage: the next interval tries again
                 log.warning("listing provider state failed: %s", exc)
+            took = self._clock() - started
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopped.wait(), timeout=self.resync_interval)
+                await asyncio.wait_for(stopped.wait(), timeout=self.next_listing_in(took))
+
+    def next_listing_in(self, took: float) -> float:
+        """Start the next listing early by as long as this one took (never more often than every half
+        interval): then a change right after this listing began is seen within one interval."""
+        period = max(self.resync_interval - took, self.resync_interval / 2)
+        return max(0.0, period - took)
 
     async def _list_everything(self, started: float) -> None:
         servers = await self.hetzner.list_servers()
         zones: dict[str, Zone | None] = {}
-        records: dict[str, dict[str, RecordObservation]] = {}
+        records = _RecordBook()
         for name in self.managed_zones:
             zone = self._zones.get(name) or await self.cloudflare.zone(name)
             zones[name] = zone
             if zone is not None:
-                records[zone.id] = {record.id: record for record in await self.cloudflare.records(zone)}
-        self._servers = {server.id: server for server in servers}
+                records.replace_zone(zone.id, await self.cloudflare.records(zone))
+        book = _ServerBook()
+        for server in servers:
+            book.put(server)
+        self._servers, self._records = book, records
         self._server_seen = {server.id: started for server in servers}
-        self._zones, self._records = zones, records
+        self._zones = zones
         self._journal.replay_after(started)
 
     # --- instance views ------------------------------------------------------------------------------
@@ -154,10 +242,6 @@ class Observer:
     def forget(self, uid: str) -> None:
         self._tracked.pop(uid, None)
         self._views.pop(uid, None)
-        self._wakeups.pop(uid, None)
-
-    def wakeup(self, uid: str) -> asyncio.Event:
-        return self._wakeups.setdefault(uid, asyncio.Event())
 
     def _wake_changed(self) -> None:
         for uid, hostname in list(self._tracked.items()):
@@ -165,20 +249,18 @@ class Observer:
             before = self._views.get(uid)
             self._views[uid] = view
             if before is not None and before != view:
-                self.wakeup(uid).set()
+                self.on_change(uid)
 
     def _fingerprint(self, uid: str, hostname: str) -> str:
-        servers = sorted(
-            repr(s) for s in self._servers.values() if s.labels.get(naming.INSTANCE_UID_LABEL) == uid
-        )
+        servers = sorted(repr(s) for s in self._servers.labelled(uid))
         records = sorted(repr(r) for r in self.records_for(uid, hostname))
         return hashlib.sha256("\n".join([*servers, *records]).encode()).hexdigest()
 
     def server_for(self, uid: str, server_id: int | None) -> ServerObservation | None:
         """By the id in status, else by the owner label (a server created just before a crash)."""
-        if server_id is not None and server_id in self._servers:
-            return self._servers[server_id]
-        owned = [s for s in self._servers.values() if naming.owned_by(s.labels, uid)]
+        if server_id is not None and server_id in self._servers.by_id:
+            return self._servers.by_id[server_id]
+        owned = [s for s in self._servers.labelled(uid) if naming.owned_by(s.labels, uid)]
         return min(owned, key=lambda s: s.id) if owned else None
 
     def zone(self, name: str | None) -> Zone | None:
@@ -186,19 +268,14 @@ class Observer:
 
     def records_for(self, uid: str, hostname: str) -> tuple[RecordObservation, ...]:
         """Records named like the host (anyone's) and every record this instance owns (any name, any zone)."""
-        return tuple(
-            record
-            for zone_records in self._records.values()
-            for record in zone_records.values()
-            if record.name == hostname or naming.record_owner(record.comment) == uid
-        )
+        return self._records.relevant_to(uid, hostname)
 
     # --- targeted reads ------------------------------------------------------------------------------
     async def fresh_server(self, server_id: int, force: bool = False) -> ServerObservation | None:
         """One GET for a server between states (at most once per poll interval) or after an action."""
         now = self._clock()
         if not force and now - self._server_seen.get(server_id, float("-inf")) < self.poll_interval:
-            return self._servers.get(server_id)
+            return self._servers.by_id.get(server_id)
         server = await self.hetzner.get_server(server_id)
         if server is None:
             self.server_gone(server_id)
@@ -253,7 +330,7 @@ class Observer:
                 continue
             self._zones[name] = zone
             records = await self.cloudflare.records(zone)
-            self._records[zone.id] = {record.id: record for record in records}
+            self._records.replace_zone(zone.id, records)
             owned.extend(r for r in records if naming.record_owner(r.comment) == uid)
         return owned
 
@@ -262,26 +339,26 @@ class Observer:
         now = self._clock()
 
         def apply() -> None:
-            self._servers[server.id] = server
+            self._servers.put(server)
             self._server_seen[server.id] = now
 
         self._journal.add(now, apply)
 
     def server_gone(self, server_id: int) -> None:
         def apply() -> None:
-            self._servers.pop(server_id, None)
+            self._servers.drop(server_id)
 
         self._journal.add(self._clock(), apply)
 
     def record_written(self, record: RecordObservation) -> None:
         def apply() -> None:
-            self._records.setdefault(record.zone_id, {})[record.id] = record
+            self._records.put(record)
 
         self._journal.add(self._clock(), apply)
 
     def record_gone(self, record: RecordObservation) -> None:
         def apply() -> None:
-            self._records.get(record.zone_id, {}).pop(record.id, None)
+            self._records.drop(record)
 
         self._journal.add(self._clock(), apply)
 

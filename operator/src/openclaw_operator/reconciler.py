@@ -58,6 +58,7 @@ ACTION_COMMANDS: dict[StepKind, tuple[str, dict[str, Any] | None]] = {
 }
 
 PostEvent = Callable[[api.OpenClawInstance, Note], None]
+FINALIZED_REMEMBERED = 100_000  # uids, ~10 MB at most
 
 
 class StepFailed(Exception):
@@ -99,8 +100,14 @@ class Reconciler:
         self._post = post
         self.app_health = app_health
         self.memory: dict[str, InstanceMemory] = {}
+        # Instances whose deletion finished: a pass that was queued behind the finalizer (a timer that
+        # had not stopped yet) must not create their server again. Bounded, oldest forgotten first.
+        self._finalized: dict[str, None] = {}
+        self._closing = False
         self._rng = random.Random()
         self._firewall_ready = False
+        self._firewall_lock = asyncio.Lock()  # one creating pass ensures it; the others wait for it
+        self.gauges = metrics.InstanceGauges()
         self.settings = PlanSettings(
             managed_zones=config.managed_zones,
             default_openclaw_version=config.default_openclaw_version,
@@ -117,15 +124,32 @@ class Reconciler:
     def _memory(self, uid: str) -> InstanceMemory:
         return self.memory.setdefault(uid, InstanceMemory())
 
-    def statuses(self) -> list[api.InstanceStatus]:
-        return [m.status for m in self.memory.values() if m.status is not None]
+    async def close(self, grace: float) -> None:
+        """Start no more passes; wait (at most `grace` seconds) for the ones in flight."""
+        self._closing = True
+        locks = [memory.lock for memory in self.memory.values() if memory.lock.locked()]
+
+        async def drained() -> None:
+            for lock in locks:
+                async with lock:
+                    pass
+
+        try:
+            await asyncio.wait_for(drained(), grace)
+        except TimeoutError:
+            log.warning("%d reconcile passes still running at shutdown", sum(lk.locked() for lk in locks))
 
     # --- the reconcile pass --------------------------------------------------------------------------
     async def reconcile(
         self, instance: api.OpenClawInstance, trigger: str, created_at: datetime | None = None
     ) -> PassResult:
-        memory = self._memory(instance.metadata.uid)
+        uid = instance.metadata.uid
+        if uid in self._finalized:
+            return PassResult(instance.status, None)
+        memory = self._memory(uid)
         async with memory.lock:
+            if self._closing or uid in self._finalized:  # both may have happened while it waited
+                return PassResult(memory.status or instance.status, None)
             started = time.monotonic()
             if memory.status is not None:
                 instance = instance.model_copy(update={"status": memory.status})
@@ -134,7 +158,7 @@ class Reconciler:
                 metrics.TIME_TO_READY.observe((api.now() - created_at).total_seconds())
             memory.status = result.status
             metrics.RECONCILE_SECONDS.labels(trigger, outcome).observe(time.monotonic() - started)
-            metrics.publish_instances(self.statuses())
+            self.gauges.set(uid, result.status)
             return result
 
     async def _pass(self, instance: api.OpenClawInstance, memory: InstanceMemory) -> tuple[PassResult, str]:
@@ -289,9 +313,11 @@ class Reconciler:
             raise StepFailed(Failure(FailureKind.STALLED, "InvalidBootstrapInput", message)) from None
 
     async def _ensure_firewall(self) -> None:
-        if not self._firewall_ready:
-            await self.hetzner.ensure_firewall(managed_firewall_rules(list(self.config.ssh_source_ranges)))
-            self._firewall_ready = True
+        async with self._firewall_lock:
+            if not self._firewall_ready:
+                rules = managed_firewall_rules(list(self.config.ssh_source_ranges))
+                await self.hetzner.ensure_firewall(rules)
+                self._firewall_ready = True
 
     async def _create_server(self, instance: api.OpenClawInstance) -> dict[str, Any]:
         meta, spec = instance.metadata, instance.spec
@@ -350,10 +376,17 @@ class Reconciler:
                 instance = instance.model_copy(update={"status": memory.status})
             result = await self._finalize(instance, memory)
             memory.status = result.status
+            uid = instance.metadata.uid
             if result.done:
-                self.memory.pop(instance.metadata.uid, None)
-                self.observer.forget(instance.metadata.uid)
-            metrics.publish_instances(self.statuses())
+                self.memory.pop(uid, None)
+                self.observer.forget(uid)
+                self.app_health.forget(uid)
+                self.gauges.set(uid, None)
+                self._finalized[uid] = None
+                while len(self._finalized) > FINALIZED_REMEMBERED:
+                    del self._finalized[next(iter(self._finalized))]
+            else:
+                self.gauges.set(uid, result.status)
             return result
 
     async def _finalize(self, instance: api.OpenClawInstance, memory: InstanceMemory) -> PassResult:

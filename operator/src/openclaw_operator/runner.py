@@ -23,6 +23,7 @@ from openclaw_operator.providers.cloudflare import CloudflareProvider
 from openclaw_operator.providers.hetzner import HetznerProvider
 from openclaw_operator.providers.ratelimit import RateLimiter
 from openclaw_operator.reconciler import Reconciler
+from openclaw_operator.schedule import PassSchedule
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ class Runtime:
             config.resync_interval_seconds,
             config.action_poll_seconds,
         )
+        self.schedule = PassSchedule(config.resync_interval_seconds)
+        self.observer.on_change = self.schedule.wake
         self.app_health = AppHealth(
             config.app_health_url, config.resync_interval_seconds, config.action_poll_seconds
         )
@@ -76,6 +79,9 @@ class Runtime:
 
     async def stop(self) -> None:
         self._stop.set()
+        # Kopf may still run timers after its cleanup handlers: no pass starts from here on, and the
+        # ones in flight finish before their HTTP sessions close under them.
+        await self.reconciler.close(grace=self.config.provider_timeout_seconds)
         if self._loop is not None:
             await asyncio.gather(self._loop, return_exceptions=True)
         await self.cloudflare.close()

@@ -100,7 +100,7 @@ ROWS = [
         app=AppObservation(False, "HTTP 502", 4.0),
         ready_reason="Unhealthy",
     ),
-    Row("app not checked yet: not Ready", app=None, ready_reason="Checking", requeue=False),
+    Row("app not checked yet: not Ready, back for the check", app=None, ready_reason="Checking"),
     Row(
         "app check disabled: Ready without it",
         app=None,
@@ -171,3 +171,9 @@ def test_ready_status_carries_ids_addresses_and_url() -> None:
     )
     assert status.url == f"https://{HOST}/"
     assert status.dns_record_ids == api.DnsRecordIds(zone_id="z", a="a", aaaa="b")
+
+
+def test_the_first_app_check_follows_within_a_poll_not_an_interval() -> None:
+    """The pass that sees server and DNS ready ends with AppReady Unknown; the check runs next pass."""
+    decision = decide(situation(Row("unchecked", app=None)))
+    assert decision.requeue == SETTINGS.poll

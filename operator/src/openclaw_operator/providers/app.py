@@ -1,12 +1,18 @@
 """The OpenClaw application on the server, seen from outside: CLAWHOST_APP_HEALTH_URL answers 2xx.
 
 Checked only once the server runs and its DNS records are correct. A healthy app is looked at again
-once per resync interval; an unhealthy one on a doubling backoff capped at five minutes, so a broken
-app neither hot-loops the operator nor waits an interval to be noticed as fixed.
+once per resync interval. An app that has not answered yet since its server started is looked at every
+`first_retry` seconds for BOOT_GRACE seconds (cloud-init installs OpenClaw in a few minutes, and each
+check only costs the customer's own server a GET, no provider request), so Ready follows the boot by at
+most one retry; after that, or once an app that was healthy fails, on a doubling backoff capped at five
+minutes, so a broken app neither hot-loops the operator nor waits an interval to be noticed as fixed.
+At most PARALLEL_PROBES checks run at once, so a restart with thousands of instances neither exhausts the
+connection pool nor times healthy apps out while they wait for a connection.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +26,9 @@ from openclaw_operator.reconcile.instance import AppObservation
 from openclaw_operator.reconcile.model import ServerObservation, ServerStatus
 
 MAX_BACKOFF = 300.0
+BOOT_GRACE = 600.0
 TIMEOUT = 5.0
+PARALLEL_PROBES = 50
 
 
 @dataclass
@@ -28,15 +36,21 @@ class _Checked:
     seen: AppObservation
     next_at: float
     failures: int
+    booting_since: float | None  # first failed check of an app never healthy since its server started
 
 
 def health_url(template: str, instance: api.OpenClawInstance, server: ServerObservation) -> str:
     return template.format(hostname=instance.spec.hostname, ipv4=server.ipv4 or "", server_id=server.id)
 
 
-def next_check_in(healthy: bool, failures: int, first: float, resync: float) -> float:
+def next_check_in(
+    healthy: bool, failures: int, first: float, resync: float, booting_for: float | None
+) -> float:
+    """`booting_for`: seconds since the first failed check of an app not yet seen healthy, else None."""
     if healthy:
         return resync
+    if booting_for is not None and booting_for < BOOT_GRACE:
+        return first
     return float(min(MAX_BACKOFF, first * 2 ** max(failures - 1, 0)))
 
 
@@ -50,6 +64,10 @@ class AppHealth:
         self._clock = clock
         self._checked: dict[str, _Checked] = {}
         self._session: aiohttp.ClientSession | None = None
+        self._slots = asyncio.Semaphore(PARALLEL_PROBES)
+
+    def forget(self, uid: str) -> None:
+        self._checked.pop(uid, None)
 
     async def close(self) -> None:
         if self._session is not None:
@@ -70,11 +88,17 @@ class AppHealth:
         if checked is not None and now < checked.next_at:
             seen = checked.seen
             return AppObservation(seen.healthy, seen.message, None if seen.healthy else checked.next_at - now)
-        healthy, message = await self._probe(health_url(self.template, instance, server))
+        async with self._slots:
+            healthy, message = await self._probe(health_url(self.template, instance, server))
+        now = self._clock()
         failures = 0 if healthy else (checked.failures if checked else 0) + 1
-        delay = next_check_in(healthy, failures, self.first_retry, self.resync)
+        booting_since = None
+        if not healthy and (checked is None or checked.booting_since is not None):
+            booting_since = checked.booting_since if checked is not None else now
+        booting_for = now - booting_since if booting_since is not None else None
+        delay = next_check_in(healthy, failures, self.first_retry, self.resync, booting_for)
         seen = AppObservation(healthy, message, None if healthy else delay)
-        self._checked[uid] = _Checked(seen, now + delay, failures)
+        self._checked[uid] = _Checked(seen, now + delay, failures, booting_since)
         return seen
 
     async def _probe(self, url: str) -> tuple[bool, str]:

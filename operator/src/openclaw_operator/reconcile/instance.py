@@ -130,6 +130,10 @@ def decide(s: Situation) -> Decision:
     requeue = _earliest(server_plan.requeue, s.settings.poll if steps else None)
     if s.app is not None and not s.app.healthy and _app_counts(s):
         requeue = _earliest(requeue, s.app.retry_in)
+    if s.app is None and _app_counts(s) and server_plan.verdict.ok and dns_plan.verdict.ok:
+        # The app is checked from the pass after the one that saw the server and DNS ready: come back
+        # then, rather than an interval later.
+        requeue = _earliest(requeue, s.settings.poll)
     return _finish(
         s,
         updates,
