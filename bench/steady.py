@@ -57,6 +57,7 @@ class SteadyConfig:
     drift_deletions: int = 3
     seed: int = 0
     settle_timeout: float = 900.0  # wall seconds
+    baseline_time_scale: float | None = None  # the baseline's own, if it differs
     profile: bool = False
 
 
@@ -112,10 +113,11 @@ def _naive(
     instances: list[api.OpenClawInstance],
     workdir: Path,
 ) -> dict[str, Any]:
-    with Clouds(cfg.time_scale, cfg.seed) as clouds:
-        env = operator_env(clouds.hetzner, clouds.cloudflare, cluster.access, [ZONE], cfg.time_scale)
+    scale = cfg.baseline_time_scale or cfg.time_scale
+    with Clouds(scale, cfg.seed) as clouds:
+        env = operator_env(clouds.hetzner, clouds.cloudflare, cluster.access, [ZONE], scale)
         seeded = seed_fleet(clouds, instances, load_config(env))
-        process = start_naive(clouds, cfg.time_scale, bodies, [s.server_id for s in seeded], workdir,
+        process = start_naive(clouds, scale, bodies, [s.server_id for s in seeded], workdir,
                               f"steady-{cfg.instances}")  # fmt: skip
         initial_gets = cfg.instances
 
@@ -222,6 +224,7 @@ def _measure(
         1 for r in clouds.hetzner.request_log if "/_sim/app/" in r.path and start <= r.sim_time < end
     )
     return {
+        "time_scale": clock.time_scale,
         "hetzner_requests_per_hour": round(hetzner.per_hour, 1),
         "cloudflare_requests_per_hour": round(cloudflare.per_hour, 1),
         "hetzner_rate_limited": hetzner.rate_limited,

@@ -10,8 +10,11 @@ import pytest
 from bench.report import assemble, chart, markdown, ratio, targets
 
 
-def steady(hetzner: float, cloudflare: float, drift: float | None, kept_up: bool = True) -> dict[str, Any]:
+def steady(
+    hetzner: float, cloudflare: float, drift: float | None, kept_up: bool = True, scale: float = 20.0
+) -> dict[str, Any]:
     return {
+        "time_scale": scale,
         "hetzner_requests_per_hour": hetzner,
         "cloudflare_requests_per_hour": cloudflare,
         "drift_detection_seconds": drift,
@@ -55,7 +58,7 @@ META = {
 def results(ours_1000: dict[str, Any], ours_burst: dict[str, Any]) -> dict[str, Any]:
     return assemble(
         META,
-        {1000: {"time_scale": 20.0, "ours": ours_1000, "baseline": steady(12000.0, 12000.0, 600.0)}},
+        {1000: {"ours": ours_1000, "baseline": steady(12000.0, 12000.0, 600.0, scale=30.0)}},
         {"time_scale": 2.0, "instances": 200, "ours": ours_burst, "baseline": burst(400.0, limited=2489)},
     )
 
@@ -110,7 +113,7 @@ def test_ratio(baseline: float | None, ours: float | None, expected: float | Non
 def test_markdown_and_chart_render_the_same_document(tmp_path: Path) -> None:
     doc = results(steady(240.0, 12.0, 250.0), burst(50.0))
     text = markdown(doc, "chart.png")
-    assert "| 1,000 | 20x | 240.0 / 12,000.0 | 50x |" in text
+    assert "| 1,000 | 20x / 30x | 240.0 / 12,000.0 | 50x |" in text
     assert "| 250.0 / 600.0 | 255.0 / 605.0 | 3 / 3 | yes (12/12) / yes |" in text
     assert "| operator | 50.0 | 44.6 | 1.12x | 0 | 0 | 900 / 400 |" in text
     assert "![results](chart.png)" in text
@@ -126,5 +129,5 @@ def test_no_ratio_for_an_operator_that_fell_behind() -> None:
     assert doc["ratios"]["1000"] == dict.fromkeys(
         ("hetzner_requests_per_hour", "cloudflare_requests_per_hour", "drift_detection_seconds")
     )
-    assert "| 1,000 | 20x | 240.0 / 12,000.0 | n/a |" in markdown(doc, None)
+    assert "| 1,000 | 20x / 30x | 240.0 / 12,000.0 | n/a |" in markdown(doc, None)
     assert "NO (12/12)" in markdown(doc, None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.run import FULL_STEADY, QUICK_STEADY, parse_args, steady_plan
+from bench.run import FULL_STEADY, QUICK_STEADY, Sizing, parse_args, steady_plan
 
 
 @pytest.mark.parametrize(
@@ -14,15 +14,15 @@ from bench.run import FULL_STEADY, QUICK_STEADY, parse_args, steady_plan
         (True, None, QUICK_STEADY),
         (False, "1000", {1000: FULL_STEADY[1000]}),
         (True, "100,1000", {100: QUICK_STEADY[100], 1000: FULL_STEADY[1000]}),  # quick first, else full
-        (False, "250", {250: (20.0, 3600.0, 300.0)}),  # a size of its own gets the defaults
+        (False, "250", {250: Sizing(20.0, 20.0, 3600.0, 300.0)}),  # a size of its own gets the defaults
     ],
 )
-def test_steady_plan(quick: bool, sizes: str | None, expected: dict[int, tuple[float, float, float]]) -> None:
+def test_steady_plan(quick: bool, sizes: str | None, expected: dict[int, Sizing]) -> None:
     assert steady_plan(quick, sizes) == expected
 
 
 def test_full_plan_measures_the_sizes_the_issue_names() -> None:
     assert sorted(FULL_STEADY) == [100, 1000, 5000]
-    assert FULL_STEADY[1000][1] == 3600.0  # the headline target is per simulated hour at 1,000
+    assert FULL_STEADY[1000].window == 3600.0  # the headline target is per simulated hour at 1,000
     args = parse_args([])
     assert (args.quick, args.no_burst, args.burst_instances) == (False, False, 200)
