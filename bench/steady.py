@@ -40,7 +40,7 @@ from openclaw_operator import api
 from openclaw_operator.config import Config, load_config
 from openclaw_operator.reconcile.model import Zone
 
-WORKERS = 10  # the naive reconciler's concurrency: the operator's default CLAWHOST_CONCURRENCY
+WORKERS: int = Config.model_fields["concurrency"].default  # the naive one gets the operator's default
 # A reconciler keeps its schedule if it reconciles (nearly) every instance once per resync interval (the
 # operator's drift timer, the baseline's requeue); failed reconciles (429s) are retried sooner, so a
 # rate-limited baseline can exceed one. The operator must also list once per interval.

@@ -31,27 +31,6 @@ EXISTING_CLUSTER_ENV = "CLAWHOST_TEST_KUBECONFIG"
 _STARTED_PIDS: list[int] = []
 
 
-# Known, open defects: shown as XFAIL (never silently skipped) until fixed; each is named in issue 8's notes.
-KNOWN_FAILURES = {
-    "test_churn.py::test_churn_leaves_no_leak_and_no_duplicate[quick]": (
-        "open defect: under fast create/delete churn with name reuse, a server and its records can outlive "
-        "their deleted instance (seen 1 of 20 cycles); under investigation"
-    ),
-    "test_crash_consistency.py::test_sigkill_at_random_points_leaves_one_server_per_instance_and_nothing_else"
-    "[quick]": (
-        "flaky on a loaded machine: the quick variant's kill points can all land before the first provider "
-        "write, which the test counts as not having exercised anything"
-    ),
-}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        for nodeid, reason in KNOWN_FAILURES.items():
-            if item.nodeid.endswith(nodeid):
-                item.add_marker(pytest.mark.xfail(reason=reason, strict=False))
-
-
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Session fixtures are torn down by now: fail the run if any control-plane process survived."""
     survivors = [pid for pid in _STARTED_PIDS if pid_alive(pid)]

@@ -83,7 +83,7 @@ class Config(BaseModel):
     min_openclaw_version: str = MIN_OPENCLAW_VERSION
     app_ready_check: bool = True
     app_health_url: str = "https://{hostname}/healthz"
-    concurrency: Annotated[int, Field(ge=1, le=256)] = 10
+    concurrency: Annotated[int, Field(ge=1, le=256)] = 32
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 9090
     health_port: Annotated[int, Field(ge=0, le=65535)] = 8080
     listen_address: str = "0.0.0.0"

@@ -8,6 +8,8 @@
   there rather than in kopf.TemporaryError, so a wake-up can cut a backoff short and Kopf writes no
   retry bookkeeping to the resource on every poll.
 - delete (non-optional, so Kopf keeps our finalizer on the resource): cleans up, then lets go.
+- a DELETED event for a resource whose finalize did not finish (its finalizer removed by hand, or a
+  delete that raced Kopf's finalizer patch): the same clean-up runs in the background, and no more passes.
 
 No pass runs for a resource without our finalizer or with a deletion timestamp: Kopf starts timers on
 the first event, before it adds the finalizer, and a resource deleted in that moment vanishes without a
@@ -122,6 +124,13 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         if not await schedule.wait(body.metadata.uid or "", stopped.wait()) or stopped:
             return
         await run_pass(body, patch, "drift")
+
+    @kopf.on.event(**resource, registry=registry)
+    async def gone(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
+        # Kopf keeps a timer running for an object that vanished without passing through `finalize`.
+        if event.get("type") == "DELETED":
+            schedule.forget(body.metadata.uid or "")
+            runtime.reconciler.vanished(api.OpenClawInstance.from_body(body))
 
     @kopf.on.delete(**resource, registry=registry)
     async def finalize(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:

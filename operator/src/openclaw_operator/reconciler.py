@@ -103,6 +103,9 @@ class Reconciler:
         # Instances whose deletion finished: a pass that was queued behind the finalizer (a timer that
         # had not stopped yet) must not create their server again. Bounded, oldest forgotten first.
         self._finalized: dict[str, None] = {}
+        # Instances that vanished from the API without our finalize (their finalizer was removed by hand,
+        # or the delete raced Kopf's finalizer patch): cleaned up in the background, no pass meanwhile.
+        self._vanished: dict[str, asyncio.Task[None]] = {}
         self._closing = False
         self._rng = random.Random()
         self._firewall_ready = False
@@ -127,6 +130,8 @@ class Reconciler:
     async def close(self, grace: float) -> None:
         """Start no more passes; wait (at most `grace` seconds) for the ones in flight."""
         self._closing = True
+        for task in self._vanished.values():
+            task.cancel()
         locks = [memory.lock for memory in self.memory.values() if memory.lock.locked()]
 
         async def drained() -> None:
@@ -144,11 +149,11 @@ class Reconciler:
         self, instance: api.OpenClawInstance, trigger: str, created_at: datetime | None = None
     ) -> PassResult:
         uid = instance.metadata.uid
-        if uid in self._finalized:
+        if not self._may_pass(uid):
             return PassResult(instance.status, None)
         memory = self._memory(uid)
         async with memory.lock:
-            if self._closing or uid in self._finalized:  # both may have happened while it waited
+            if not self._may_pass(uid):  # it may have been deleted or shut down while this pass waited
                 return PassResult(memory.status or instance.status, None)
             started = time.monotonic()
             if memory.status is not None:
@@ -160,6 +165,9 @@ class Reconciler:
             metrics.RECONCILE_SECONDS.labels(trigger, outcome).observe(time.monotonic() - started)
             self.gauges.set(uid, result.status)
             return result
+
+    def _may_pass(self, uid: str) -> bool:
+        return not (self._closing or uid in self._finalized or uid in self._vanished)
 
     async def _pass(self, instance: api.OpenClawInstance, memory: InstanceMemory) -> tuple[PassResult, str]:
         if is_frozen(instance):
@@ -369,6 +377,30 @@ class Reconciler:
         return {"server_id": existing.id, "server_name": existing.name}
 
     # --- deletion ------------------------------------------------------------------------------------
+    def vanished(self, instance: api.OpenClawInstance) -> None:
+        """The resource is gone from the API. If our finalize did not run to the end, clean up anyway,
+        retrying in the background until nothing is left, and run no more passes for it."""
+        uid = instance.metadata.uid
+        if uid in self._finalized or uid in self._vanished or self._closing:
+            return
+        log.warning(
+            "%s/%s vanished without our finalizer; cleaning up its provider resources",
+            instance.metadata.namespace,
+            instance.metadata.name,
+        )
+        self._vanished[uid] = asyncio.create_task(self._clean_up(instance), name=f"clean-up {uid}")
+
+    async def _clean_up(self, instance: api.OpenClawInstance) -> None:
+        uid = instance.metadata.uid
+        try:
+            while True:
+                result = await self.finalize(instance)
+                if result.done:
+                    return
+                await asyncio.sleep(result.requeue or self.config.action_poll_seconds)
+        finally:
+            self._vanished.pop(uid, None)
+
     async def finalize(self, instance: api.OpenClawInstance) -> PassResult:
         memory = self._memory(instance.metadata.uid)
         async with memory.lock:

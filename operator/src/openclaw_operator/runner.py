@@ -33,13 +33,16 @@ class Runtime:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        slots = asyncio.Semaphore(config.concurrency)
-        timeout = config.provider_timeout_seconds
+        timeout, concurrency = config.provider_timeout_seconds, config.concurrency
         self.hetzner = HetznerProvider(
-            config.hcloud_token, config.hcloud_endpoint, RateLimiter("hetzner"), slots, timeout
+            config.hcloud_token, config.hcloud_endpoint, RateLimiter("hetzner"), concurrency, timeout
         )
         self.cloudflare = CloudflareProvider(
-            config.cloudflare_api_token, config.cloudflare_base_url, RateLimiter("cloudflare"), slots, timeout
+            config.cloudflare_api_token,
+            config.cloudflare_base_url,
+            RateLimiter("cloudflare"),
+            concurrency,
+            timeout,
         )
         self.observer = Observer(
             self.hetzner,
@@ -85,6 +88,7 @@ class Runtime:
         if self._loop is not None:
             await asyncio.gather(self._loop, return_exceptions=True)
         await self.cloudflare.close()
+        self.hetzner.close()
         await self.app_health.close()
         if self._kube is not None:
             await self._kube.close()
@@ -116,11 +120,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    # Kopf's formatter prefixes each line about a resource with [namespace/name], so every handler's
+    # and timer's line says which instance it is about.
+    kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.FULL, log_prefix=True)
     for noisy in ("httpx", "httpcore", "urllib3", "aiohttp.access", "cloudflare"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("kopf.objects").addFilter(RequeuesAreNotErrors())

@@ -127,3 +127,25 @@ def test_never_healthy_app_keeps_ready_false_and_is_rechecked_with_backoff(stage
     body = stage.get("iota")
     assert condition(body, "Ready") == "False"
     assert body["status"]["phase"] == "Provisioning"
+
+
+def test_an_instance_forced_out_past_its_finalizer_is_still_cleaned_up(stage: Stage) -> None:
+    """`kubectl patch --type=merge -p '{"metadata":{"finalizers":null}}'` then delete: the resource is gone
+    without our delete handler, yet its server and records go too, and no pass brings them back."""
+    stage.start_operator()
+    forced = []
+    for attempt in range(3):  # Kopf may put the finalizer back before the delete lands: try again then
+        name = f"lambda{attempt}"
+        stage.create_instance(name)
+        stage.wait_ready(name)
+        stage.patch(name, {"metadata": {"finalizers": None}})
+        stage.delete(name)
+        stage.wait_gone(name)
+        forced.append(name)
+        if "vanished without our finalizer" in stage.all_logs():
+            break
+    assert "vanished without our finalizer" in stage.all_logs()
+    wait_until(lambda: stage.servers() == [] and stage.records() == [], timeout=60, what="clean-up")
+    time.sleep(3)  # a few resync intervals: nothing is created again for the vanished instances
+    assert stage.servers() == [] and stage.records() == []
+    assert "Traceback" not in stage.all_logs()

@@ -41,14 +41,14 @@ async def rig() -> AsyncIterator[Rig]:
     csim = CloudflareSimulator(token=C_TOKEN, zones=["example.com"], clock=clock, latency=LatencyModel.none())
     await hsim.start()
     await csim.start()
-    slots = asyncio.Semaphore(4)
-    hetzner = HetznerProvider(SecretStr(H_TOKEN), hsim.url, RateLimiter("hetzner"), slots, 10)
-    cloudflare = CloudflareProvider(SecretStr(C_TOKEN), csim.url, RateLimiter("cloudflare"), slots, 10)
+    hetzner = HetznerProvider(SecretStr(H_TOKEN), hsim.url, RateLimiter("hetzner"), 4, 10)
+    cloudflare = CloudflareProvider(SecretStr(C_TOKEN), csim.url, RateLimiter("cloudflare"), 4, 10)
     observer = Observer(hetzner, cloudflare, ["example.com"], resync_interval=60, poll_interval=0.01)
     try:
         yield Rig(hsim, csim, hetzner, cloudflare, observer)
     finally:
         await cloudflare.close()
+        hetzner.close()
         await hsim.stop()
         await csim.stop()
 

@@ -27,7 +27,7 @@ def test_defaults_and_parsing() -> None:
     assert config.app_ready_check is False
     assert (config.resync_interval_seconds, config.concurrency, config.min_openclaw_version) == (
         300,
-        10,
+        32,
         "2026.4.23",
     )
     assert "h-secret-1" not in repr(config) and "h-secret-1" not in str(config.model_dump())

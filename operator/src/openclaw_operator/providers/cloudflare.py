@@ -53,10 +53,10 @@ def record_fields(record: RecordObservation) -> dict[str, Any]:
 
 class CloudflareProvider:
     def __init__(
-        self, token: SecretStr, base_url: str, limiter: RateLimiter, slots: asyncio.Semaphore, timeout: float
+        self, token: SecretStr, base_url: str, limiter: RateLimiter, concurrency: int, timeout: float
     ) -> None:
         self.limiter = limiter
-        self._slots = slots
+        self._slots = asyncio.Semaphore(concurrency)
         transport = GatedAsyncTransport(limiter)
         self._client = AsyncCloudflare(
             api_token=token.get_secret_value(),

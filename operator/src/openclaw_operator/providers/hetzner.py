@@ -1,8 +1,10 @@
 """A thin adapter over the official hcloud SDK: the few calls the operator makes, as observations.
 
-The SDK is synchronous (requests), so calls run in threads, at most CLAWHOST_CONCURRENCY at a time
-across both providers. Its own retries are switched off and action polling is never used: the
-operator owns waiting (see reconcile/server.py), and the limiter in the transport owns pacing.
+The SDK is synchronous (requests), so calls run in this provider's own pool of CLAWHOST_CONCURRENCY
+threads (asyncio's default pool has only cpu_count + 4, which would quietly cap a burst of creates at six
+in flight on a 2-core pod), over as many pooled connections. Its own retries are switched off and action
+polling is never used: the operator owns waiting (see reconcile/server.py), and the limiter in the transport
+owns pacing.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import requests
@@ -70,11 +73,11 @@ class HetznerProvider:
         token: SecretStr,
         endpoint: str,
         limiter: RateLimiter,
-        slots: asyncio.Semaphore,
+        concurrency: int,
         timeout: float,
     ) -> None:
         self.limiter = limiter
-        self._slots = slots
+        self._threads = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="hcloud")
         self._client = Client(
             token=token.get_secret_value(),
             api_endpoint=endpoint,
@@ -84,21 +87,23 @@ class HetznerProvider:
         # The SDK retries some errors itself with sleeps of up to a minute inside our worker thread; the
         # operator retries at the reconcile level instead (no public knob exists in hcloud 2.27).
         self._client._client._retry_max_retries = 0
-        gate_session(self._client._client._session, limiter)
+        gate_session(self._client._client._session, limiter, concurrency)
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=False, cancel_futures=True)
 
     async def _call(self, operation: str, kind: Operation, fn: Callable[[], T]) -> T:
-        async with self._slots:
-            try:
-                return await asyncio.to_thread(fn)
-            except APIException as exc:
-                code = exc.code
-                status = code if isinstance(code, int) else None
-                error_kind, slow = classify_hetzner(kind, code, status)
-                raise ProviderError(PROVIDER, operation, error_kind, str(code), exc.message, slow) from None
-            except requests.RequestException as exc:
-                raise ProviderError(
-                    PROVIDER, operation, Kind.TRANSIENT, "connection", type(exc).__name__
-                ) from None
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._threads, fn)
+        except APIException as exc:
+            code = exc.code
+            status = code if isinstance(code, int) else None
+            error_kind, slow = classify_hetzner(kind, code, status)
+            raise ProviderError(PROVIDER, operation, error_kind, str(code), exc.message, slow) from None
+        except requests.RequestException as exc:
+            raise ProviderError(
+                PROVIDER, operation, Kind.TRANSIENT, "connection", type(exc).__name__
+            ) from None
 
     # --- reads ---------------------------------------------------------------------------------------
     async def list_servers(self, label_selector: str = naming.MANAGED_SELECTOR) -> list[ServerObservation]:

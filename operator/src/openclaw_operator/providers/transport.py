@@ -106,8 +106,8 @@ class GatedAdapter(HTTPAdapter):
         return response
 
 
-def gate_session(session: requests.Session, limiter: RateLimiter) -> None:
-    adapter = GatedAdapter(limiter, max_retries=0)
+def gate_session(session: requests.Session, limiter: RateLimiter, connections: int) -> None:
+    adapter = GatedAdapter(limiter, max_retries=0, pool_maxsize=connections)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
 
