@@ -25,8 +25,10 @@ from bench.steady import start_naive
 class BurstConfig:
     instances: int = 200
     time_scale: float = 2.0
+    baseline_time_scale: float | None = None  # the baseline's own, if it differs
     seed: int = 0
     timeout_sim_seconds: float = 3600.0
+    profile: Path | None = None  # write a cProfile of the operator here
 
 
 def median_seconds(clouds: Clouds, operation: str) -> float:
@@ -69,7 +71,7 @@ def run_burst(cluster: Cluster, cfg: BurstConfig, workdir: Path) -> dict[str, An
     bodies = [instance_body(i, ZONE, finalizer=False) for i in range(cfg.instances)]
     with Clouds(cfg.time_scale, cfg.seed) as clouds:
         env = operator_env(clouds.hetzner, clouds.cloudflare, cluster.access, [ZONE], cfg.time_scale)
-        operator = OperatorProcess(env, [namespace], workdir / "operator-burst.log")
+        operator = OperatorProcess(env, [namespace], workdir / "operator-burst.log", profile=cfg.profile)
         operator.start()
         try:
             _wait(
@@ -92,8 +94,9 @@ def run_burst(cluster: Cluster, cfg: BurstConfig, workdir: Path) -> dict[str, An
             ours.update(_footprint(operator, cpu, cfg.time_scale))
         finally:
             operator.stop()
-    with Clouds(cfg.time_scale, cfg.seed) as clouds:
-        naive = start_naive(clouds, cfg.time_scale, created, [None] * len(created), workdir, "burst")
+    naive_scale = cfg.baseline_time_scale or cfg.time_scale
+    with Clouds(naive_scale, cfg.seed) as clouds:
+        naive = start_naive(clouds, naive_scale, created, [None] * len(created), workdir, "burst")
         try:
             _wait(lambda: bool(naive.events("started")), 60, naive.alive)
             tokens, cpu = bucket_level(clouds), naive.cpu_seconds()
@@ -101,19 +104,20 @@ def run_burst(cluster: Cluster, cfg: BurstConfig, workdir: Path) -> dict[str, An
 
             def naive_ready() -> dict[str, float]:
                 def sim_at(wall: float) -> float:
-                    return clouds.clock.now() - (time.time() - wall) * cfg.time_scale
+                    return clouds.clock.now() - (time.time() - wall) * naive_scale
 
                 return {str(e["uid"]): sim_at(float(e["wall"])) for e in naive.events("ready")}  # type: ignore[arg-type]
 
             _wait(
                 lambda: len(naive_ready()) >= cfg.instances,
-                cfg.timeout_sim_seconds / cfg.time_scale,
+                cfg.timeout_sim_seconds / naive_scale,
                 naive.alive,
             )
             baseline = _figures(clouds, start, naive_ready(), cfg.instances, tokens)
-            baseline.update(_footprint(naive, cpu, cfg.time_scale))
+            baseline.update(_footprint(naive, cpu, naive_scale))
         finally:
             naive.stop()
+    ours["time_scale"], baseline["time_scale"] = cfg.time_scale, naive_scale
     return {"ours": ours, "baseline": baseline, "time_scale": cfg.time_scale, "instances": cfg.instances}
 
 

@@ -187,7 +187,8 @@ def _burst_section(results: dict[str, Any]) -> list[str]:
         return []
     naive = results["baseline"]["burst"]
     lines = [
-        f"## Burst: {burst['instances']} instances at once (time scale {burst['time_scale']:g}x)",
+        f"## Burst: {burst['instances']} instances at once (time scale {burst['time_scale']:g}x, "
+        f"baseline {naive['time_scale']:g}x)",
         "",
         _row("", "time to all Ready s", "lower bound s", "ratio", "429s", "duplicate servers",
              "Hetzner / Cloudflare requests"),

@@ -46,7 +46,11 @@ FULL_STEADY = {
     5000: Sizing(30.0, 30.0, 300.0, 60.0),
 }
 QUICK_STEADY = {20: Sizing(30.0, 30.0, 900.0, 120.0), 100: Sizing(30.0, 30.0, 900.0, 120.0)}
-BURST_SCALE = 3.0
+# The operator's burst runs in real time: time-scaling multiplies its CPU per simulated second, and the
+# burst is the one scenario where it is busy. The naive baseline runs at 3x: in real time it trips
+# Cloudflare's 5-minute lockouts and needs well over ten minutes (its CPU throttling at 3x only helps it,
+# so the comparison stays conservative).
+BURST_SCALE, BURST_BASELINE_SCALE = 1.0, 3.0
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -105,8 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_burst:
             instances = 20 if args.quick else args.burst_instances
             print(f"bench: burst of {instances}", flush=True)
-            scale = 10.0 if args.quick else BURST_SCALE
-            burst = run_burst(cluster, BurstConfig(instances=instances, time_scale=scale), workdir)
+            scale, naive_scale = (10.0, 10.0) if args.quick else (BURST_SCALE, BURST_BASELINE_SCALE)
+            config = BurstConfig(instances=instances, time_scale=scale, baseline_time_scale=naive_scale)
+            burst = run_burst(cluster, config, workdir)
     finally:
         plane.stop()
     date = datetime.now(UTC).strftime("%Y-%m-%d")

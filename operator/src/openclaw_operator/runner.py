@@ -97,11 +97,22 @@ class Runtime:
 class RequeuesAreNotErrors(logging.Filter):
     """Kopf logs every kopf.TemporaryError at ERROR. Our handlers raise it to requeue, mostly for planned
     waits (an action running, a rate-limit reset); real failures already go out as Warning events and
-    status messages. Logged at INFO, an ERROR line in our logs means something is actually wrong."""
+    status messages. Logged at INFO, an ERROR line in our logs means something is actually wrong.
+
+    Kopf also logs every run of a timer or event handler at INFO: one line per instance per resync and
+    per watch event, thousands a minute at fleet scale, saying nothing. Those go to DEBUG."""
+
+    ROUTINE = (
+        "Timer 'build_registry.<locals>.drift' succeeded",
+        "Handler 'build_registry.<locals>.gone' succeeded",
+    )
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno == logging.ERROR and " failed temporarily" in record.getMessage():
             record.levelno, record.levelname = logging.INFO, "INFO"
+        elif record.levelno == logging.INFO and record.getMessage().startswith(self.ROUTINE):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
         return True
 
 

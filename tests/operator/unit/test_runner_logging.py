@@ -21,3 +21,23 @@ def test_a_real_error_stays_an_error() -> None:
     entry = record(logging.ERROR, "Handler 'reconcile' failed with an exception. Will retry.")
     assert RequeuesAreNotErrors().filter(entry)
     assert entry.levelno == logging.ERROR
+
+
+def test_routine_timer_and_event_runs_are_debug_only() -> None:
+    for message in (
+        "Timer 'build_registry.<locals>.drift' succeeded.",
+        "Handler 'build_registry.<locals>.gone' succeeded.",
+    ):
+        entry = record(logging.INFO, message)
+        root = logging.getLogger()
+        before = root.level
+        try:
+            root.setLevel(logging.INFO)
+            assert not RequeuesAreNotErrors().filter(entry)  # dropped at INFO
+            root.setLevel(logging.DEBUG)
+            assert RequeuesAreNotErrors().filter(record(logging.INFO, message))  # kept with --verbose
+        finally:
+            root.setLevel(before)
+    assert RequeuesAreNotErrors().filter(
+        record(logging.INFO, "Handler 'build_registry.<locals>.reconcile' succeeded.")
+    )

@@ -231,7 +231,12 @@ def _file(
     return entry
 
 
-class _UserDataDumper(yaml.SafeDumper):
+# libyaml's emitter writes the same text about five times faster than PyYAML's pure-Python one; at a burst
+# of new instances rendering was a third of the operator's CPU. Both are safe dumpers.
+_SafeDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _UserDataDumper(_SafeDumper):  # type: ignore[valid-type, misc]
     """Multi-line strings as literal blocks, so the user-data reads like the files it writes."""
 
 
