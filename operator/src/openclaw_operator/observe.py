@@ -213,9 +213,10 @@ class Observer:
                 await asyncio.wait_for(stopped.wait(), timeout=self.next_listing_in(took))
 
     def next_listing_in(self, took: float) -> float:
-        """Start the next listing early by as long as this one took (never more often than every half
-        interval): then a change right after this listing began is seen within one interval."""
-        period = max(self.resync_interval - took, self.resync_interval / 2)
+        """Start the next listing early by as long as this one took, and a quarter more in case the next
+        one is slower (never more often than every half interval): then a change made right after this
+        listing began is seen within one interval."""
+        period = max(self.resync_interval - 1.25 * took, self.resync_interval / 2)
         return max(0.0, period - took)
 
     async def _list_everything(self, started: float) -> None:
