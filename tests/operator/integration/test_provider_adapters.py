@@ -19,7 +19,7 @@ from openclaw_operator.reconcile import naming
 from openclaw_operator.reconcile.model import RecordObservation
 from openclaw_operator.sandbox.cloudflare_sim import CloudflareSimulator
 from openclaw_operator.sandbox.hetzner_sim import HetznerSimulator
-from openclaw_operator.sandbox.simcore import LatencyModel, SimClock
+from openclaw_operator.sandbox.simcore import Latency, LatencyModel, SimClock
 
 H_TOKEN, C_TOKEN = "h-adapter-token", "c-adapter-token"
 LABELS = {naming.MANAGED_BY_LABEL: naming.MANAGED_BY_VALUE, naming.INSTANCE_UID_LABEL: "u-1"}
@@ -63,6 +63,19 @@ async def create(rig: Rig, name: str, labels: dict[str, str] | None = None) -> t
         user_data="#x",
     )
     return server.id, action
+
+
+async def test_a_listing_fetches_every_page_at_once_after_the_first(rig: Rig) -> None:
+    """130 servers are 3 pages of 50: all of them come back once, and pages 2 and 3 are in flight together,
+    so the listing takes about two answers' time (drift is noticed when the listing ends)."""
+    created = await asyncio.gather(*(create(rig, f"s{i:03d}-00000000") for i in range(130)))
+    rig.hetzner_sim.latency.set("GET /servers", Latency.constant(20.0))  # 0.2 s at 100x
+    listed = await rig.hetzner.list_servers()
+    assert sorted(server.id for server in listed) == sorted(server_id for server_id, _ in created)
+    pages = [r for r in rig.hetzner_sim.request_log if r.method == "GET" and r.template == "/servers"]
+    assert len(pages) == 3
+    # One page after another would log pages 2 and 3 a whole 20 simulated seconds apart.
+    assert abs(pages[2].sim_time - pages[1].sim_time) < 10, [r.sim_time for r in pages]
 
 
 async def test_sdk_retries_are_off_the_operator_owns_them(rig: Rig) -> None:
