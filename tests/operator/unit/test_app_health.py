@@ -20,8 +20,8 @@ FIRST, RESYNC = 2.0, 300.0
     ("healthy", "failures", "booting_for", "delay"),
     [
         (True, 0, None, RESYNC),
-        (False, 1, 0.0, FIRST),  # booting: every first_retry ...
-        (False, 40, BOOT_GRACE - 1, FIRST),  # ... however many checks it takes within the grace
+        (False, 1, 0.0, FIRST / 2),  # booting: twice per first_retry ...
+        (False, 40, BOOT_GRACE - 1, FIRST / 2),  # ... however many checks it takes within the grace
         (False, 40, BOOT_GRACE, MAX_BACKOFF),  # then the doubling backoff, capped
         (False, 1, None, FIRST),  # an app that was healthy and broke: doubling from first_retry
         (False, 3, None, 4 * FIRST),
@@ -89,10 +89,10 @@ async def test_a_booting_app_is_checked_every_retry_until_it_answers(
     health = AppHealth(template, RESYNC, FIRST, clock)
     server = ServerObservation(1, "s", "running", "cx23")
     try:
-        for _ in range(20):  # 40 s of boot: never a growing gap
+        for _ in range(40):  # 40 s of boot: never a growing gap
             seen = await health.observe(instance(), server)
-            assert seen is not None and not seen.healthy and seen.retry_in == FIRST
-            clock.now += FIRST
+            assert seen is not None and not seen.healthy and seen.retry_in == FIRST / 2
+            clock.now += FIRST / 2
         state["status"] = 200
         seen = await health.observe(instance(), server)
         assert seen is not None and seen.healthy

@@ -1,13 +1,13 @@
 """The OpenClaw application on the server, seen from outside: CLAWHOST_APP_HEALTH_URL answers 2xx.
 
 Checked only once the server runs and its DNS records are correct. A healthy app is looked at again
-once per resync interval. An app that has not answered yet since its server started is looked at every
-`first_retry` seconds for BOOT_GRACE seconds (cloud-init installs OpenClaw in a few minutes, and each
-check only costs the customer's own server a GET, no provider request), so Ready follows the boot by at
-most one retry; after that, or once an app that was healthy fails, on a doubling backoff capped at five
-minutes, so a broken app neither hot-loops the operator nor waits an interval to be noticed as fixed.
-At most PARALLEL_PROBES checks run at once, so a restart with thousands of instances neither exhausts the
-connection pool nor times healthy apps out while they wait for a connection.
+once per resync interval. An app that has not answered yet since its server started is looked at twice
+per `first_retry` (the action poll interval) for BOOT_GRACE seconds: a booting app is what a new customer
+waits for, and each check costs only a GET to their own server, no provider request, so Ready follows
+the boot by about a second; after that, or once an app that was healthy fails, on a doubling backoff
+capped at five minutes, so a broken app neither hot-loops the operator nor waits an interval to be
+noticed as fixed. At most PARALLEL_PROBES checks run at once, so a restart with thousands of instances
+neither exhausts the connection pool nor times healthy apps out while they wait for a connection.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from openclaw_operator.reconcile.model import ServerObservation, ServerStatus
 
 MAX_BACKOFF = 300.0
 BOOT_GRACE = 600.0
+BOOT_CHECKS_PER_RETRY = 2
 TIMEOUT = 5.0
 PARALLEL_PROBES = 50
 
@@ -50,7 +51,7 @@ def next_check_in(
     if healthy:
         return resync
     if booting_for is not None and booting_for < BOOT_GRACE:
-        return first
+        return first / BOOT_CHECKS_PER_RETRY
     return float(min(MAX_BACKOFF, first * 2 ** max(failures - 1, 0)))
 
 
