@@ -409,6 +409,9 @@ def _up(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace, directory: Path, live: bool) -> int:
     """The supervisor: start everything, show progress until Ready, then wait for Ctrl-C or SIGTERM."""
     signal.signal(signal.SIGTERM, _raise_stop)
+    # A process started in the background by a non-interactive shell (`make sandbox &`, CI scripts)
+    # inherits SIGINT ignored, and Python then leaves it ignored: Ctrl-C would do nothing.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     state_file = directory / STATE_FILE
     _write(state_file, json.dumps({"phase": "starting", "pids": {"sandbox": os.getpid()}}))
     code = 0
