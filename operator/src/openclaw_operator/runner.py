@@ -95,9 +95,9 @@ class Runtime:
 
 
 class RequeuesAreNotErrors(logging.Filter):
-    """Kopf logs every kopf.TemporaryError at ERROR. Our handlers raise it to requeue, mostly for planned
-    waits (an action running, a rate-limit reset); real failures already go out as Warning events and
-    status messages. Logged at INFO, an ERROR line in our logs means something is actually wrong.
+    """Kopf logs every kopf.TemporaryError at ERROR. Our delete handler raises it to come back while a
+    deletion is under way (an action running, a rate-limit reset); real failures already go out as Warning
+    events and status messages. Logged at INFO, an ERROR line in our logs means something is actually wrong.
 
     Kopf also logs every run of a timer or event handler at INFO: one line per instance per resync and
     per watch event, thousands a minute at fleet scale, saying nothing. Those go to DEBUG."""

@@ -93,9 +93,7 @@ class AppHealth:
             healthy, message = await self._probe(health_url(self.template, instance, server))
         now = self._clock()
         failures = 0 if healthy else (checked.failures if checked else 0) + 1
-        booting_since = None
-        if not healthy and (checked is None or checked.booting_since is not None):
-            booting_since = checked.booting_since if checked is not None else now
+        booting_since = None if healthy else (checked.booting_since if checked is not None else now)
         booting_for = now - booting_since if booting_since is not None else None
         delay = next_check_in(healthy, failures, self.first_retry, self.resync, booting_for)
         seen = AppObservation(healthy, message, None if healthy else delay)
