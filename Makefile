@@ -13,10 +13,10 @@ help:  ## list the targets
 system-deps:  ## Debian packages: PHP + PHPUnit + phpcs, cloud-init (for `cloud-init schema`), openssl
 	@scripts/install-system-deps.sh
 
-$(PIP_STAMP): operator/pyproject.toml
+$(PIP_STAMP): operator/pyproject.toml operator/sandbox/pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q -U pip
-	$(PY) -m pip install -q -e 'operator[dev]'
+	$(PY) -m pip install -q -e 'operator[dev]' -e operator/sandbox
 	@touch $@
 
 venv: $(PIP_STAMP)  ## the Python virtualenv with the operator and its dev tools
@@ -41,9 +41,9 @@ bench: venv controlplane  ## scale and API-cost benchmarks; writes bench/results
 	$(PY) -m bench.run
 
 sandbox: venv controlplane  ## the whole system on simulated clouds (DETACH=1 to run in the background)
-	$(VENV)/bin/openclaw-operator sandbox up $(if $(DETACH),--detach) --dir .sandbox --examples examples
+	$(VENV)/bin/clawhost-sandbox up $(if $(DETACH),--detach) --dir .sandbox --examples examples
 
 sandbox-down:  ## stop a detached sandbox
-	$(VENV)/bin/openclaw-operator sandbox down --dir .sandbox
+	$(VENV)/bin/clawhost-sandbox down --dir .sandbox
 
 .PHONY: help system-deps venv controlplane lint test soak bench sandbox sandbox-down

@@ -11,8 +11,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from clawhost_sandbox.simcore import RequestRecord
+
 from openclaw_operator.reconcile import naming
-from openclaw_operator.sandbox.simcore import RequestRecord
 
 SECONDS_PER_HOUR = 3600.0
 

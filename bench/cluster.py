@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import requests
+from clawhost_sandbox.controlplane import ClusterAccess
 
 from openclaw_operator.api import GROUP, PLURAL, VERSION, ConditionType
-from openclaw_operator.sandbox.controlplane import ClusterAccess
 
 T = TypeVar("T")
 MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}

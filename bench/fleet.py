@@ -8,11 +8,12 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from clawhost_sandbox.cloudflare.simulator import CloudflareSimulator
+from clawhost_sandbox.hetzner.simulator import HetznerSimulator
+from clawhost_sandbox.simcore import LatencyModel, SimClock, SimulatorThread
+
 from bench.processes import CLOUDFLARE_TOKEN, HETZNER_TOKEN
 from openclaw_operator.reconcile import naming
-from openclaw_operator.sandbox.cloudflare_sim import CloudflareSimulator
-from openclaw_operator.sandbox.hetzner_sim import HetznerSimulator
-from openclaw_operator.sandbox.simcore import LatencyModel, SimClock, SimulatorThread
 
 ZONE = "claw.example"
 HETZNER_BUCKET = 3600  # requests per hour per project, refilled at 1/s

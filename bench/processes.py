@@ -23,11 +23,10 @@ from typing import IO
 
 import psutil
 import requests
+from clawhost_sandbox.cloudflare.simulator import CloudflareSimulator
+from clawhost_sandbox.controlplane import ClusterAccess, free_port
+from clawhost_sandbox.hetzner.simulator import APP_HEALTH_TEMPLATE, HetznerSimulator
 from prometheus_client.parser import text_string_to_metric_families
-
-from openclaw_operator.sandbox.cloudflare_sim import CloudflareSimulator
-from openclaw_operator.sandbox.controlplane import ClusterAccess, free_port
-from openclaw_operator.sandbox.hetzner_sim import APP_HEALTH_TEMPLATE, HetznerSimulator
 
 HETZNER_TOKEN = "bench-hetzner-token-0123456789abcdef"
 CLOUDFLARE_TOKEN = "bench-cloudflare-token-0123456789abcdef"

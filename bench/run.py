@@ -19,11 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
+from clawhost_sandbox.controlplane import ControlPlane
+
 from bench.burst import BurstConfig, run_burst
 from bench.cluster import Cluster
 from bench.report import assemble, chart, markdown
 from bench.steady import SteadyConfig, run_steady
-from openclaw_operator.sandbox.controlplane import ControlPlane
 from tests.conftest import install_crd  # the one place that knows how the CRD becomes served
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

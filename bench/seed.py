@@ -23,6 +23,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import hcloud
+from clawhost_sandbox.cloudflare.simulator import CloudflareSimulator
+from clawhost_sandbox.hetzner import firewalls, servers
+from clawhost_sandbox.hetzner.simulator import HetznerSimulator
 from hcloud.servers import BoundServer
 
 from openclaw_operator import api
@@ -35,9 +38,6 @@ from openclaw_operator.reconcile import naming
 from openclaw_operator.reconcile.instance import AppObservation, PlanSettings, Situation, decide
 from openclaw_operator.reconcile.model import ServerObservation, Zone
 from openclaw_operator.reconciler import Reconciler
-from openclaw_operator.sandbox.cloudflare_sim import CloudflareSimulator
-from openclaw_operator.sandbox.hetzner import firewalls, servers
-from openclaw_operator.sandbox.hetzner_sim import HetznerSimulator
 
 GATEWAY_SECRET = "gateway-token"
 _SDK = hcloud.Client("parse-only").servers  # builds SDK objects from JSON; never sends a request

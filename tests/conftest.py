@@ -15,14 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from openclaw_operator.api import FINALIZER, GROUP, PLURAL, VERSION
-from openclaw_operator.sandbox.controlplane import (
+from clawhost_sandbox.controlplane import (
     ClusterAccess,
     ControlPlane,
     existing_cluster_access,
     pid_alive,
 )
+
+from openclaw_operator.api import FINALIZER, GROUP, PLURAL, VERSION
 from tests.support.kube import instances_path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

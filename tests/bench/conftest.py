@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from clawhost_sandbox.simcore import LatencyModel
 
 from bench.fleet import ZONE, Clouds
 from bench.processes import CLOUDFLARE_TOKEN, HETZNER_TOKEN
@@ -13,7 +14,6 @@ from bench.seed import SeededInstance, instance_body
 from bench.steady import seed_fleet
 from openclaw_operator import api
 from openclaw_operator.config import Config, load_config
-from openclaw_operator.sandbox.simcore import LatencyModel
 
 
 @pytest.fixture

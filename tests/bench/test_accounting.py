@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from clawhost_sandbox.simcore import RequestRecord
 
 from bench.accounting import (
     api_requests,
@@ -16,7 +17,6 @@ from bench.accounting import (
     tally,
 )
 from openclaw_operator.reconcile import naming
-from openclaw_operator.sandbox.simcore import RequestRecord
 
 
 def record(

@@ -16,9 +16,9 @@ from openclaw_operator.bootstrap.firewall import (
     managed_firewall_rules,
     normalize_source_ranges,
 )
-from tests.bootstrap.userdata import REPO_ROOT
+from tests.simulators.openapi_check import SPEC_FILE
 
-HETZNER_SPEC = json.loads((REPO_ROOT.parent / "shared" / "specs" / "hetzner-cloud-openapi.json").read_text())
+HETZNER_SPEC = json.loads(SPEC_FILE.read_text())
 RULE_SCHEMA = HETZNER_SPEC["components"]["schemas"]["rule"]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from clawhost_sandbox.hetzner.catalogue import SERVER_TYPES
 
 from openclaw_operator.bootstrap.settings import BootstrapSettings
 from openclaw_operator.bootstrap.sizing import (
@@ -11,7 +12,6 @@ from openclaw_operator.bootstrap.sizing import (
     MemoryPlan,
     plan_memory,
 )
-from openclaw_operator.sandbox.hetzner.catalogue import SERVER_TYPES
 
 DEFAULTS = BootstrapSettings()
 

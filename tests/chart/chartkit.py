@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from openclaw_operator.sandbox.controlplane import ensure_binaries
+from clawhost_sandbox.controlplane import ensure_binaries
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART_DIR = REPO_ROOT / "charts" / "openclaw-operator"

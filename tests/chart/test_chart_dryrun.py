@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from clawhost_sandbox.controlplane import ClusterAccess
 
-from openclaw_operator.sandbox.controlplane import ClusterAccess
 from tests.chart.chartkit import FULL_VALUES, MONITORING_CRDS, render_text
 
 pytestmark = pytest.mark.controlplane

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from clawhost_sandbox.controlplane import ClusterAccess
 
 from openclaw_operator.config import ENV_FIELDS, SECRET_FILE_VARS, load_config
-from openclaw_operator.sandbox.controlplane import ClusterAccess
 from tests.chart.chartkit import (
     CHART_DIR,
     FULL_VALUES,

@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 import yaml
+from clawhost_sandbox.controlplane import ClusterAccess, ControlPlane, write_kubeconfig
 
-from openclaw_operator.sandbox.controlplane import ClusterAccess, ControlPlane, write_kubeconfig
 from tests.chart.apiproxy import ApiCall, RecordingProxy
 from tests.chart.chartkit import container_env, render_text
 from tests.conftest import install_crd

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 import yaml
+from clawhost_sandbox.controlplane import ClusterAccess
 
 from openclaw_operator import api
-from openclaw_operator.sandbox.controlplane import ClusterAccess
 from tests.chart.chartkit import REPO_ROOT, of_kind, only, render, render_text
 from tests.support.kube import instances_path
 

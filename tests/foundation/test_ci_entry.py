@@ -8,10 +8,30 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_ci_runs_make_test() -> None:
+def test_ci_runs_make_test_in_a_clone_with_nothing_beside_it() -> None:
     script = (REPO / ".ci" / "run").read_text()
     assert script.startswith("#!/usr/bin/env bash")
-    assert "exec make test" in script
+    assert 'git clone --quiet --no-hardlinks . "$scratch/repo"' in script
+    assert "CLAWHOST_ISOLATED_CLONE=1 make test" in script
+
+
+def test_nothing_in_the_repository_reads_outside_it() -> None:
+    """The suite passes from a clone with no sibling folders (.ci/run proves it); this names the culprit
+    early: no tracked file may point at the workplace's shared folder or climb out of the repo root."""
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    offenders = []
+    for name in tracked:
+        path = REPO / name
+        if path.suffix not in {".py", ".sh", ".php", ".go", ".mk", ""} or not path.is_file():
+            continue
+        if path == Path(__file__).resolve():
+            continue
+        text = path.read_text(errors="replace")
+        if "../shared" in text or '"shared" / "specs"' in text or "shared/specs" in text:
+            offenders.append(name)
+    assert offenders == []
 
 
 def test_no_tests_collected_fails_the_run(tmp_path: Path) -> None:

@@ -11,16 +11,15 @@ import time
 from pathlib import Path
 
 import pytest
-
-from openclaw_operator.sandbox.controlplane import pid_alive
+from clawhost_sandbox.controlplane import pid_alive
 
 pytestmark = pytest.mark.controlplane
-CLI = str(Path(sys.executable).with_name("openclaw-operator"))
+CLI = str(Path(sys.executable).with_name("clawhost-sandbox"))
 
 STARTER = """
 import json, sys, time
 from pathlib import Path
-from openclaw_operator.sandbox.controlplane import ControlPlane
+from clawhost_sandbox.controlplane import ControlPlane
 plane = ControlPlane(Path(sys.argv[1]))
 access = plane.start()
 print(json.dumps({"pids": plane.pids(), "server": access.server}), flush=True)

@@ -6,9 +6,9 @@ import copy
 from typing import Any
 
 import pytest
+from clawhost_sandbox.controlplane import ClusterAccess
 
 from openclaw_operator.api import API_VERSION, KIND
-from openclaw_operator.sandbox.controlplane import ClusterAccess
 from tests.support.kube import instances_path
 
 pytestmark = pytest.mark.controlplane

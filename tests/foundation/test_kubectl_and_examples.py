@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from clawhost_sandbox.controlplane import ClusterAccess
 
 from openclaw_operator.api import API_VERSION, KIND
-from openclaw_operator.sandbox.controlplane import ClusterAccess
 from tests.support.kube import instances_path
 
 pytestmark = pytest.mark.controlplane

@@ -12,17 +12,18 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
+from clawhost_sandbox.cloudflare.simulator import CloudflareSimulator
+from clawhost_sandbox.controlplane import ClusterAccess, free_port
+from clawhost_sandbox.hetzner.simulator import HetznerSimulator
+from clawhost_sandbox.simcore import LatencyModel, SimClock, SimulatorThread
 
-from openclaw_operator.sandbox.cloudflare_sim import CloudflareSimulator
-from openclaw_operator.sandbox.controlplane import ClusterAccess, free_port
-from openclaw_operator.sandbox.hetzner_sim import HetznerSimulator
-from openclaw_operator.sandbox.simcore import LatencyModel, SimClock, SimulatorThread
 from tests.image.dockerfile import REPO_ROOT, parse, pip_install, shell_commands
 from tests.image.wheelhouse import LOCK, pip, wheelhouse
 
@@ -33,6 +34,7 @@ IMAGE_VENV = "/opt/venv"  # where the Dockerfile builds its virtualenv
 class ImageVenv:
     root: Path
     command: list[str]  # the image's ENTRYPOINT + CMD, mapped into this virtualenv
+    wheel: Path  # the wheel the Dockerfile's `pip wheel ./operator` built
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +79,7 @@ def image_venv(tmp_path_factory: pytest.TempPathFactory) -> ImageVenv:
     pip(venv / "bin" / "python", "install", *args, *offline, cwd=context)
     pip(venv / "bin" / "python", "check")
     command = [part.replace(IMAGE_VENV, str(venv), 1) for part in dockerfile.command_line()]
-    return ImageVenv(venv, command)
+    return ImageVenv(venv, command, built[0])
 
 
 def locked() -> set[str]:
@@ -100,6 +102,22 @@ def test_package_comes_from_the_virtualenv_not_the_checkout(image_venv: ImageVen
     assert Path(result.stdout.strip()).is_relative_to(image_venv.root)
 
 
+def test_the_wheel_is_the_operator_only(image_venv: ImageVenv) -> None:
+    """Simulators, the local control plane and the sandbox supervisor live in the development package
+    (operator/sandbox, `clawhost_sandbox`): the production wheel carries none of them."""
+    with zipfile.ZipFile(image_venv.wheel) as wheel:
+        modules = [name for name in wheel.namelist() if name.endswith(".py")]
+    assert "openclaw_operator/reconciler.py" in modules or "openclaw_operator/runner.py" in modules
+    assert all(name.startswith("openclaw_operator/") for name in modules), modules
+    dev_words = ("sandbox", "simulator", "_sim", "controlplane", "supervisor", "simcore", "simserver")
+    assert [name for name in modules if any(word in name for word in dev_words)] == []
+    missing = subprocess.run(
+        [str(image_venv.root / "bin" / "python"), "-c", "import clawhost_sandbox"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert missing.returncode != 0 and "ModuleNotFoundError" in missing.stderr
+
+
 def image_env(venv: Path, home: Path) -> dict[str, str]:
     """The environment the image sets (its ENV lines), with /opt/venv mapped to the test's virtualenv."""
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
@@ -119,6 +137,14 @@ def test_entrypoint_help(image_venv: ImageVenv, tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "usage: openclaw-operator run" in result.stdout
+    top = subprocess.run(
+        [image_venv.command[0], "--help"],
+        capture_output=True, text=True, cwd=tmp_path, env=image_env(image_venv.root, tmp_path), timeout=60,
+        check=True,
+    )  # fmt: skip
+    offered = top.stdout.split("positional arguments:")[1].split("options:")[0]
+    assert "run" in offered and "bootstrap" in offered
+    assert all(word not in offered for word in ("sandbox", "sim ", "controlplane"))
 
 
 @pytest.fixture

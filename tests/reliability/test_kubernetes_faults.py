@@ -19,9 +19,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from clawhost_sandbox.controlplane import ClusterAccess, ControlPlane, write_kubeconfig
 
 from openclaw_operator.reconcile import naming
-from openclaw_operator.sandbox.controlplane import ClusterAccess, ControlPlane, write_kubeconfig
 from tests.conftest import install_crd
 from tests.operator.integration.harness import ZONE, OperatorProcess, Stage, wait_until
 from tests.reliability.support.drive import converge

@@ -19,11 +19,11 @@ from typing import Any
 
 import hcloud
 import pytest
+from clawhost_sandbox.controlplane import ClusterAccess
 from hcloud.images import Image
 from hcloud.server_types import ServerType
 
 from openclaw_operator.reconcile import naming
-from openclaw_operator.sandbox.controlplane import ClusterAccess
 from tests.operator.integration.harness import ZONE, Stage, condition
 from tests.reliability.support.drive import converge, ready_now
 from tests.reliability.support.figures import Figures

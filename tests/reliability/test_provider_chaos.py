@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from clawhost_sandbox.simcore import Latency
+from clawhost_sandbox.simserver import SimulatorServer
 
-from openclaw_operator.sandbox.simcore import Latency
-from openclaw_operator.sandbox.simserver import SimulatorServer
 from tests.operator.integration.harness import Stage, wait_until
 from tests.reliability.support.drive import converge, ready_now
 from tests.reliability.support.figures import Figures

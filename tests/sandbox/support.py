@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 
 import yaml
+from clawhost_sandbox.controlplane import pid_alive
 
 from openclaw_operator.api import KIND
-from openclaw_operator.sandbox.controlplane import pid_alive
 
 
 def processes_under(directory: Path) -> list[int]:

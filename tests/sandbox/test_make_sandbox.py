@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 import requests
+from clawhost_sandbox.controlplane import existing_cluster_access, pid_alive
 
 from openclaw_operator.api import GROUP, PLURAL, VERSION
-from openclaw_operator.sandbox.controlplane import existing_cluster_access, pid_alive
 from tests.image.wheelhouse import pip, wheelhouse
 from tests.sandbox.support import example_instances, processes_under
 

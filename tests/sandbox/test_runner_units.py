@@ -7,8 +7,7 @@ import subprocess
 from typing import Any
 
 import pytest
-
-from openclaw_operator.sandbox.runner import Row, env_text, missing_secrets, render_table, rows, zones_for
+from clawhost_sandbox.supervisor import Row, env_text, missing_secrets, render_table, rows, zones_for
 
 CREATED = "2026-11-01T10:00:00Z"
 CREATED_TS = 1793527200.0  # CREATED as unix seconds

@@ -12,19 +12,19 @@ import time
 from pathlib import Path
 
 import pytest
+from clawhost_sandbox.controlplane import pid_alive
 
-from openclaw_operator.sandbox.controlplane import pid_alive
 from tests.sandbox.support import example_instances, processes_under
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CLI = REPO_ROOT / ".venv" / "bin" / "openclaw-operator"
+CLI = REPO_ROOT / ".venv" / "bin" / "clawhost-sandbox"
 
 
 @pytest.mark.timeout(600)
 def test_foreground_sandbox_shows_progress_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     directory = tmp_path / "sandbox"
     process = subprocess.Popen(
-        [str(CLI), "sandbox", "up", "--dir", str(directory), "--examples", str(REPO_ROOT / "examples")],
+        [str(CLI), "up", "--dir", str(directory), "--examples", str(REPO_ROOT / "examples")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
         start_new_session=True,  # its own process group, as in a terminal
     )  # fmt: skip

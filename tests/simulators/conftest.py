@@ -7,10 +7,9 @@ from collections.abc import Iterator
 import cloudflare
 import hcloud
 import pytest
-
-from openclaw_operator.sandbox.cloudflare_sim import CloudflareSimulator
-from openclaw_operator.sandbox.hetzner_sim import HetznerSimulator
-from openclaw_operator.sandbox.simcore import LatencyModel, SimClock, SimulatorThread
+from clawhost_sandbox.cloudflare.simulator import CloudflareSimulator
+from clawhost_sandbox.hetzner.simulator import HetznerSimulator
+from clawhost_sandbox.simcore import LatencyModel, SimClock, SimulatorThread
 
 HETZNER_TOKEN = "hetzner-test-token"
 # Fast enough that a server boots in well under a second of wall time, slow enough to observe states.

@@ -12,7 +12,8 @@ from openapi_schema_validator import OAS30Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
-SPEC_FILE = Path(__file__).resolve().parents[3] / "shared" / "specs" / "hetzner-cloud-openapi.json"
+# Hetzner's published OpenAPI description, kept in the repo with its MIT licence (spec/).
+SPEC_FILE = Path(__file__).resolve().parent / "spec" / "hetzner-cloud-openapi.json"
 SPEC_URI = "urn:hetzner-cloud-openapi"
 
 

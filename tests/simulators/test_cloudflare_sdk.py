@@ -9,10 +9,9 @@ from urllib.parse import parse_qs
 import cloudflare
 import httpx
 import pytest
-
-from openclaw_operator.sandbox.cloudflare.dns import RecordRules
-from openclaw_operator.sandbox.cloudflare_sim import CloudflareSimulator
-from openclaw_operator.sandbox.simcore import SimulatorThread
+from clawhost_sandbox.cloudflare.dns import RecordRules
+from clawhost_sandbox.cloudflare.simulator import CloudflareSimulator
+from clawhost_sandbox.simcore import SimulatorThread
 
 OURS = "clawhost.dev/instance-uid=0b3c1f2e-77aa-4f9a-9d7e-2f1c0a9b8e11"
 

@@ -15,12 +15,12 @@ import aiohttp
 import hcloud
 import pytest
 import requests
+from clawhost_sandbox.cloudflare.simulator import CloudflareSimulator
+from clawhost_sandbox.hetzner.simulator import HetznerSimulator
+from clawhost_sandbox.simcore import Latency, LatencyModel, SimClock
 from hcloud.images import Image
 from hcloud.server_types import ServerType
 
-from openclaw_operator.sandbox.cloudflare_sim import CloudflareSimulator
-from openclaw_operator.sandbox.hetzner_sim import HetznerSimulator
-from openclaw_operator.sandbox.simcore import Latency, LatencyModel, SimClock
 from tests.simulators.openapi_check import check_response
 
 TOKEN = "fault-token"
@@ -132,7 +132,7 @@ async def test_cloudflare_state_lists_records() -> None:
 def test_cli_serves_logs_requests_and_stops(tmp_path: Path) -> None:
     token_file = tmp_path / "token"
     token_file.write_text("cli-secret-token\n")
-    command = [sys.executable, "-m", "openclaw_operator.cli", "sim", "hetzner", "--port", "0",
+    command = [sys.executable, "-m", "clawhost_sandbox.cli", "sim", "hetzner", "--port", "0",
                "--token-file", str(token_file), "--time-scale", "60", "--seed", "5"]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
@@ -154,14 +154,14 @@ def test_cli_serves_logs_requests_and_stops(tmp_path: Path) -> None:
 
 
 def test_cli_help_names_both_simulators() -> None:
-    result = subprocess.run([sys.executable, "-m", "openclaw_operator.cli", "sim", "--help"],
+    result = subprocess.run([sys.executable, "-m", "clawhost_sandbox.cli", "sim", "--help"],
                             capture_output=True, text=True, timeout=30, check=True)  # fmt: skip
     assert "hetzner" in result.stdout and "cloudflare" in result.stdout
 
 
 async def test_cloudflare_cli_requires_a_zone() -> None:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "openclaw_operator.cli", "sim", "cloudflare", "--token", "t",
+        sys.executable, "-m", "clawhost_sandbox.cli", "sim", "cloudflare", "--token", "t",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     _, err = await process.communicate()

@@ -16,10 +16,10 @@ from typing import Any
 
 import aiohttp
 import pytest
+from clawhost_sandbox.hetzner.simulator import HetznerSimulator
+from clawhost_sandbox.simcore import SimClock
 from jsonschema.exceptions import ValidationError
 
-from openclaw_operator.sandbox.hetzner_sim import HetznerSimulator
-from openclaw_operator.sandbox.simcore import SimClock
 from tests.simulators.openapi_check import check_response, is_documented
 
 TOKEN = "schema-token"

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import hcloud
 import pytest
+from clawhost_sandbox.hetzner.simulator import HetznerSimulator
 from hcloud.actions import ActionFailedException
 from hcloud.images import Image
 from hcloud.server_types import ServerType
 from hcloud.servers import BoundServer
-
-from openclaw_operator.sandbox.hetzner_sim import HetznerSimulator
 
 
 def started(client: hcloud.Client, name: str, server_type: str = "cx23", **kwargs: object) -> BoundServer:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hcloud
 import pytest
+from clawhost_sandbox.hetzner.simulator import HetznerSimulator
 from hcloud.firewalls import FirewallResource, FirewallResourceLabelSelector, FirewallRule
 from hcloud.images import Image
 from hcloud.server_types import ServerType
 from hcloud.ssh_keys import SSHKey
-
-from openclaw_operator.sandbox.hetzner_sim import HetznerSimulator
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEB ops@example"
 OTHER_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIC dev@example"

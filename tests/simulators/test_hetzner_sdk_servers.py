@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import hcloud
 import pytest
+from clawhost_sandbox.hetzner.simulator import HetznerSimulator
 from hcloud.images import Image
 from hcloud.server_types import ServerType
 from hcloud.servers import BoundServer
-
-from openclaw_operator.sandbox.hetzner_sim import HetznerSimulator
 
 
 def create(client: hcloud.Client, name: str, **kwargs: object) -> BoundServer:

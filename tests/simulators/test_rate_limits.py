@@ -10,10 +10,9 @@ import aiohttp
 import cloudflare
 import hcloud
 import pytest
-
-from openclaw_operator.sandbox.cloudflare_sim import CloudflareSimulator
-from openclaw_operator.sandbox.hetzner_sim import HetznerSimulator
-from openclaw_operator.sandbox.simcore import SimClock, SimulatorThread
+from clawhost_sandbox.cloudflare.simulator import CloudflareSimulator
+from clawhost_sandbox.hetzner.simulator import HetznerSimulator
+from clawhost_sandbox.simcore import SimClock, SimulatorThread
 
 TOKEN = "limit-token"
 

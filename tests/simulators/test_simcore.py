@@ -5,12 +5,11 @@ from __future__ import annotations
 import random
 
 import pytest
-
-from openclaw_operator.sandbox.hetzner.catalogue import find_server_type
-from openclaw_operator.sandbox.hetzner.labels import SelectorError, label_problem, parse_selector
-from openclaw_operator.sandbox.hetzner.servers import change_type_problem
-from openclaw_operator.sandbox.hetzner.world import Server
-from openclaw_operator.sandbox.simcore import Faults, Latency, SimClock, SlidingWindowLimiter, TokenBucket
+from clawhost_sandbox.hetzner.catalogue import find_server_type
+from clawhost_sandbox.hetzner.labels import SelectorError, label_problem, parse_selector
+from clawhost_sandbox.hetzner.servers import change_type_problem
+from clawhost_sandbox.hetzner.world import Server
+from clawhost_sandbox.simcore import Faults, Latency, SimClock, SlidingWindowLimiter, TokenBucket
 
 LABELS = {"team": "a", "tier": "web", "clawhost.dev/instance-uid": "0b3c1f2e-77aa-4f9a-9d7e-2f1c0a9b8e11"}
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from openclaw_operator.sandbox.controlplane import ClusterAccess
+from clawhost_sandbox.controlplane import ClusterAccess
+
 from tests.whmcs.phpunit_runner import MODULE_DIR
 
 ROLE_MANIFEST = MODULE_DIR / "rbac" / "whmcs-role.yaml"

@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 
 import pytest
+from clawhost_sandbox.controlplane import ClusterAccess
 
-from openclaw_operator.sandbox.controlplane import ClusterAccess
 from tests.whmcs.kube_access import WHMCS_ACCOUNT, apply_whmcs_role, bind_role, service_account_token
 from tests.whmcs.phpunit_runner import run_phpunit
 

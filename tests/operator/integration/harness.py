@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clawhost_sandbox.cloudflare.simulator import CloudflareSimulator
+from clawhost_sandbox.controlplane import ClusterAccess
+from clawhost_sandbox.hetzner.simulator import HetznerSimulator
+
 from openclaw_operator.api import GROUP
-from openclaw_operator.sandbox.cloudflare_sim import CloudflareSimulator
-from openclaw_operator.sandbox.controlplane import ClusterAccess
-from openclaw_operator.sandbox.hetzner_sim import HetznerSimulator
 from tests.support.kube import instances_path
 
 REPO = Path(__file__).resolve().parents[3]

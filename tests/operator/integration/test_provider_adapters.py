@@ -8,6 +8,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
+from clawhost_sandbox.cloudflare.simulator import CloudflareSimulator
+from clawhost_sandbox.hetzner.simulator import HetznerSimulator
+from clawhost_sandbox.simcore import Latency, LatencyModel, SimClock
 from pydantic import SecretStr
 
 from openclaw_operator.observe import Observer
@@ -17,9 +20,6 @@ from openclaw_operator.providers.hetzner import HetznerProvider
 from openclaw_operator.providers.ratelimit import RateLimited, RateLimiter
 from openclaw_operator.reconcile import naming
 from openclaw_operator.reconcile.model import RecordObservation
-from openclaw_operator.sandbox.cloudflare_sim import CloudflareSimulator
-from openclaw_operator.sandbox.hetzner_sim import HetznerSimulator
-from openclaw_operator.sandbox.simcore import Latency, LatencyModel, SimClock
 
 H_TOKEN, C_TOKEN = "h-adapter-token", "c-adapter-token"
 LABELS = {naming.MANAGED_BY_LABEL: naming.MANAGED_BY_VALUE, naming.INSTANCE_UID_LABEL: "u-1"}

@@ -14,9 +14,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from clawhost_sandbox.cloudflare.simulator import CloudflareSimulator
+from clawhost_sandbox.hetzner.simulator import HetznerSimulator
+
 from openclaw_operator.reconcile import naming
-from openclaw_operator.sandbox.cloudflare_sim import CloudflareSimulator
-from openclaw_operator.sandbox.hetzner_sim import HetznerSimulator
 
 
 @dataclass

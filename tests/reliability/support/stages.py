@@ -8,10 +8,11 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-from openclaw_operator.sandbox.cloudflare_sim import CloudflareSimulator
-from openclaw_operator.sandbox.controlplane import ClusterAccess
-from openclaw_operator.sandbox.hetzner_sim import HetznerSimulator
-from openclaw_operator.sandbox.simcore import LatencyModel, SimClock, SimulatorThread
+from clawhost_sandbox.cloudflare.simulator import CloudflareSimulator
+from clawhost_sandbox.controlplane import ClusterAccess
+from clawhost_sandbox.hetzner.simulator import HetznerSimulator
+from clawhost_sandbox.simcore import LatencyModel, SimClock, SimulatorThread
+
 from tests.operator.integration.harness import TIME_SCALE, ZONE, Stage
 
 

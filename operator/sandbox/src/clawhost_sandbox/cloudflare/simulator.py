@@ -20,11 +20,11 @@ from typing import Any
 
 from aiohttp import web
 
-from .cloudflare.dns import RecordRules, Zone, ZoneRecords
-from .cloudflare.errors import cf_error
-from .cloudflare.routes import build_routes
-from .simcore import FaultDecision, LatencyModel, LimitDecision, SimClock, SlidingWindowLimiter
-from .simserver import ApiError, Route, SimulatorServer
+from ..simcore import FaultDecision, LatencyModel, LimitDecision, SimClock, SlidingWindowLimiter
+from ..simserver import ApiError, Route, SimulatorServer
+from .dns import RecordRules, Zone, ZoneRecords
+from .errors import cf_error
+from .routes import build_routes
 
 INJECTED_ERROR_CODE = 10001  # simulator-specific: an injected failure that is not one of Cloudflare's codes
 

@@ -1,7 +1,7 @@
-"""`openclaw-operator sim hetzner|cloudflare`: run one provider simulator in the foreground.
+"""`clawhost-sandbox sim hetzner|cloudflare`: run one provider simulator in the foreground.
 
-    openclaw-operator sim hetzner --port 0 --token T [--time-scale 60] [--seed 1]
-    openclaw-operator sim cloudflare --port 0 --token T --zone example.com [--zone example.net]
+    clawhost-sandbox sim hetzner --port 0 --token T [--time-scale 60] [--seed 1]
+    clawhost-sandbox sim cloudflare --port 0 --token T --zone example.com [--zone example.net]
 
 The first line on stdout is `listening on <API base URL>` (port 0 picks a free port); then one line per
 request: method, path and query, status, simulated time and any injected fault. The token is never
@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 
 from .cloudflare.dns import RecordRules
-from .cloudflare_sim import CloudflareSimulator
-from .hetzner_sim import HetznerSimulator
+from .cloudflare.simulator import CloudflareSimulator
+from .hetzner.simulator import HetznerSimulator
 from .simcore import LatencyModel, RequestRecord, SimClock
 from .simserver import SimulatorServer
 

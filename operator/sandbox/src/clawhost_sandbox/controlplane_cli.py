@@ -1,11 +1,11 @@
-"""`openclaw-operator controlplane up|down --dir DIR`: a local control plane for humans and scripts."""
+"""`clawhost-sandbox controlplane up|down --dir DIR`: a local control plane for humans and scripts."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from openclaw_operator.sandbox.controlplane import ControlPlane, ControlPlaneError, stop_detached
+from clawhost_sandbox.controlplane import ControlPlane, ControlPlaneError, stop_detached
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -1,7 +1,7 @@
 """A real Kubernetes control plane on loopback: etcd, kube-apiserver and kube-controller-manager.
 
 The binaries are built from Go modules by `tests/controlplane/build.sh` (envtest style: no nodes). The
-tests, the sandbox and `openclaw-operator controlplane up` all start it through `ControlPlane`, so there is
+tests, the sandbox and `clawhost-sandbox controlplane up` all start it through `ControlPlane`, so there is
 one place that knows the flags. Children get a parent-death signal, so even a SIGKILLed test run leaves no
 etcd or apiserver behind; detached mode (the CLI) records PIDs in the directory instead.
 """

@@ -22,12 +22,12 @@ from typing import Any
 
 from aiohttp import web
 
-from .hetzner.errors import hetzner_error
-from .hetzner.routes import build_routes
-from .hetzner.servers import get_server
-from .hetzner.world import World
-from .simcore import FaultDecision, LatencyModel, LimitDecision, SimClock, TokenBucket
-from .simserver import ApiError, DropConnection, Route, SimulatorServer
+from ..simcore import FaultDecision, LatencyModel, LimitDecision, SimClock, TokenBucket
+from ..simserver import ApiError, DropConnection, Route, SimulatorServer
+from .errors import hetzner_error
+from .routes import build_routes
+from .servers import get_server
+from .world import World
 
 APP_HEALTH_TEMPLATE = "/_sim/app/{server_id}/healthz"
 

@@ -1,4 +1,4 @@
-"""`openclaw-operator sandbox up|down`: the whole system on simulated clouds, in one command.
+"""`clawhost-sandbox up|down`: the whole system on simulated clouds, in one command.
 
 `up` starts a real control plane (etcd, kube-apiserver, kube-controller-manager), both provider simulators
 (realistic latencies, time-scaled), and the operator as a subprocess; installs the CRD; grants WHMCS-style
@@ -33,9 +33,8 @@ from typing import Any
 import requests
 import yaml
 
-from openclaw_operator.api import GROUP, KIND, PLURAL, VERSION
-from openclaw_operator.sandbox.cloudflare_sim import CloudflareSimulator
-from openclaw_operator.sandbox.controlplane import (
+from clawhost_sandbox.cloudflare.simulator import CloudflareSimulator
+from clawhost_sandbox.controlplane import (
     ClusterAccess,
     ControlPlane,
     die_with_parent,
@@ -44,8 +43,9 @@ from openclaw_operator.sandbox.controlplane import (
     pid_alive,
     terminate,
 )
-from openclaw_operator.sandbox.hetzner_sim import HetznerSimulator
-from openclaw_operator.sandbox.simcore import LatencyModel, SimClock, SimulatorThread
+from clawhost_sandbox.hetzner.simulator import HetznerSimulator
+from clawhost_sandbox.simcore import LatencyModel, SimClock, SimulatorThread
+from openclaw_operator.api import GROUP, KIND, PLURAL, VERSION
 
 STATE_FILE, ENV_FILE, SUMMARY_FILE, LOG_FILE = "sandbox.json", "env", "summary.txt", "sandbox.log"
 WHMCS_ACCOUNT = "whmcs-openclaw"
@@ -364,19 +364,23 @@ def watch(sandbox: Sandbox, until_ready: bool, timeout: float, live: bool) -> li
 
 
 # --- the CLI -----------------------------------------------------------------------------------------------
-def configure(parser: argparse.ArgumentParser) -> None:
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    up = actions.add_parser("up", help="start the sandbox (Ctrl-C stops it; --detach for scripts)")
+def configure_up(up: argparse.ArgumentParser) -> None:
+    """`clawhost-sandbox up`: start the sandbox (Ctrl-C stops it; --detach for scripts)."""
     up.add_argument("--dir", type=Path, required=True, help="state directory: kubeconfig, logs, env, PIDs")
     up.add_argument("--examples", type=Path, required=True, help="folder of OpenClawInstance manifests")
-    up.add_argument("--detach", action="store_true", help="run in the background; stop with `sandbox down`")
+    up.add_argument(
+        "--detach", action="store_true", help="run in the background; stop with `clawhost-sandbox down`"
+    )
     up.add_argument("--time-scale", type=float, default=10.0, help="simulated seconds per wall second")
     up.add_argument(
         "--timeout", type=float, default=600.0, help="seconds to wait for every example to be Ready"
     )
     up.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the detached supervisor itself
     up.set_defaults(func=_up)
-    down = actions.add_parser("down", help="stop a detached sandbox and everything it started")
+
+
+def configure_down(down: argparse.ArgumentParser) -> None:
+    """`clawhost-sandbox down`: stop a detached sandbox and everything it started."""
     down.add_argument("--dir", type=Path, required=True, help="the directory given to `up`")
     down.set_defaults(func=_down)
 
@@ -397,7 +401,8 @@ def _up(args: argparse.Namespace) -> int:
     state = _read_state(directory)
     if state and pid_alive(state["pids"]["sandbox"]) and not args.serve:
         print(
-            f"a sandbox is running (pid {state['pids']['sandbox']}); stop it: sandbox down --dir {args.dir}"
+            f"a sandbox is running (pid {state['pids']['sandbox']}); "
+            f"stop it: clawhost-sandbox down --dir {args.dir}"
         )
         return 1
     directory.mkdir(parents=True, exist_ok=True)
@@ -446,7 +451,7 @@ def _serve(args: argparse.Namespace, directory: Path, live: bool) -> int:
 
 
 def _detach(args: argparse.Namespace, directory: Path) -> int:
-    command = [sys.executable, "-m", "openclaw_operator.cli", "sandbox", "up", "--serve",
+    command = [sys.executable, "-m", "clawhost_sandbox.cli", "up", "--serve",
                "--dir", str(directory), "--examples", str(args.examples.resolve()),
                "--time-scale", str(args.time_scale), "--timeout", str(args.timeout)]  # fmt: skip
     for name in (STATE_FILE, ENV_FILE, SUMMARY_FILE):
@@ -465,7 +470,7 @@ def _detach(args: argparse.Namespace, directory: Path) -> int:
         state = _read_state(directory) or {}
         if state.get("phase") == "ready":
             print((directory / SUMMARY_FILE).read_text(), end="")
-            print(f"Stop it with: openclaw-operator sandbox down --dir {args.dir}", flush=True)
+            print(f"Stop it with: clawhost-sandbox down --dir {args.dir}", flush=True)
             return 0
         if supervisor.poll() is not None or state.get("phase") == "failed":
             with contextlib.suppress(subprocess.TimeoutExpired):
