@@ -146,7 +146,8 @@ def create_primary_ip(world: World, body: dict[str, Any]) -> dict[str, Any]:
     ip_type = body.get("type")
     if ip_type not in IP_TYPES:
         raise invalid_input("type", "must be ipv4 or ipv6")
-    if body.get("assignee_type") != "server":
+    # The spec marks assignee_type required, but hcloud-python sends it only with an assignee_id.
+    if body.get("assignee_type", "server") != "server":
         raise invalid_input("assignee_type", "must be server")
     auto_delete = body.get("auto_delete", False)
     if not isinstance(auto_delete, bool):
