@@ -265,6 +265,8 @@ ROWS = [
     Row("GET", "/primary_ips/424242/actions", 404),
     Row("GET", "/primary_ips/{ip_prot}/actions/{ip_prot_action}", 200),
     Row("GET", "/primary_ips/{ip_prot}/actions/424242", 404),
+    Row("GET", "/pricing", 200),
+    Row("GET", "/pricing", 401, token="wrong"),
     # answers of the shared pipeline
     Row("GET", "/servers", 401, token="wrong"),
     Row("GET", "/servers/{run}", 429, prepare=lambda sim: sim.faults.rate_limit_storm(60)),

@@ -8,6 +8,7 @@ The simulated clock is frozen (only `advance()` moves it), so durations are exac
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 import hcloud
 import pytest
@@ -239,3 +240,19 @@ def test_a_deleted_snapshot_stays_named_by_its_servers(
     image.delete()
     rendered = hclient.request("GET", f"/servers/{clone.server.id}")["server"]["image"]
     assert rendered["id"] == image.id and rendered["deleted"] is not None
+
+
+def test_pricing_says_what_a_snapshot_costs(hclient: hcloud.Client, frozen: HetznerSimulator) -> None:
+    source = running(hclient, frozen, "billed")
+    frozen.set_disk_usage(source.id, 25)
+    image = snapshot(hclient, frozen, source)
+    # hcloud-python has no pricing client; its raw request helper reads the document as the API sends it.
+    pricing = hclient.request("GET", "/pricing")["pricing"]
+    per_gb = Decimal(pricing["image"]["price_per_gb_month"]["net"])
+    assert (pricing["currency"], per_gb) == ("EUR", Decimal("0.0119"))
+    assert Decimal(str(image.image_size)) * per_gb == Decimal("0.1190")  # 10 GB stored of the 25 used
+    cx23 = next(t for t in pricing["server_types"] if t["name"] == "cx23")
+    fsn1 = next(p for p in cx23["prices"] if p["location"] == "fsn1")
+    listed = next(p for p in hclient.server_types.get_by_name("cx23").prices if p["location"] == "fsn1")
+    assert fsn1["price_monthly"] == listed["price_monthly"]  # one price list: the catalogue's
+    assert pricing["server_backup"]["percentage"] == "20.00"

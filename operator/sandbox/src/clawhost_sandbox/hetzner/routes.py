@@ -14,7 +14,7 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from ..simserver import Route, json_body
-from . import catalogue, firewalls, images, primary_ips, servers
+from . import catalogue, firewalls, images, pricing, primary_ips, servers
 from .errors import invalid_input, json_error, not_found
 from .listing import listing, select
 from .resources import find, update_named
@@ -126,6 +126,7 @@ def build_routes(world: World, server_limit: Callable[[], int | None]) -> list[R
     routes += [_resource_action_route(world, "primary_ips", lambda: world.primary_ips, name, op)
                for name, op in primary_ips.PRIMARY_IP_ACTIONS.items()]  # fmt: skip
     routes += _image_routes(world)
+    routes.append(_route(world, "GET", "/pricing", lambda request, body: pricing.render_pricing()))
     routes += _catalogue_routes()
     return routes
 
