@@ -13,7 +13,7 @@ from decimal import Decimal
 import hcloud
 import pytest
 from clawhost_sandbox.hetzner.simulator import HetznerSimulator
-from hcloud.actions import BoundAction
+from hcloud.actions import ActionFailedException, BoundAction
 from hcloud.images import BoundImage, Image
 from hcloud.server_types import ServerType
 from hcloud.servers import BoundServer
@@ -256,3 +256,14 @@ def test_pricing_says_what_a_snapshot_costs(hclient: hcloud.Client, frozen: Hetz
     listed = next(p for p in hclient.server_types.get_by_name("cx23").prices if p["location"] == "fsn1")
     assert fsn1["price_monthly"] == listed["price_monthly"]  # one price list: the catalogue's
     assert pricing["server_backup"]["percentage"] == "20.00"
+
+
+def test_a_failed_copy_leaves_no_image(hclient: hcloud.Client, frozen: HetznerSimulator) -> None:
+    server = running(hclient, frozen, "flaky")
+    frozen.faults.fail_actions("create_image")
+    response = server.create_image()
+    frozen.clock.advance(20 + 15 * 2)
+    with pytest.raises(ActionFailedException):
+        response.action.wait_until_finished()
+    assert hclient.images.get_all(type=["snapshot"]) == []
+    assert hclient.servers.get_by_id(server.id).status == "running"  # the server is unharmed
