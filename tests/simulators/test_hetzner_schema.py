@@ -44,6 +44,18 @@ def server(name: str, **extra: Any) -> dict[str, Any]:
     return {"name": name, "server_type": "cx23", "image": "ubuntu-24.04", **extra}
 
 
+def primary_ip(name: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "type": "ipv4", "assignee_type": "server", **extra}
+
+
+def to_server(server_id: str) -> dict[str, Any]:
+    return {"assignee_type": "server", "assignee_id": server_id}
+
+
+def ptr(ip: str) -> dict[str, Any]:
+    return {"ip": ip, "dns_ptr": "x.example.com"}
+
+
 def limit_servers(sim: HetznerSimulator) -> None:
     sim.server_limit = 0
 
@@ -199,6 +211,62 @@ ROWS = [
     Row("GET", "/images?sort=size", 400),
     Row("GET", "/images/161001", 200),
     Row("GET", "/images/1", 404),
+    # images: snapshots and backups (snap, snap_prot, backup of bak; see Project.build)
+    Row("POST", "/servers/{img}/actions/create_image", 201, {"description": "x", "labels": {"a": "b"}}),
+    Row("POST", "/servers/{img}/actions/create_image", 422, {"type": "backup"}),
+    Row("POST", "/servers/{img}/actions/create_image", 400, {"type": "iso"}),
+    Row("POST", "/servers", 201, server("from-snap", image="{snap}"), id="from-snap"),
+    Row("POST", "/servers", 422, server("too-small", image="{backup}"), id="too-small"),
+    Row("GET", "/images?type=snapshot&label_selector=tier%3Dgold&sort=created:desc", 200),
+    Row("GET", "/images?type=backup&bound_to={bak}&status=available", 200),
+    Row("GET", "/images?type=floppy", 400),
+    Row("GET", "/images/{snap}", 200),
+    Row("PUT", "/images/{snap}", 200, {"description": "renamed", "labels": {"tier": "silver"}}),
+    Row("PUT", "/images/{backup}", 200, {"type": "snapshot"}),
+    Row("PUT", "/images/{snap}", 400, {"type": "backup"}),
+    Row("PUT", "/images/161001", 403, {"description": "mine now"}),
+    Row("DELETE", "/images/{snap}", 204),
+    Row("DELETE", "/images/{snap_prot}", 423),
+    Row("DELETE", "/images/161001", 403),
+    Row("POST", "/images/{snap}/actions/change_protection", 201, {"delete": True}),
+    Row("POST", "/images/{backup}/actions/change_protection", 400, {"delete": True}),
+    Row("GET", "/images/{snap_prot}/actions?sort=id:desc", 200),
+    Row("GET", "/images/424242/actions", 404),
+    Row("GET", "/images/{snap_prot}/actions/{snap_prot_action}", 200),
+    Row("GET", "/images/{snap_prot}/actions/424242", 404),
+    # primary IPs (ip_free, ip_v6free, ip_prot unassigned; ip_run, ip_off of those servers; see Project.build)
+    Row("GET", "/primary_ips?sort=id:desc", 200),
+    Row("GET", "/primary_ips?ip={ip_free_address}", 200),
+    Row("GET", "/primary_ips?sort=name", 400),
+    Row("POST", "/primary_ips", 201, primary_ip("new", location="fsn1")),
+    Row("POST", "/primary_ips", 201, primary_ip("at-create", assignee_id="{noip4}"), id="assigned-at-create"),
+    Row("POST", "/primary_ips", 422, primary_ip("dup4", assignee_id="{img}")),
+    Row("POST", "/primary_ips", 409, primary_ip("free", location="fsn1")),
+    Row("POST", "/primary_ips", 400, primary_ip("v5", type="ipv5", location="fsn1")),
+    Row("POST", "/servers", 201, server("own-ip", public_net={"enable_ipv4": True, "ipv4": "{ip_free}"})),
+    Row("POST", "/servers", 422, server("taken-ip", public_net={"enable_ipv4": True, "ipv4": "{ip_run}"})),
+    Row("POST", "/servers", 412, server("wrong-ip", public_net={"enable_ipv4": True, "ipv4": "{ip_v6free}"})),
+    Row("GET", "/primary_ips/{ip_free}", 200),
+    Row("GET", "/primary_ips/424242", 404),
+    Row("PUT", "/primary_ips/{ip_free}", 200, {"name": "kept", "labels": {"x": "y"}, "auto_delete": True}),
+    Row("PUT", "/primary_ips/{ip_free}", 400, {"auto_delete": "yes"}),
+    Row("DELETE", "/primary_ips/{ip_free}", 204),
+    Row("DELETE", "/primary_ips/{ip_run}", 422),
+    Row("DELETE", "/primary_ips/{ip_prot}", 423),
+    Row("POST", "/primary_ips/{ip_free}/actions/assign", 201, to_server("{noip4}")),
+    Row("POST", "/primary_ips/{ip_free}/actions/assign", 422, to_server("{run}")),
+    Row("POST", "/primary_ips/{ip_off}/actions/unassign", 201),
+    Row("POST", "/primary_ips/{ip_run}/actions/unassign", 422),
+    Row("POST", "/primary_ips/{ip_free}/actions/change_protection", 201, {"delete": True}),
+    Row("POST", "/primary_ips/{ip_off}/actions/change_protection", 400, {"delete": True}),
+    Row("POST", "/primary_ips/{ip_free}/actions/change_dns_ptr", 201, ptr("{ip_free_address}")),
+    Row("POST", "/primary_ips/{ip_free}/actions/change_dns_ptr", 400, ptr("192.0.2.1")),
+    Row("GET", "/primary_ips/{ip_prot}/actions", 200),
+    Row("GET", "/primary_ips/424242/actions", 404),
+    Row("GET", "/primary_ips/{ip_prot}/actions/{ip_prot_action}", 200),
+    Row("GET", "/primary_ips/{ip_prot}/actions/424242", 404),
+    Row("GET", "/pricing", 200),
+    Row("GET", "/pricing", 401, token="wrong"),
     # answers of the shared pipeline
     Row("GET", "/servers", 401, token="wrong"),
     Row("GET", "/servers/{run}", 429, prepare=lambda sim: sim.faults.rate_limit_storm(60)),
@@ -259,7 +327,9 @@ class Project:
     async def build(self) -> None:
         """A small project: SSH key k1, firewalls fw1 (unapplied) and fwsel (by selector role=web), and
         servers run (running, role=web), busy (running an action), off, big_off (cx33, disk upgraded),
-        prot (protected)."""
+        prot (protected); for images and primary IPs also img (off), bak (off, cx33, backups on), noip4
+        (off, IPv6 only), snapshots snap (tier=gold) and snap_prot (protected) of img, a backup of bak,
+        and unassigned primary IPs ip_free (IPv4), ip_v6free, ip_prot (protected)."""
         _, key = await self.call("POST", "/ssh_keys", {"name": "k1", "public_key": KEY_A})
         _, fw1 = await self.call("POST", "/firewalls", {"name": "fw1", "labels": {"kind": "edge"}})
         _, fwsel = await self.call(
@@ -278,22 +348,58 @@ class Project:
             "off": {"start_after_create": False},
             "big_off": {"start_after_create": False, "server_type": "cx33"},
             "prot": {},
+            "img": {"start_after_create": False},
+            "bak": {"start_after_create": False, "server_type": "cx33"},
+            "noip4": {"start_after_create": False, "public_net": {"enable_ipv4": False}},
         }.items():
             _, created = await self.call("POST", "/servers", {**server(name.replace("_", "-")), **extra})
             self.names[name] = created["server"]["id"]
             if name == "run":
                 self.names["run_action"] = created["action"]["id"]
                 self.names["run_ipv4"] = created["server"]["public_net"]["ipv4"]["ip"]
+            if name in ("run", "off"):
+                self.names[f"ip_{name}"] = created["server"]["public_net"]["ipv4"]["id"]
         self.sim.clock.advance(60)
         await self.call(
             "POST",
             f"/servers/{self.names['prot']}/actions/change_protection",
             {"delete": True, "rebuild": True},
         )
+        await self.build_images_and_ips()
         self.sim.clock.advance(60)
         await self.call(
             "POST", f"/servers/{self.names['busy']}/actions/reboot"
         )  # stays busy: the clock waits
+
+    async def build_images_and_ips(self) -> None:
+        names = self.names
+        _, snap = await self.call(
+            "POST", f"/servers/{names['img']}/actions/create_image", {"labels": {"tier": "gold"}}
+        )
+        names["snap"] = snap["image"]["id"]
+        await self.call("POST", f"/servers/{names['bak']}/actions/enable_backup")
+        for name, ip_type in (("free", "ipv4"), ("v6free", "ipv6"), ("prot", "ipv4")):
+            body = {"name": name, "type": ip_type, "assignee_type": "server", "location": "fsn1"}
+            _, created = await self.call("POST", "/primary_ips", body)
+            names[f"ip_{name}"] = created["primary_ip"]["id"]
+            names[f"ip_{name}_address"] = created["primary_ip"]["ip"]
+        self.sim.clock.advance(60)  # snap is copied, backups are on
+        _, snap_prot = await self.call("POST", f"/servers/{names['img']}/actions/create_image")
+        names["snap_prot"] = snap_prot["image"]["id"]
+        _, backup = await self.call(
+            "POST", f"/servers/{names['bak']}/actions/create_image", {"type": "backup"}
+        )
+        names["backup"] = backup["image"]["id"]
+        _, protected = await self.call(
+            "POST", f"/primary_ips/{names['ip_prot']}/actions/change_protection", {"delete": True}
+        )
+        names["ip_prot_action"] = protected["action"]["id"]
+        self.sim.clock.advance(60)
+        _, protected = await self.call(
+            "POST", f"/images/{names['snap_prot']}/actions/change_protection", {"delete": True}
+        )
+        names["snap_prot_action"] = protected["action"]["id"]
+        self.sim.clock.advance(60)
 
 
 @pytest.fixture

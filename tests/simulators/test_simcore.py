@@ -68,7 +68,7 @@ def test_label_rules(labels: object, refused: bool) -> None:
 def _server(type_name: str, disk: int) -> Server:
     server_type = find_server_type(type_name)
     assert server_type is not None
-    return Server(1, "s", {}, server_type, None, None, 0.0, "off", None, None, None, None, [], None, disk)  # type: ignore[arg-type]
+    return Server(1, "s", {}, server_type, None, None, 0.0, "off", None, None, [], None, disk)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -74,14 +74,22 @@ class ServerType:
         return _render_server_type(self)
 
 
+VAT_RATE = Decimal("19.00")  # German VAT, what a German project owner is shown
+
+
+def price(net: Decimal) -> dict[str, str]:
+    return {"net": f"{net:.4f}", "gross": f"{net * (1 + VAT_RATE / 100):.4f}"}
+
+
+def hourly(monthly: Decimal) -> Decimal:
+    """Hetzner bills by the hour up to the monthly price; 730 hours make the month."""
+    return (monthly / 730).quantize(Decimal("0.0001"))
+
+
 @cache
 def _render_server_type(server_type: ServerType) -> dict[str, Any]:
     """Rendered once per type (every server answer embeds one); the dict is shared: never mutate it."""
     monthly = Decimal(server_type.monthly_eur)
-    hourly = (monthly / 730).quantize(Decimal("0.0001"))
-
-    def price(net: Decimal) -> dict[str, str]:
-        return {"net": f"{net:.4f}", "gross": f"{net * Decimal('1.19'):.4f}"}
 
     return {
         "id": server_type.id,
@@ -109,7 +117,7 @@ def _render_server_type(server_type: ServerType) -> dict[str, Any]:
         "prices": [
             {
                 "location": name,
-                "price_hourly": price(hourly),
+                "price_hourly": price(hourly(monthly)),
                 "price_monthly": price(monthly),
                 "included_traffic": location_by_name(name).included_traffic(),
                 "price_per_tb_traffic": price(Decimal("1.00")),

@@ -3,11 +3,15 @@ validation, and `PUT` semantics (rename unless the name is taken; labels sent re
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol, TypeVar
 
 from .errors import invalid_input, not_found, uniqueness
 from .labels import label_problem
+
+_HOST_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+HOSTNAME = re.compile(rf"^{_HOST_LABEL}(?:\.{_HOST_LABEL})*$")  # RFC 1123: server names and PTR records
 
 
 class Named(Protocol):

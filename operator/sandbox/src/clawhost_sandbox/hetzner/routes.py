@@ -14,7 +14,7 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from ..simserver import Route, json_body
-from . import catalogue, firewalls, servers
+from . import catalogue, firewalls, images, pricing, primary_ips, servers
 from .errors import invalid_input, json_error, not_found
 from .listing import listing, select
 from .resources import find, update_named
@@ -51,6 +51,7 @@ class Collection:
     sort_keys: Mapping[str, Callable[[Any], Any]]
     narrow: Callable[[list[Any], MultiMapping[str]], list[Any]] = lambda items, query: items
     check_name: Callable[[Json], str] | None = None
+    replace: Callable[[Any, Json], Any] | None = None  # a PUT with more than name and labels
 
     def routes(self, world: World) -> list[Route]:
         base, item = f"/{self.plural}", f"/{self.plural}/{{id}}"
@@ -65,6 +66,8 @@ class Collection:
             return listing(self.plural, self.narrow(items, query), query, self.render)
 
         def update(request: web.Request, body: Json) -> Json:
+            if self.replace is not None:
+                return {self.singular: self.render(self.replace(one(request), body))}
             kind = self.singular.replace("_", " ")
             extra = {"check_name": self.check_name} if self.check_name else {}
             updated = update_named(one(request), body, self.store().values(), kind, **extra)
@@ -82,6 +85,11 @@ class Collection:
 def _by_status(items: list[Any], query: MultiMapping[str]) -> list[Any]:
     statuses = query.getall("status", [])
     return [item for item in items if item.status in statuses] if statuses else items
+
+
+def _by_ip(ips: list[Any], query: MultiMapping[str]) -> list[Any]:
+    wanted = query.get("ip")
+    return [ip for ip in ips if ip.ip == wanted] if wanted else ips
 
 
 def _by_fingerprint(keys: list[Any], query: MultiMapping[str]) -> list[Any]:
@@ -104,11 +112,21 @@ def build_routes(world: World, server_limit: Callable[[], int | None]) -> list[R
                    lambda body: firewalls.create_firewall(world, body),
                    lambda firewall: firewalls.delete_firewall(world, firewall),
                    SORT_WITH_CREATED),
+        Collection("primary_ips", "primary_ip", lambda: world.primary_ips, world.render_primary_ip,
+                   lambda body: primary_ips.create_primary_ip(world, body),
+                   lambda ip: primary_ips.delete_primary_ip(world, ip),
+                   {"id": lambda r: r.id, "created": lambda r: r.created}, _by_ip,
+                   replace=lambda ip, body: primary_ips.update_primary_ip(world, ip, body)),
     ]  # fmt: skip
     routes = [route for collection in collections for route in collection.routes(world)]
     routes += _action_routes(world)
     routes += [_server_action_route(world, name) for name in servers.SERVER_ACTIONS]
-    routes += [_firewall_action_route(world, name, op) for name, op in firewalls.FIREWALL_ACTIONS.items()]
+    routes += [_resource_action_route(world, "firewalls", lambda: world.firewalls, name, op)
+               for name, op in firewalls.FIREWALL_ACTIONS.items()]  # fmt: skip
+    routes += [_resource_action_route(world, "primary_ips", lambda: world.primary_ips, name, op)
+               for name, op in primary_ips.PRIMARY_IP_ACTIONS.items()]  # fmt: skip
+    routes += _image_routes(world)
+    routes.append(_route(world, "GET", "/pricing", lambda request, body: pricing.render_pricing()))
     routes += _catalogue_routes()
     return routes
 
@@ -141,19 +159,31 @@ def _action_routes(world: World) -> list[Route]:
         found = [world.actions[i] for i in map(_int, ids) if i in world.actions]
         return _list_actions(world, found, request.query)
 
-    def of_server(request: web.Request, body: Json) -> Json:
-        server = servers.get_server(world, request.match_info["id"])
-        return _list_actions(world, servers.actions_of(world, server.id), request.query)
-
-    def one_of_server(request: web.Request, body: Json) -> Json:
-        server = servers.get_server(world, request.match_info["id"])
-        return _action(world, request.match_info["action_id"], lambda a: (server.id, "server") in a.resources)
-
     return [
         _route(world, "GET", "/actions", list_by_ids),
         _route(world, "GET", "/actions/{id}", lambda request, body: _action(world, request.match_info["id"])),
-        _route(world, "GET", "/servers/{id}/actions", of_server),
-        _route(world, "GET", "/servers/{id}/actions/{action_id}", one_of_server),
+        *_actions_of(world, "servers", "server", lambda ident: servers.get_server(world, ident).id),
+        *_actions_of(world, "images", "image", lambda ident: images.find_any_image(world, ident).id),
+        *_actions_of(world, "primary_ips", "primary_ip",
+                     lambda ident: find(world.primary_ips, "primary_ip", ident).id),
+    ]  # fmt: skip
+
+
+def _actions_of(world: World, plural: str, kind: str, resource_id: Callable[[str], int]) -> list[Route]:
+    """`GET /<plural>/{id}/actions[/{action_id}]`: the actions that name this resource."""
+
+    def list_them(request: web.Request, body: Json) -> Json:
+        rid = resource_id(request.match_info["id"])
+        mine = [a for a in world.actions.values() if (rid, kind) in a.resources]
+        return _list_actions(world, mine, request.query)
+
+    def one(request: web.Request, body: Json) -> Json:
+        rid = resource_id(request.match_info["id"])
+        return _action(world, request.match_info["action_id"], lambda a: (rid, kind) in a.resources)
+
+    return [
+        _route(world, "GET", f"/{plural}/{{id}}/actions", list_them),
+        _route(world, "GET", f"/{plural}/{{id}}/actions/{{action_id}}", one),
     ]
 
 
@@ -165,21 +195,46 @@ def _server_action_route(world: World, name: str) -> Route:
     return _route(world, "POST", f"/servers/{{id}}/actions/{name}", run, 201)
 
 
-def _firewall_action_route(world: World, name: str, operation: Callable[..., Json]) -> Route:
+def _resource_action_route(
+    world: World, plural: str, store: Callable[[], dict[int, Any]], name: str, operation: Callable[..., Json]
+) -> Route:
     def run(request: web.Request, body: Json) -> Json:
-        return operation(world, find(world.firewalls, "firewall", request.match_info["id"]), body)
+        return operation(world, find(store(), plural[:-1], request.match_info["id"]), body)
 
-    return _route(world, "POST", f"/firewalls/{{id}}/actions/{name}", run, 201)
+    return _route(world, "POST", f"/{plural}/{{id}}/actions/{name}", run, 201)
+
+
+def _image_routes(world: World) -> list[Route]:
+    """System images from the catalogue and the project's snapshots and backups, in one collection."""
+
+    def on_one(operation: Callable[..., Json | None]) -> Handler:
+        def handle(request: web.Request, body: Json) -> Json | None:
+            return operation(world, images.find_any_image(world, request.match_info["id"]), body)
+
+        return handle
+
+    def get(world: World, image: images.AnyImage, body: Json) -> Json:
+        return {"image": world.render_image(image)}
+
+    def delete(world: World, image: images.AnyImage, body: Json) -> None:
+        images.delete_image(world, image)
+
+    protect = on_one(images.change_image_protection)
+    return [
+        _route(world, "GET", "/images", lambda request, body: images.list_images(world, request.query)),
+        _route(world, "GET", "/images/{id}", on_one(get)),
+        _route(world, "PUT", "/images/{id}", on_one(images.update_image)),
+        _route(world, "DELETE", "/images/{id}", on_one(delete)),
+        _route(world, "POST", "/images/{id}/actions/change_protection", protect, 201),
+    ]
 
 
 def _catalogue_routes() -> list[Route]:
-    """Read-only collections: `GET /<plural>` (filter by `name`, and for images `architecture`/`type`)
-    and `GET /<plural>/{id}`."""
+    """Read-only collections: `GET /<plural>` (filter by `name`) and `GET /<plural>/{id}`."""
     collections: dict[str, tuple[str, list[Any], Callable[[Any], Json]]] = {
         "server_types": ("server_type", list(catalogue.SERVER_TYPES), lambda t: t.render()),
         "locations": ("location", list(catalogue.LOCATIONS), lambda loc: loc.render()),
         "datacenters": ("datacenter", list(catalogue.LOCATIONS), catalogue.render_datacenter),
-        "images": ("image", list(catalogue.IMAGES), lambda i: i.render()),
     }
     routes = []
     for plural, (singular, items, render) in collections.items():
@@ -193,11 +248,6 @@ def _catalogue_list(plural: str, items: list[Any], render: Callable[[Any], Json]
         query = request.query
         name_of = (lambda loc: loc.datacenter) if plural == "datacenters" else (lambda item: item.name)
         chosen = select(items, query, name=name_of, sort_keys=SORT_BY_ID_NAME)
-        if plural == "images":
-            if "architecture" in query:
-                chosen = [i for i in chosen if i.architecture == query["architecture"]]
-            if types := query.getall("type", []):
-                chosen = [i for i in chosen if "system" in types]
         payload = listing(plural, chosen, query, render)
         if plural == "datacenters":
             payload["recommendation"] = items[0].id

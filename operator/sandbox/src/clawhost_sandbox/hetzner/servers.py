@@ -4,22 +4,17 @@ power state and disk size for `change_type`)."""
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from collections.abc import Callable
 from typing import Any
 
-from .catalogue import Image, ServerType, find_image, find_location, find_server_type
+from . import images, primary_ips
+from .catalogue import ServerType, find_location, find_server_type
 from .errors import hetzner_error, invalid_input
-from .resources import checked_labels, ensure_unique_name, find, required_name
-from .world import GUEST_SHUTDOWN_SECONDS, Action, Server, World
+from .resources import HOSTNAME, checked_labels, ensure_unique_name, find, required_name
+from .world import GUEST_SHUTDOWN_SECONDS, Server, World
 
 USER_DATA_LIMIT = 32 * 1024
-_HOST_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
-HOSTNAME = re.compile(rf"^{_HOST_LABEL}(?:\.{_HOST_LABEL})*$")
 MAX_NAME = 63
-IPV4_POOL = ipaddress.IPv4Address("100.64.0.0")  # shared address space: never a real customer's IP
-IPV6_POOL = ipaddress.IPv6Network("2001:db8::/32")  # documentation prefix
 
 
 def get_server(world: World, server_id: str | int) -> Server:
@@ -46,31 +41,12 @@ def _resolve_ssh_keys(world: World, refs: object) -> list[int]:
     return ids
 
 
-def _image_for(ref: object, server_type: ServerType) -> Image:
-    image = find_image(str(ref), server_type.architecture) if ref is not None else None
-    if image is None:
-        raise invalid_input("image", f"image {ref} not found for architecture {server_type.architecture}")
-    return image
-
-
-def _allocate_addresses(world: World, server: Server, public_net: dict[str, Any]) -> None:
-    index = server.id
-    if public_net.get("enable_ipv4", True):
-        server.ipv4 = str(IPV4_POOL + index)
-        server.ipv4_id = world.next_id()
-        server.ipv4_ptr = f"static.{'.'.join(reversed(server.ipv4.split('.')))}.clients.your-server.de"
-    if public_net.get("enable_ipv6", True):
-        prefix = int(IPV6_POOL.network_address) + (index << 64)
-        server.ipv6_net = f"{ipaddress.IPv6Address(prefix)}/64"
-        server.ipv6_id = world.next_id()
-
-
 def create_server(world: World, body: dict[str, Any], server_limit: int | None) -> dict[str, Any]:
     name = hostname(body)
     server_type = find_server_type(str(body.get("server_type", "")))
     if server_type is None:
         raise invalid_input("server_type", f"server type {body.get('server_type')} not found")
-    image = _image_for(body.get("image"), server_type)
+    image = images.image_for(world, body.get("image"), server_type, server_type.disk)
     location = find_location(str(body.get("location") or "fsn1"))
     if location is None:
         raise invalid_input("location", f"location {body.get('location')} not found")
@@ -90,6 +66,8 @@ def create_server(world: World, body: dict[str, Any], server_limit: int | None) 
     ]
     if missing := [fid for fid in firewall_ids if fid not in world.firewalls]:
         raise invalid_input("firewalls", f"firewall {missing[0]} not found")
+    public_net = body.get("public_net") or {}
+    chosen_ips = primary_ips.chosen_for_new_server(world, public_net, location)
     ensure_unique_name(name, world.servers.values(), "server")
     if server_limit is not None and len(world.servers) >= server_limit:
         raise hetzner_error(
@@ -100,9 +78,9 @@ def create_server(world: World, body: dict[str, Any], server_limit: int | None) 
     now = world.clock.now()
     server = Server(
         world.next_id(), name, labels, server_type, image, location, now, "initializing",
-        None, None, None, None, ssh_keys, user_data, server_type.disk,
+        None, None, ssh_keys, user_data, server_type.disk, images.used_disk_after_install(image),
     )  # fmt: skip
-    _allocate_addresses(world, server, body.get("public_net") or {})
+    primary_ips.give_addresses(world, server, public_net, chosen_ips)
     world.servers[server.id] = server
     for fid in firewall_ids:
         world.firewalls[fid].server_ids.append(server.id)
@@ -115,7 +93,10 @@ def create_server(world: World, body: dict[str, Any], server_limit: int | None) 
     def failed(at: float) -> None:
         server.status = "off"
 
-    action = world.start_action("create_server", resource, on_success=created, on_failure=failed)
+    seconds = world.action_seconds["create_server"] + images.restore_seconds(world, image)
+    action = world.start_action(
+        "create_server", resource, on_success=created, on_failure=failed, seconds=seconds
+    )
     next_actions = []
     if start:
         next_actions.append(
@@ -155,10 +136,7 @@ def delete_server(world: World, server: Server) -> dict[str, Any]:
     server.status = "deleting"
 
     def gone(at: float) -> None:
-        world.servers.pop(server.id, None)
-        for firewall in world.firewalls.values():
-            if server.id in firewall.server_ids:
-                firewall.server_ids.remove(server.id)
+        world.remove_server(server)
 
     action = world.start_action(
         "delete_server", [(server.id, "server")], on_success=gone, on_failure=_status(server, previous)
@@ -215,7 +193,7 @@ def _restart(command: str) -> ActionHandler:
 def _rebuild(world: World, server: Server, body: dict[str, Any]) -> dict[str, Any]:
     if server.protection_rebuild:
         raise hetzner_error("protected", "server is protected against rebuild")
-    image = _image_for(body.get("image"), server.server_type)
+    image = images.image_for(world, body.get("image"), server.server_type, server.primary_disk_size)
     user_data = body.get("user_data", server.user_data)
     if user_data is not None and len(str(user_data).encode()) > USER_DATA_LIMIT:
         raise invalid_input("user_data", "is too long (maximum is 32 KiB)")
@@ -223,12 +201,18 @@ def _rebuild(world: World, server: Server, body: dict[str, Any]) -> dict[str, An
     def rebuilt(at: float) -> None:
         server.image = image
         server.user_data = user_data
+        server.used_disk_gb = images.used_disk_after_install(image)
         _running(server)(at)
 
     server.status = "rebuilding"
     server.running_since = None
+    seconds = world.action_seconds["rebuild_server"] + images.restore_seconds(world, image)
     action = world.start_action(
-        "rebuild_server", [(server.id, "server")], on_success=rebuilt, on_failure=_status(server, "off")
+        "rebuild_server",
+        [(server.id, "server")],
+        on_success=rebuilt,
+        on_failure=_status(server, "off"),
+        seconds=seconds,
     )
     password = None if server.ssh_keys else world.root_password()
     return {"action": action.render(world.clock), "root_password": password}
@@ -301,33 +285,13 @@ def _change_protection(world: World, server: Server, body: dict[str, Any]) -> di
 
 
 def _change_dns_ptr(world: World, server: Server, body: dict[str, Any]) -> dict[str, Any]:
-    ip, ptr = body.get("ip"), body.get("dns_ptr")
-    if not isinstance(ip, str):
+    address = body.get("ip")
+    if not isinstance(address, str):
         raise invalid_input("ip", "is required")
-    if ptr is not None and (not isinstance(ptr, str) or not HOSTNAME.match(ptr)):
-        raise invalid_input("dns_ptr", "must be a valid hostname")
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        raise invalid_input("ip", "is not an IP address") from None
-    if server.ipv4 is not None and ip == server.ipv4:
-        default = f"static.{'.'.join(reversed(ip.split('.')))}.clients.your-server.de"
-
-        def apply(at: float) -> None:
-            server.ipv4_ptr = ptr or default
-
-    elif server.ipv6_net is not None and address in ipaddress.ip_network(server.ipv6_net):
-
-        def apply(at: float) -> None:
-            if ptr is None:
-                server.ipv6_ptrs.pop(ip, None)
-            else:
-                server.ipv6_ptrs[ip] = ptr
-
-    else:
-        raise invalid_input("ip", f"{ip} is not assigned to this server")
-    action = world.start_action("change_dns_ptr", [(server.id, "server")], on_success=apply)
-    return {"action": action.render(world.clock)}
+    primary_ip = primary_ips.holding(world, server, address)
+    if primary_ip is None:
+        raise invalid_input("ip", f"{address} is not assigned to this server")
+    return primary_ips.change_dns_ptr(world, primary_ip, body, [(server.id, "server")])
 
 
 SERVER_ACTIONS: dict[str, ActionHandler] = {
@@ -342,6 +306,7 @@ SERVER_ACTIONS: dict[str, ActionHandler] = {
     "disable_backup": _backup(False),
     "change_protection": _change_protection,
     "change_dns_ptr": _change_dns_ptr,
+    "create_image": images.create_image,
 }
 
 
@@ -351,7 +316,3 @@ def run_server_action(world: World, server: Server, name: str, body: dict[str, A
     if server.status == "deleting":
         raise hetzner_error("locked", "server is being deleted")
     return SERVER_ACTIONS[name](world, server, body)
-
-
-def actions_of(world: World, server_id: int) -> list[Action]:
-    return [a for a in world.actions.values() if (server_id, "server") in a.resources]

@@ -1,14 +1,15 @@
 """A stateful simulator of the Hetzner Cloud API (`/v1`), faithful enough for the official hcloud SDK.
 
-Resources and their timeline live in `hetzner/world.py`, operations in `hetzner/servers.py` and
-`hetzner/firewalls.py`, the route table in `hetzner/routes.py`. This class wires them to the shared HTTP
-pipeline (token bucket, faults, latency, request log) and offers the Python API tests and the sandbox use.
+Resources and their timeline live in `hetzner/world.py`, operations in `hetzner/servers.py`,
+`hetzner/firewalls.py`, `hetzner/images.py` and `hetzner/primary_ips.py`, the route table in
+`hetzner/routes.py`. This class wires them to the shared HTTP pipeline (token bucket, faults, latency,
+request log) and offers the Python API tests and the sandbox use.
 A route Hetzner documents (`documented_routes.py`) but the simulator lacks answers 501 `not_implemented`;
 only a path Hetzner does not document answers 404 `not_found`.
 
 Inspection (no auth, not rate limited, never shows a token):
-- `GET /_sim/state`: servers, SSH keys, firewalls and actions as the API would render them, plus the
-  simulated time;
+- `GET /_sim/state`: servers, SSH keys, firewalls, snapshots/backups, primary IPs and running actions as
+  the API would render them, plus the simulated time;
 - `GET /_sim/requests`: request counters by method, route and status;
 - `GET /_sim/app/{server_id}/healthz`: the OpenClaw app on that server. 200 `{"ok": true}` once the server
   has been `running` for `app_boot_seconds` simulated seconds, 503 `{"ok": false}` while it boots or when
@@ -124,6 +125,28 @@ class HetznerSimulator(SimulatorServer):
     def actions(self) -> list[dict[str, Any]]:
         return self.call_in_loop(lambda: [a.render(self.clock) for a in self._settled().actions.values()])
 
+    def images(self) -> list[dict[str, Any]]:
+        """The project's snapshots and backups (system images are the catalogue's)."""
+        return self.call_in_loop(
+            lambda: [self.world.render_image(i) for i in self._settled().images.values()]
+        )
+
+    def primary_ips(self) -> list[dict[str, Any]]:
+        return self.call_in_loop(
+            lambda: [self.world.render_primary_ip(p) for p in self._settled().primary_ips.values()]
+        )
+
+    def set_disk_usage(self, server_id: int, used_gb: float) -> None:
+        """The server's software wrote (or freed) data: what its next snapshot copies and bills."""
+
+        def apply() -> None:
+            server = get_server(self._settled(), server_id)
+            if not 0 <= used_gb <= server.primary_disk_size:
+                raise ValueError(f"used_gb must be within the {server.primary_disk_size} GB disk")
+            server.used_disk_gb = used_gb
+
+        self.call_in_loop(apply)
+
     def app_health_url(self, server_id: int) -> str:
         return self.base_url + APP_HEALTH_TEMPLATE.format(server_id=server_id)
 
@@ -135,7 +158,13 @@ class HetznerSimulator(SimulatorServer):
 
     def delete_server_out_of_band(self, server_id: int) -> None:
         """The customer deleted the server in the Hetzner console."""
-        self.call_in_loop(lambda: self._settled().servers.pop(server_id, None))
+
+        def apply() -> None:
+            world = self._settled()
+            if (server := world.servers.get(server_id)) is not None:
+                world.remove_server(server)
+
+        self.call_in_loop(apply)
 
     def power_off_out_of_band(self, server_id: int) -> None:
         """The server went off without the operator asking (console, crash, abuse lock)."""
@@ -156,6 +185,8 @@ class HetznerSimulator(SimulatorServer):
             "servers": [world.render_server(s) for s in world.servers.values()],
             "ssh_keys": [world.render_ssh_key(k) for k in world.ssh_keys.values()],
             "firewalls": [world.render_firewall(f) for f in world.firewalls.values()],
+            "images": [world.render_image(i) for i in world.images.values()],
+            "primary_ips": [world.render_primary_ip(p) for p in world.primary_ips.values()],
             "running_actions": [
                 a.render(self.clock) for a in world.actions.values() if a.status == "running"
             ],

@@ -35,10 +35,27 @@ DEFAULT_ACTION_SECONDS: dict[str, float] = {
     "disable_backup": 1.0,
     "change_protection": 1.0,
     "change_dns_ptr": 1.0,
+    "create_image": 20.0,  # the fixed part; SNAPSHOT_SECONDS_PER_GB adds the copying (see there)
+    "assign_primary_ip": 1.0,
+    "unassign_primary_ip": 1.0,
     "set_firewall_rules": 1.0,
     "apply_firewall": 1.0,
     "remove_firewall": 1.0,
 }
+# Snapshots. Copying a disk takes time per GB of *used* data: 20 s fixed + 15 s/GB puts a server with 5-18 GB
+# used at 1.5-5 min, matching the two figures we have (an assumption calibrated on them, not Hetzner's word):
+# "Depending on the disk size, this typically takes 1-5 minutes" (hetsnap.com/docs/snapshots, a Hetzner
+# snapshot tool) and "snapshot alone ~3 min" for a managed OpenClaw server (HN post quoted in
+# research/openclaw.md, ClawHosters). A server created from a snapshot copies the image back: the same post
+# says ~40 s, so 15 s per GB of the stored image on top of `create_server`.
+SNAPSHOT_SECONDS_PER_GB = 15.0
+RESTORE_SECONDS_PER_GB = 15.0
+# A snapshot's `image_size` is the compressed size in storage, what Hetzner bills per GB-month (the spec:
+# "the value relevant for calculating costs"). We assume 0.4 of the used data: OS and app files compress about
+# 2.5:1; real ratios vary with the data. A fresh system image uses about 1.8 GB of its disk.
+SNAPSHOT_COMPRESSION = 0.4
+SYSTEM_IMAGE_USED_GB = 1.8
+BACKUP_SLOTS = 7  # "For every server, there are seven slots for backups" (docs.hetzner.com/cloud/general/faq)
 # An ACPI shutdown only *sends* the signal (its action finishes at once); the guest takes this long to halt.
 GUEST_SHUTDOWN_SECONDS = 6.0
 
@@ -75,24 +92,59 @@ class Action:
 
 
 @dataclass
+class ProjectImage:
+    """A snapshot or a backup: an image the project made from a server (system images are catalogue.Image)."""
+
+    id: int
+    type: str  # "snapshot" | "backup"
+    description: str
+    labels: dict[str, str]
+    created: float
+    disk_size: int  # the server's disk: a server needs at least this much to be created from it
+    data_gb: float  # the used data copied; a server created from the image starts with this much used
+    architecture: str
+    os_flavor: str
+    os_version: str | None
+    created_from: tuple[int, str]  # (server id, server name at the time)
+    bound_to: int | None  # backups: the server whose deletion deletes them
+    status: str = "creating"
+    image_size: float | None = None  # compressed GB in storage, known once the copy is done
+    protection_delete: bool = False
+    deleted: float | None = None
+    name: None = None  # only system images have names
+
+
+@dataclass
+class PrimaryIP:
+    id: int
+    name: str
+    labels: dict[str, str]
+    type: str  # "ipv4" | "ipv6"
+    ip: str  # an address, or for ipv6 a /64 network
+    location: Location
+    created: float
+    dns_ptrs: dict[str, str]  # address -> reverse DNS name
+    assignee_id: int | None = None
+    auto_delete: bool = False
+    protection_delete: bool = False
+
+
+@dataclass
 class Server:
     id: int
     name: str
     labels: dict[str, str]
     server_type: ServerType
-    image: Image
+    image: Image | ProjectImage
     location: Location
     created: float
     status: str
-    ipv4: str | None
-    ipv4_id: int | None
-    ipv6_net: str | None  # "2001:db8:1::/64"
+    ipv4_id: int | None  # the assigned primary IPs (World.primary_ips)
     ipv6_id: int | None
     ssh_keys: list[int]
     user_data: str | None
     primary_disk_size: int
-    ipv4_ptr: str = ""
-    ipv6_ptrs: dict[str, str] = field(default_factory=dict)
+    used_disk_gb: float = SYSTEM_IMAGE_USED_GB  # what a snapshot copies and bills
     protection_delete: bool = False
     protection_rebuild: bool = False
     backup_window: str | None = None
@@ -132,6 +184,10 @@ class World:
         self.actions: dict[int, Action] = {}
         self.ssh_keys: dict[int, SshKey] = {}
         self.firewalls: dict[int, Firewall] = {}
+        self.images: dict[int, ProjectImage] = {}  # snapshots and backups; deleted ones leave
+        self.primary_ips: dict[int, PrimaryIP] = {}
+        self.snapshot_seconds_per_gb = SNAPSHOT_SECONDS_PER_GB
+        self.restore_seconds_per_gb = RESTORE_SECONDS_PER_GB
         self._ids = itertools.count(1)
         self._action_ids = itertools.count(1)
         self._events: list[tuple[float, int, Effect]] = []
@@ -165,13 +221,14 @@ class World:
         on_success: Effect | None = None,
         on_failure: Effect | None = None,
         after: Action | None = None,
+        seconds: float | None = None,
     ) -> Action:
-        """An asynchronous action. With `after`, it starts when that one finishes and fails if it failed."""
+        """An asynchronous action. With `after`, it starts when that one finishes and fails if it failed.
+        It takes `seconds`, by default the command's entry in `action_seconds`."""
         now = self.clock.now()
         begins = after.finish_at if after else now
-        action = Action(
-            next(self._action_ids), command, now, begins + self.action_seconds[command], resources
-        )
+        duration = self.action_seconds[command] if seconds is None else seconds
+        action = Action(next(self._action_ids), command, now, begins + duration, resources)
         self.actions[action.id] = action
         injected = self.faults.take_action_failure(command)
         for rid, kind in resources:
@@ -207,19 +264,35 @@ class World:
             or any(parse_selector(s).matches(server.labels) for s in fw.selectors)
         ]
 
+    def remove_server(self, server: Server) -> None:
+        """The server is gone: it leaves its firewalls, its backups go with it (snapshots stay), and its
+        primary IPs are deleted if `auto_delete`, else kept unassigned."""
+        self.servers.pop(server.id, None)
+        for firewall in self.firewalls.values():
+            if server.id in firewall.server_ids:
+                firewall.server_ids.remove(server.id)
+        for image in [i for i in self.images.values() if i.bound_to == server.id]:
+            image.deleted = self.clock.now()
+            del self.images[image.id]
+        for ip_id in (server.ipv4_id, server.ipv6_id):
+            primary_ip = self.primary_ips.get(ip_id) if ip_id is not None else None
+            if primary_ip is not None and primary_ip.auto_delete:
+                del self.primary_ips[primary_ip.id]
+            elif primary_ip is not None:
+                primary_ip.assignee_id = None
+
     def app_healthy(self, server: Server, boot_seconds: float) -> bool:
         if server.app_broken or server.status != "running" or server.running_since is None:
             return False
         return self.clock.now() - server.running_since >= boot_seconds
 
     def render_server(self, server: Server) -> dict[str, Any]:
-        ipv4 = None
-        if server.ipv4 is not None:
-            ipv4 = {"id": server.ipv4_id, "ip": server.ipv4, "blocked": False, "dns_ptr": server.ipv4_ptr}
-        ipv6 = None
-        if server.ipv6_net is not None:
-            ptrs = [{"ip": ip, "dns_ptr": ptr} for ip, ptr in server.ipv6_ptrs.items()]
-            ipv6 = {"id": server.ipv6_id, "ip": server.ipv6_net, "blocked": False, "dns_ptr": ptrs}
+        ipv4 = ipv6 = None
+        if (v4 := self.primary_ips.get(server.ipv4_id or 0)) is not None:
+            ipv4 = {"id": v4.id, "ip": v4.ip, "blocked": False, "dns_ptr": v4.dns_ptrs.get(v4.ip, "")}
+        if (v6 := self.primary_ips.get(server.ipv6_id or 0)) is not None:
+            ptrs = [{"ip": ip, "dns_ptr": ptr} for ip, ptr in v6.dns_ptrs.items()]
+            ipv6 = {"id": v6.id, "ip": v6.ip, "blocked": False, "dns_ptr": ptrs}
         return {
             "id": server.id,
             "name": server.name,
@@ -236,7 +309,7 @@ class World:
             "server_type": server.server_type.render(),
             "datacenter": render_datacenter(server.location),
             "location": server.location.render(),
-            "image": server.image.render(),
+            "image": self.render_image(server.image),
             "iso": None,
             "rescue_enabled": False,
             "locked": False,
@@ -249,6 +322,49 @@ class World:
             "load_balancers": [],
             "primary_disk_size": server.primary_disk_size,
             "placement_group": None,
+        }
+
+    def render_image(self, image: Image | ProjectImage) -> dict[str, Any]:
+        if isinstance(image, Image):
+            return image.render()
+        server_id, server_name = image.created_from
+        return {
+            "id": image.id,
+            "type": image.type,
+            "status": image.status,
+            "name": None,
+            "description": image.description,
+            "image_size": image.image_size,
+            "disk_size": image.disk_size,
+            "created": self.clock.iso(image.created),
+            "created_from": {"id": server_id, "name": server_name},
+            "bound_to": image.bound_to,
+            "os_flavor": image.os_flavor,
+            "os_version": image.os_version,
+            "rapid_deploy": False,
+            "protection": {"delete": image.protection_delete},
+            "deprecated": None,
+            "deleted": self.clock.iso(image.deleted) if image.deleted is not None else None,
+            "labels": dict(image.labels),
+            "architecture": image.architecture,
+        }
+
+    def render_primary_ip(self, primary_ip: PrimaryIP) -> dict[str, Any]:
+        return {
+            "id": primary_ip.id,
+            "name": primary_ip.name,
+            "labels": dict(primary_ip.labels),
+            "type": primary_ip.type,
+            "ip": primary_ip.ip,
+            "blocked": False,
+            "created": self.clock.iso(primary_ip.created),
+            "location": primary_ip.location.render(),
+            "datacenter": render_datacenter(primary_ip.location),  # deprecated, still required by the spec
+            "dns_ptr": [{"ip": ip, "dns_ptr": ptr} for ip, ptr in primary_ip.dns_ptrs.items()],
+            "assignee_id": primary_ip.assignee_id,
+            "assignee_type": "server",
+            "auto_delete": primary_ip.auto_delete,
+            "protection": {"delete": primary_ip.protection_delete},
         }
 
     def render_ssh_key(self, key: SshKey) -> dict[str, Any]:
