@@ -6,12 +6,15 @@ becomes `kopf.event`, so neither the reconciler nor the handlers module owns the
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Protocol, cast
 
 import kopf
 
 from openclaw_operator import api
 from openclaw_operator.reconcile.model import Note
+
+log = logging.getLogger(__name__)
 
 
 class EventSink(Protocol):
@@ -31,6 +34,16 @@ def event_target(instance: api.OpenClawInstance) -> dict[str, Any]:
 
 def post_event(instance: api.OpenClawInstance, note: Note) -> None:
     """An `EventSink`: Kopf queues the Event and posts it in the background (never blocking a pass).
-    The instance may already be gone (a vanished or orphaned one): the API accepts Events about it."""
+
+    Kopf's queue belongs to the task that processes a resource; the orphan sweep works outside any,
+    for instances that no longer exist, and there (a LookupError of Kopf's context variable) the note
+    becomes a log line instead."""
     target = cast(kopf.Body, event_target(instance))  # kopf only reads the object reference from it
-    kopf.event(target, type=note.type, reason=note.reason, message=note.message)
+    try:
+        kopf.event(target, type=note.type, reason=note.reason, message=note.message)
+    except LookupError:
+        level = logging.WARNING if note.type == "Warning" else logging.INFO
+        meta = instance.metadata
+        log.log(
+            level, "%s/%s (uid %s): %s: %s", meta.namespace, meta.name, meta.uid, note.reason, note.message
+        )

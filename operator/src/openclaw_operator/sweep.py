@@ -42,7 +42,7 @@ class OrphanSweep:
         self._namespaces = namespaces
         self._clock = clock
         self._first_seen: dict[str, float] = {}
-        self._reported: set[str] = set()  # kept orphans, logged once each
+        self._reported: set[str] = set()  # orphans logged (and handed over) once each, while they last
         self._task: asyncio.Task[SweepPlan | None] | None = None
 
     def after_listing(self) -> None:
@@ -77,6 +77,9 @@ class OrphanSweep:
                     "orphan %s: kept, its servers %s name no deletion policy", _who(orphan), _names(orphan)
                 )
         for orphan in plan.clean_up:
+            if orphan.uid in self._reported:
+                continue  # the finalizer has it, and retries until nothing is left
+            self._reported.add(orphan.uid)
             assert orphan.policy is not None
             verb = "deleting" if orphan.policy == api.DeletionPolicy.DELETE else "releasing"
             log.warning(

@@ -29,6 +29,9 @@ OPERATOR = REPO / ".venv" / "bin" / "openclaw-operator"
 ZONE = "example.com"
 TIME_SCALE = 20.0  # simulated seconds per wall second: a server boots in well under a second
 MERGE = {"Content-Type": "application/merge-patch+json"}
+# Every test operator runs the orphan sweep with no grace period: whatever a test does, the sweep is
+# there at once to get it wrong (deleting a live or foreign server) if it ever would.
+CLUSTER_ID = "integration"
 
 
 def free_port() -> int:
@@ -94,6 +97,8 @@ class Stage:
                 "CLAWHOST_METRICS_PORT": str(free_port()),
                 "CLAWHOST_HEALTH_PORT": str(free_port()),
                 "CLAWHOST_LISTEN_ADDRESS": "127.0.0.1",
+                "CLAWHOST_CLUSTER_ID": CLUSTER_ID,
+                "CLAWHOST_ORPHAN_GRACE_SECONDS": "0",
             }
         )
         env.update(extra)
