@@ -56,6 +56,12 @@ class Kube:
         )
         return _dict(patched)
 
+    def patch_instance_status(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        patched = self.custom.patch_namespaced_custom_object_status(
+            *CRD, namespace, PLURAL, name, body, _content_type=MERGE_PATCH
+        )
+        return _dict(patched)
+
     def delete_instance(self, namespace: str, name: str) -> bool:
         """True when the API accepted the delete, False when there was nothing to delete."""
         try:
