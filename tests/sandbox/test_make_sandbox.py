@@ -54,9 +54,19 @@ def checkout(tmp_path: Path) -> Iterator[Path]:
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     site = Path(sysconfig.get_paths(vars={"base": str(venv), "platbase": str(venv)})["purelib"])
     (site / "borrowed-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    # The clone's own package, editable (built offline: the build backend comes from the wheelhouse).
+    # The clone's own packages (operator, development package), editable, built offline
+    # (the build backend comes from the wheelhouse).
     offline = ["--no-index", "--find-links", str(wheelhouse())]
     pip(venv / "bin" / "python", "install", "-q", "--no-deps", *offline, "-e", str(clone / "operator"))
+    pip(
+        venv / "bin" / "python",
+        "install",
+        "-q",
+        "--no-deps",
+        *offline,
+        "-e",
+        str(clone / "operator" / "sandbox"),
+    )
     (venv / ".installed").touch()  # the Makefile's stamp: the venv is up to date
     yield clone
     for pid in processes_under(clone):  # only if the test failed before its own cleanup

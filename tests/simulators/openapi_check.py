@@ -93,3 +93,82 @@ def _validator(template: str, method: str, key: str) -> OAS30Validator:
 
 def is_documented(method: str, template: str) -> bool:
     return method.lower() in spec()["paths"].get(template, {})
+
+
+def example_request_body(method: str, template: str) -> Any:
+    """A representative body for an operation: the spec's own example, else its required properties
+    filled with their examples (or a value of their type). None for an operation that takes no body."""
+    operation = spec()["paths"][template][method.lower()]
+    content = operation.get("requestBody", {}).get("content", {}).get("application/json")
+    if content is None:
+        return None
+    if content.get("examples"):
+        return next(iter(content["examples"].values()))["value"]
+    return _example(content["schema"])
+
+
+def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        node: Any = spec()
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+        schema = node
+    return schema
+
+
+def _example(schema: dict[str, Any]) -> Any:
+    schema = _resolve(schema)
+    if "example" in schema:
+        return schema["example"]
+    if "allOf" in schema:
+        merged: dict[str, Any] = {}
+        for part in schema["allOf"]:
+            merged.update(_example(part) or {})
+        return merged
+    for choice in ("oneOf", "anyOf"):
+        if choice in schema:
+            return _example(schema[choice][0])
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type", "object")
+    if kind == "object":
+        properties = schema.get("properties", {})
+        return {name: _example(properties[name]) for name in schema.get("required", []) if name in properties}
+    if kind == "array":
+        return [_example(schema["items"])] if "items" in schema else []
+    return {"string": "x", "integer": 1, "number": 1, "boolean": False}.get(kind)
+
+
+HTTP_METHODS = ("get", "put", "post", "delete", "patch")
+DOCUMENTED_MODULE = (
+    Path(__file__).resolve().parents[2] / "operator/sandbox/src/clawhost_sandbox/hetzner/documented_routes.py"
+)
+
+
+def documented_operations() -> list[tuple[str, str]]:
+    """(METHOD, template) of every operation in the spec, in the spec's order."""
+    return [
+        (method.upper(), template)
+        for template, operations in spec()["paths"].items()
+        for method in operations
+        if method in HTTP_METHODS
+    ]
+
+
+def documented_module_text() -> str:
+    """The simulator's copy of the operation list (`python -m tests.simulators.openapi_check` writes it)."""
+    rows = "".join(f'    ("{method}", "{template}"),\n' for method, template in documented_operations())
+    return (
+        '"""Every operation the Hetzner Cloud OpenAPI description documents (generated; do not edit).\n\n'
+        "Written by `python -m tests.simulators.openapi_check` from tests/simulators/spec/"
+        "hetzner-cloud-openapi.json;\n"
+        "tests/simulators/test_route_contract.py fails when the two differ. The simulator answers the ones\n"
+        "it does not implement with 501 `not_implemented`. A list, not the spec: the package never reads\n"
+        'tests/.\n"""\n\n'
+        "DOCUMENTED_ROUTES: tuple[tuple[str, str], ...] = (\n" + rows + ")\n"
+    )
+
+
+if __name__ == "__main__":
+    DOCUMENTED_MODULE.write_text(documented_module_text())
+    print(f"wrote {len(documented_operations())} operations to {DOCUMENTED_MODULE}")

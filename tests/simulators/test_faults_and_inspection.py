@@ -194,7 +194,7 @@ async def test_unknown_api_paths_answer_in_the_providers_error_shape() -> None:
     await cloudflare.start()
     try:
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as session:
-            async with session.get(hetzner.url + "/volumes") as response:
+            async with session.get(hetzner.url + "/teleporters") as response:  # Hetzner has none
                 assert response.status == 404
                 # any documented operation's 4xx answer is the same error_response schema
                 check_response("GET", "/servers", 404, await response.json())
@@ -204,4 +204,4 @@ async def test_unknown_api_paths_answer_in_the_providers_error_shape() -> None:
     finally:
         await hetzner.stop()
         await cloudflare.stop()
-    assert hetzner.request_log[-1].template == "/volumes"  # unmatched paths are logged as themselves
+    assert hetzner.request_log[-1].template == "/teleporters"  # unmatched paths are logged as themselves

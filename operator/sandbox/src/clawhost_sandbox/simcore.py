@@ -9,6 +9,7 @@ socket and reused by both simulators.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import math
 import random
 import threading
@@ -38,16 +39,26 @@ __all__ = [
 class SimClock:
     """Simulated seconds since the clock was made, running `time_scale` times faster than the wall clock.
 
-    `advance()` jumps forward (tests use it to skip boot times without sleeping). Simulated instants map
-    to calendar time from `epoch` (unix seconds; default: the wall time at creation), so resource
-    timestamps look real, or are reproducible when `epoch` is fixed.
+    `advance()` jumps forward (tests use it to skip boot times without sleeping). Calendar time, which the
+    simulators put in resource timestamps, is the *wall-clock* instant at which a simulated instant
+    happened: a client compares those timestamps with its own clock (as it does the wall-clock
+    `RateLimit-Reset` and `Retry-After`), so they must never lie in its future. Adding simulated seconds to
+    the start time would: at `--time-scale 60`, a server made after ten wall minutes would be dated ten
+    hours ahead. So durations between timestamps are wall durations, an `advance()` takes no wall time, and
+    the simulated length of anything is in the request log's `sim_time`. `epoch` (unix seconds; default:
+    the wall time at creation) is the calendar time of the start, fixed for reproducible answers.
     """
 
     def __init__(self, time_scale: float = 1.0, epoch: float | None = None) -> None:
-        self._wall0 = time.time() if epoch is None else epoch
+        self._epoch = time.time() if epoch is None else epoch
+        self._mono0 = time.monotonic()
         # (monotonic reference, simulated seconds at it, scale), replaced whole so that a reader in another
         # thread never mixes an old scale with a new reference
-        self._base = (time.monotonic(), 0.0, 1.0)
+        self._base = (self._mono0, 0.0, 1.0)
+        # every base the clock has run from, oldest first, and their simulated starts (for bisect): the
+        # wall instant of any past simulated instant, see `unix()`
+        self._history = [self._base]
+        self._history_sim = [0.0]
         self._lock = threading.Lock()
         self.time_scale = time_scale
 
@@ -61,22 +72,40 @@ class SimClock:
         if value <= 0:
             raise ValueError("time_scale must be positive")
         with self._lock:
-            self._base = (time.monotonic(), self.now(), value)
+            self._rebase(0.0, value)
 
     def now(self) -> float:
+        return self._at(time.monotonic())
+
+    def _at(self, mono: float) -> float:
         mono0, sim0, scale = self._base
-        return sim0 + (time.monotonic() - mono0) * scale
+        return sim0 + (mono - mono0) * scale
 
     def advance(self, seconds: float) -> None:
         if seconds < 0:
             raise ValueError("the simulated clock only moves forward")
         with self._lock:
-            mono0, sim0, scale = self._base
-            self._base = (mono0, sim0 + seconds, scale)
+            self._rebase(seconds, self.time_scale)
+
+    def _rebase(self, jump: float, scale: float) -> None:
+        """From this moment on run at `scale`, `jump` simulated seconds ahead of where the clock was."""
+        mono = time.monotonic()
+        self._base = (mono, self._at(mono) + jump, scale)
+        self._history.append(self._base)
+        self._history_sim.append(self._base[1])
 
     def unix(self, sim_time: float | None = None) -> float:
-        """Calendar time (unix seconds) of a simulated instant."""
-        return self._wall0 + (self.now() if sim_time is None else sim_time)
+        """Calendar time (unix seconds) of a simulated instant: the wall instant it happened at (an instant
+        not reached yet is dated now)."""
+        with self._lock:
+            now = self.now()
+            instant = now if sim_time is None else min(sim_time, now)
+            index = bisect.bisect_right(self._history_sim, instant) - 1
+            mono, sim, scale = self._history[max(index, 0)]
+            wall = mono + max(0.0, instant - sim) / scale
+            if index + 1 < len(self._history):  # within an advance() the wall clock stood still
+                wall = min(wall, self._history[index + 1][0])
+        return self._epoch + (wall - self._mono0)
 
     def iso(self, sim_time: float | None = None) -> str:
         instant = datetime.fromtimestamp(self.unix(sim_time), UTC).replace(microsecond=0)

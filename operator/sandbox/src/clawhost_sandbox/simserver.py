@@ -14,7 +14,7 @@ import random
 import time
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, NoReturn, TypeVar
 
@@ -141,6 +141,15 @@ class SimulatorServer(ABC):
     @abstractmethod
     def no_route(self) -> ApiError: ...
 
+    def documented_routes(self) -> Iterable[tuple[str, str]]:
+        """(method, template) of every operation the provider documents. Those the simulator does not
+        implement answer `not_implemented()`, never `no_route()`: a client reads 404 as "that resource
+        is gone", so a delete against a missing route would pass silently."""
+        return ()
+
+    def not_implemented(self, method: str, template: str) -> ApiError:
+        raise NotImplementedError(f"{type(self).__name__} documents routes but has no not-implemented answer")
+
     def decorate(self, response: web.StreamResponse, sequence: int) -> None:
         """Headers every answer carries (correlation ids and the like)."""
         return
@@ -160,7 +169,7 @@ class SimulatorServer(ABC):
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._loop = asyncio.get_running_loop()
         app = web.Application()
-        for route in self.route_table():
+        for route in most_specific_first([*self.route_table(), *self.not_implemented_routes()]):
             app.router.add_route(route.method, self.api_prefix + route.template, self._pipeline(route))
         for route in self.inspection_routes():
             app.router.add_route(route.method, route.template, self._inspection(route))
@@ -179,8 +188,20 @@ class SimulatorServer(ABC):
             self._runner = None
 
     def route_table(self) -> list[Route]:
-        """The API operations this simulator answers (the fidelity tests enumerate it)."""
+        """The API operations this simulator implements (the fidelity tests enumerate it)."""
         return self.api_routes()
+
+    def not_implemented_routes(self) -> list[Route]:
+        """A route per documented operation missing from `route_table()`, answering `not_implemented()`."""
+        implemented = {(route.method, route.template) for route in self.route_table()}
+        missing = [op for op in self.documented_routes() if op not in implemented]
+        return [self._not_implemented_route(method, template) for method, template in missing]
+
+    def _not_implemented_route(self, method: str, template: str) -> Route:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            raise self.not_implemented(method, template)
+
+        return Route(method, template, handler)
 
     # --- observation -------------------------------------------------------------------------------
     def counters(self) -> Counter[tuple[str, str, int]]:
@@ -287,6 +308,12 @@ class SimulatorServer(ABC):
         payload = json.loads(body) if isinstance(body, bytes) and body else None
         for hook in self.response_hooks:
             hook(method, template, response.status, payload)
+
+
+def most_specific_first(routes: list[Route]) -> list[Route]:
+    """Literal segments before placeholders (`/servers/actions` before `/servers/{id}`), so that table
+    order is the order in which aiohttp resolves a path; otherwise as given."""
+    return sorted(routes, key=lambda route: [part.startswith("{") for part in route.template.split("/")])
 
 
 def _hang_up(request: web.Request) -> NoReturn:

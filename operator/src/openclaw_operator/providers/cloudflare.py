@@ -97,17 +97,20 @@ class CloudflareProvider:
     async def records(self, zone: Zone) -> list[RecordObservation]:
         """Every record in the zone, ours and others' (ownership and conflicts are decided by the planner)."""
         found: list[RecordObservation] = []
-        page_number = 1
-        while True:
+        page_number = last_page = 1
+        while page_number <= last_page:
             fetch = functools.partial(
                 self._client.dns.records.list, zone_id=zone.id, page=page_number, per_page=RECORDS_PER_PAGE
             )
             page = await self._call("list_records", Operation.READ, fetch)
             found.extend(record_observation(zone.id, record) for record in page.result)
-            # A short page is the last one; this saves the SDK's extra request for an empty page.
-            if len(page.result) < RECORDS_PER_PAGE:
-                return found
+            # Cloudflare may serve fewer records per page than asked for, so a short page is not the last:
+            # `result_info.total_pages` says how many there are (the SDK's model leaves it as an extra).
+            # Without it, read on until an empty page, as the SDK's own iteration does.
+            total_pages = getattr(page.result_info, "total_pages", None)
+            last_page = int(total_pages) if total_pages is not None else page_number + bool(page.result)
             page_number += 1
+        return found
 
     async def create_record(self, record: RecordObservation) -> RecordObservation:
         fields = record_fields(record)

@@ -17,6 +17,10 @@ from .errors import cf_error, record_not_found, validation
 TYPES = ("A", "AAAA", "CNAME", "TXT", "MX", "NS", "CAA", "SRV", "PTR")
 PROXIABLE = ("A", "AAAA", "CNAME")
 EXCLUSIVE = "CNAME"  # a CNAME shares its name with no A, AAAA or other CNAME record
+# Fields a body may send as null: the API takes null as "not given", so PATCH keeps the stored value and
+# POST/PUT use the default. cloudflare-go v0 (flarectl, Terraform provider v4) sends `"tags": null` on
+# every update; an empty list or string is what clears.
+NULLABLE = ("ttl", "proxied", "comment", "tags", "settings")
 _LABEL = re.compile(r"^(?!-)[a-zA-Z0-9_-]{1,63}(?<!-)$")
 
 
@@ -114,8 +118,14 @@ def _content(kind: str, content: object) -> str:
     return content
 
 
+def given(body: dict[str, Any]) -> dict[str, Any]:
+    """The body without the nullable fields it sent as null."""
+    return {key: value for key, value in body.items() if not (value is None and key in NULLABLE)}
+
+
 def validate(body: dict[str, Any], zone: Zone, rules: RecordRules) -> dict[str, Any]:
     """The stored fields of a record from a full (POST/PUT) body."""
+    body = given(body)
     kind = body.get("type")
     if kind not in TYPES:
         raise validation(9020, f"Invalid DNS record type {kind!r}.")
@@ -219,7 +229,7 @@ class ZoneRecords:
             k: previous[k]
             for k in ("name", "type", "content", "ttl", "proxied", "comment", "tags", "settings")
         }
-        return self._store(validate({**kept, **body}, self.zone, self.rules), previous)
+        return self._store(validate({**kept, **given(body)}, self.zone, self.rules), previous)
 
     def delete(self, record_id: str) -> dict[str, Any]:
         return self.zone.records.pop(self.get(record_id)["id"])

@@ -94,15 +94,18 @@ def order(records: list[Record], query: MultiMapping[str]) -> list[Record]:
 
 
 def page_of(
-    items: list[Any], query: MultiMapping[str], *, default: int, low: int, high: int
+    items: list[Any], query: MultiMapping[str], *, default: int, low: int, high: int, cap: int | None = None
 ) -> tuple[list[Any], dict[str, int]]:
+    """One page. `low`..`high` are the published bounds of `per_page`; `cap`, if lower, is what the
+    server really serves per page (`result_info.per_page` says so, and `total_pages` counts with it)."""
     try:
         page = int(query.get("page", "1"))
-        per_page = int(float(query.get("per_page", str(default))))
+        asked = int(float(query.get("per_page", str(default))))
     except ValueError:
         raise cf_error(400, 1001, "page and per_page must be numbers") from None
-    if page < 1 or not low <= per_page <= high:
+    if page < 1 or not low <= asked <= high:
         raise cf_error(400, 1001, f"per_page must be between {low} and {high}; page must be at least 1")
+    per_page = asked if cap is None else min(asked, cap)
     chunk = items[(page - 1) * per_page : page * per_page]
     info = {
         "page": page,

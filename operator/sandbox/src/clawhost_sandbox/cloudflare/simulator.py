@@ -44,6 +44,7 @@ class CloudflareSimulator(SimulatorServer):
         rate_limit_lockout_s: float = 300.0,
         *,
         rules: RecordRules | None = None,
+        record_page_cap: int | None = 5000,
     ) -> None:
         super().__init__(
             token,
@@ -53,12 +54,17 @@ class CloudflareSimulator(SimulatorServer):
             SlidingWindowLimiter(rate_limit, rate_limit_window_s, rate_limit_lockout_s),
         )
         self.rules = rules or RecordRules()
+        # Records served per page at most, whatever `per_page` asks (the schema allows up to 5,000,000);
+        # a client must follow `result_info.total_pages`, not take a short page for the last one.
+        self.record_page_cap = record_page_cap
         self._ids = itertools.count(1)
         self.zones: dict[str, Zone] = {}
         for name in zones:
             zone = Zone(self._new_id(), name.lower().rstrip("."), self.clock.now())
             self.zones[zone.id] = zone
-        self._routes = build_routes(self.zones, self._records_of, lambda z: z.render(self.clock))
+        self._routes = build_routes(
+            self.zones, self._records_of, lambda z: z.render(self.clock), lambda: self.record_page_cap
+        )
 
     def _new_id(self) -> str:
         return hashlib.md5(f"{self.seed}:{next(self._ids)}".encode(), usedforsecurity=False).hexdigest()

@@ -26,6 +26,7 @@ STATUS = {
     "protected": 423,
     "rate_limit_exceeded": 429,
     "server_error": 500,
+    "not_implemented": 501,  # the simulator's own: a documented route it does not serve
     "bad_gateway": 502,
     "service_error": 503,
     "unavailable": 503,

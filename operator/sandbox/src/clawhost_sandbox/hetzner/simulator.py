@@ -3,6 +3,8 @@
 Resources and their timeline live in `hetzner/world.py`, operations in `hetzner/servers.py` and
 `hetzner/firewalls.py`, the route table in `hetzner/routes.py`. This class wires them to the shared HTTP
 pipeline (token bucket, faults, latency, request log) and offers the Python API tests and the sandbox use.
+A route Hetzner documents (`documented_routes.py`) but the simulator lacks answers 501 `not_implemented`;
+only a path Hetzner does not document answers 404 `not_found`.
 
 Inspection (no auth, not rate limited, never shows a token):
 - `GET /_sim/state`: servers, SSH keys, firewalls and actions as the API would render them, plus the
@@ -18,12 +20,14 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
 
 from ..simcore import FaultDecision, LatencyModel, LimitDecision, SimClock, TokenBucket
 from ..simserver import ApiError, DropConnection, Route, SimulatorServer
+from .documented_routes import DOCUMENTED_ROUTES
 from .errors import hetzner_error
 from .routes import build_routes
 from .servers import get_server
@@ -90,6 +94,13 @@ class HetznerSimulator(SimulatorServer):
 
     def no_route(self) -> ApiError:
         return hetzner_error("not_found", "no such API endpoint")
+
+    def documented_routes(self) -> Iterable[tuple[str, str]]:
+        return DOCUMENTED_ROUTES
+
+    def not_implemented(self, method: str, template: str) -> ApiError:
+        message = f"{method} {template} is documented by Hetzner but not implemented by this simulator"
+        return hetzner_error("not_implemented", message, {})
 
     def decorate(self, response: web.StreamResponse, sequence: int) -> None:
         response.headers["X-Correlation-Id"] = f"{self.seed & 0xFFFFFFFF:08x}{sequence:08x}"
