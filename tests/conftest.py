@@ -23,7 +23,7 @@ from clawhost_sandbox.controlplane import (
 )
 
 from openclaw_operator.api import FINALIZER, GROUP, PLURAL, VERSION
-from tests.support.kube import instances_path
+from tests.support.kube import Kube
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CRD_FILE = REPO_ROOT / "crds" / "openclawinstances.yaml"
@@ -80,20 +80,15 @@ def install_crd(access: ClusterAccess) -> None:
 def fresh_namespace(cluster: ClusterAccess, prefix: str = "t") -> Iterator[str]:
     """A new namespace, deleted afterwards (after stripping our finalizer from instances left in it)."""
     name = f"{prefix}-{secrets.token_hex(4)}"
-    response = cluster.request("POST", "/api/v1/namespaces", json={"metadata": {"name": name}})
-    assert response.status_code == 201, response.text
+    kube = Kube(cluster)
+    kube.create_namespace(name)
     yield name
     # Instances left behind by a failed test still carry our finalizer; strip it so the namespace can go.
-    listing = cluster.request("GET", instances_path(name))
-    for item in listing.json().get("items", []) if listing.status_code == 200 else []:
+    for item in kube.instances(name):
         finalizers = [f for f in item["metadata"].get("finalizers", []) if f != FINALIZER]
-        cluster.request(
-            "PATCH",
-            instances_path(name, item["metadata"]["name"]),
-            json={"metadata": {"finalizers": finalizers or None}},
-            headers={"Content-Type": "application/merge-patch+json"},
-        )
-    cluster.request("DELETE", f"/api/v1/namespaces/{name}")
+        kube.patch_instance(name, item["metadata"]["name"], {"metadata": {"finalizers": finalizers or None}})
+    kube.delete_namespace(name)
+    kube.close()
 
 
 @pytest.fixture

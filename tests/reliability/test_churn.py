@@ -53,8 +53,7 @@ class Fleet:
 
     def create(self, name: str) -> None:
         # The harness's token Secret has no owner reference, so a reused name inherits it: replace it.
-        secret = f"/api/v1/namespaces/{self.stage.namespace}/secrets/{name}-token"
-        assert self.stage.cluster.request("DELETE", secret).status_code in (200, 404)
+        self.stage.kube.delete_secret(self.stage.namespace, f"{name}-token")
         self.uids[name] = self.stage.create_instance(name)["metadata"]["uid"]
         self.live[name] = {"serverType": "cx23", "suspended": False}
         self.counts["creates"] += 1

@@ -7,6 +7,11 @@ records with an instance's hostname and another uid in the comment, our exact co
 operator does not manage, a comment that only starts like ours, a TXT record on our hostname. The
 instances go through provisioning, resize, suspend, resume and deletion. Every look-alike ends exactly
 as it began, and no provider request ever wrote to one of them.
+
+The orphan sweep runs throughout with no grace period (the harness sets CLAWHOST_CLUSTER_ID): servers
+with every one of our marks but another cluster's id, a namespace this operator does not watch, or no
+deletion-policy label are look-alikes too and stay untouched, while a real orphan of this cluster (its
+instance never existed here) planted next to them is deleted with its record, so the sweep was active.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from hcloud.images import Image
 from hcloud.server_types import ServerType
 
 from openclaw_operator.reconcile import naming
-from tests.operator.integration.harness import ZONE, Stage, condition
+from tests.operator.integration.harness import CLUSTER_ID, ZONE, Stage, condition
 from tests.reliability.support.drive import converge, ready_now
 from tests.reliability.support.figures import Figures
 from tests.reliability.support.inventory import Expectation, ServerBirths, audit, server_owner
@@ -71,14 +76,49 @@ def plant_look_alike_servers(stage: Stage, uids: dict[str, str]) -> list[int]:
             naming.MANAGED_BY_LABEL: naming.MANAGED_BY_VALUE + "-staging",
             naming.INSTANCE_UID_LABEL: uids["delta"],
         },
+        # For the orphan sweep: every mark of ours on an instance this cluster does not have, but ...
+        "twin-other-cluster": {**sweepable(ns, stranger), naming.CLUSTER_LABEL: "another-cluster"},
+        "twin-other-namespace": sweepable("not-watched-here", stranger),
+        "twin-before-policy-label": {
+            k: v for k, v in sweepable(ns, stranger).items() if k != naming.DELETION_POLICY_LABEL
+        },
     }
-    ids = []
-    for name, labels in look_alikes.items():
-        created = client.servers.create(
-            name=name, server_type=ServerType(name="cx23"), image=Image(name="debian-12"), labels=labels
-        )
-        ids.append(created.server.id)
-    return ids
+    return [create_server(client, name, labels) for name, labels in look_alikes.items()]
+
+
+def sweepable(namespace: str, uid: str) -> dict[str, str]:
+    """What this cluster's operator puts on a server (Delete policy)."""
+    return {
+        naming.MANAGED_BY_LABEL: naming.MANAGED_BY_VALUE,
+        naming.INSTANCE_UID_LABEL: uid,
+        naming.INSTANCE_NAMESPACE_LABEL: namespace,
+        naming.INSTANCE_NAME_LABEL: "orphan",
+        naming.DELETION_POLICY_LABEL: "Delete",
+        naming.CLUSTER_LABEL: CLUSTER_ID,
+    }
+
+
+def create_server(client: hcloud.Client, name: str, labels: dict[str, str]) -> int:
+    created = client.servers.create(
+        name=name, server_type=ServerType(name="cx23"), image=Image(name="debian-12"), labels=labels
+    )
+    return int(created.server.id or 0)
+
+
+def plant_orphan(stage: Stage) -> tuple[int, str]:
+    """A real orphan of this cluster: its instance is gone (it never existed here). Deleted by the sweep."""
+    uid = str(uuid.uuid4())
+    client = hcloud.Client(stage.hetzner_token, api_endpoint=stage.hetzner.url)
+    server_id = create_server(client, "orphan-" + uid[:8], sweepable(stage.namespace, uid))
+    record = stage.cloudflare.add_record_out_of_band(
+        ZONE,
+        type="A",
+        name=f"orphan.{ZONE}",
+        content="192.0.2.50",
+        ttl=300,
+        comment=naming.record_comment(uid),
+    )
+    return server_id, record["id"]
 
 
 def plant_look_alike_records(stage: Stage, uids: dict[str, str]) -> list[str]:
@@ -154,6 +194,7 @@ def test_look_alike_servers_and_records_are_never_modified(owned_stage: Stage, f
     }
     server_ids = plant_look_alike_servers(stage, uids)
     record_ids = plant_look_alike_records(stage, uids)
+    orphan_server, orphan_record = plant_orphan(stage)
     stage.hetzner.clock.advance(120)  # the look-alikes finish booting before the snapshot
     before = state_of(stage, server_ids, record_ids)
     planted_actions = {a["id"] for a in stage.hetzner.actions()}
@@ -207,6 +248,8 @@ def test_look_alike_servers_and_records_are_never_modified(owned_stage: Stage, f
         }
     )
     assert changed == [], [(before[k], after.get(k)) for k in changed]
+    assert orphan_server not in {s["id"] for s in stage.servers()}, "the sweep was not active"
+    assert orphan_record not in {r["id"] for r in stage.cloudflare.records()}
     assert touched == [] and foreign_actions == [], (touched, foreign_actions)
     assert births.total == len(ours)  # the stalled ones never created anything
     assert books.problems == {}, books.findings

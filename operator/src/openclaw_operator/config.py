@@ -25,6 +25,7 @@ from pydantic import (
 
 from openclaw_operator.bootstrap.settings import DEFAULT_OPENCLAW_VERSION, MIN_OPENCLAW_VERSION
 from openclaw_operator.bootstrap.versions import UnsafeVersionError, check_version, parse_version
+from openclaw_operator.reconcile import naming
 
 HEALTH_URL_FIELDS = frozenset({"hostname", "ipv4", "server_id"})
 
@@ -49,6 +50,8 @@ ENV_FIELDS: dict[str, str] = {
     "CLAWHOST_SHUTDOWN_TIMEOUT_SECONDS": "shutdown_timeout_seconds",
     "CLAWHOST_ACTION_POLL_SECONDS": "action_poll_seconds",
     "CLAWHOST_PROVIDER_TIMEOUT_SECONDS": "provider_timeout_seconds",
+    "CLAWHOST_CLUSTER_ID": "cluster_id",
+    "CLAWHOST_ORPHAN_GRACE_SECONDS": "orphan_grace_seconds",
     "CLAWHOST_TEST_CRASH_AFTER": "test_crash_after",
 }
 SECRET_FILE_VARS = {"HCLOUD_TOKEN_FILE": "HCLOUD_TOKEN", "CLOUDFLARE_API_TOKEN_FILE": "CLOUDFLARE_API_TOKEN"}
@@ -91,6 +94,10 @@ class Config(BaseModel):
     shutdown_timeout_seconds: Annotated[float, Field(ge=0)] = 120.0
     action_poll_seconds: Annotated[float, Field(gt=0)] = 2.0
     provider_timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    # Unique among the clusters whose operators share the Hetzner project. Without it the orphan sweep
+    # is off: it could not tell this cluster's orphans from another cluster's live servers.
+    cluster_id: str | None = None
+    orphan_grace_seconds: Annotated[float, Field(ge=0)] = 3600.0
     test_crash_after: str | None = None
 
     _csv = field_validator("managed_zones", "ssh_source_ranges", "watch_namespaces", mode="before")(
@@ -129,6 +136,15 @@ class Config(BaseModel):
                 f"unknown placeholder(s) {sorted(unknown)}; allowed: {sorted(HEALTH_URL_FIELDS)}"
             )
         return value
+
+    @field_validator("cluster_id")
+    @classmethod
+    def _cluster_label(cls, value: str | None) -> str | None:
+        if value and naming.label_value(value) != value:
+            raise ValueError(
+                "must be a Hetzner label value: 1-63 of A-Z a-z 0-9 . _ -, alphanumeric at both ends"
+            )
+        return value or None
 
     @field_validator("test_crash_after")
     @classmethod

@@ -1,12 +1,18 @@
 """Kopf registration only: each handler parses the body, runs one pass, writes status, maybe requeues.
 
+The handlers are module-level functions with explicit ids (HANDLER_IDS), registered in `REGISTRY`;
+what they work with, the Runtime, reaches them as Kopf's memo (`kopf.operator(memo=runtime)`).
+
 - resume/create/update: one level-based reconcile. Day-2 requests are annotations under clawhost.dev/,
   which Kopf counts as changes because its own bookkeeping lives under a different prefix (see
   KOPF_PREFIX). The pass says when the next one is due, and the instance's timer runs it.
-- the timer: sleeps in the PassSchedule until the next pass is due (a requeue, the observer having seen
-  this instance's providers change, or one resync interval), then runs the same pass. Requeues live
-  there rather than in kopf.TemporaryError, so a wake-up can cut a backoff short and Kopf writes no
-  retry bookkeeping to the resource on every poll.
+- the drift timer is a daemon in a timer's clothes: `interval=0.1`, and its body blocks in the
+  PassSchedule until the next pass is due (a requeue, the observer having seen this instance's providers
+  change, or one resync interval), then runs the same pass. A timer rather than a daemon because Kopf
+  hands each run the freshest body and applies its `patch` afterwards, so a pass writes status the same
+  way from here as from the change handler. Requeues live in the schedule rather than in
+  kopf.TemporaryError, so a wake-up can cut a backoff short and Kopf writes no retry bookkeeping to the
+  resource on every poll.
 - delete (non-optional, so Kopf keeps our finalizer on the resource): cleans up, then lets go.
 - a DELETED event for a resource whose finalize did not finish (its finalizer removed by hand, or a
   delete that raced Kopf's finalizer patch): the same clean-up runs in the background, and no more passes.
@@ -21,36 +27,26 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 import kopf
 
 from openclaw_operator import api
-from openclaw_operator.reconcile.model import Note
 from openclaw_operator.reconciler import PassResult, status_patch
-
-if TYPE_CHECKING:
-    from openclaw_operator.runner import Runtime
+from openclaw_operator.runtime import Runtime
 
 # Kopf ignores every annotation under its storage prefix when it looks for changes, so its bookkeeping
 # must not share `clawhost.dev/` with the day-2 request annotations, or those would never trigger.
 KOPF_PREFIX = f"operator.{api.GROUP}"
 
+# Kopf names a handler by its id in every log line about it ("Timer 'drift' succeeded.").
+RECONCILE, DRIFT, GONE, FINALIZE = "reconcile", "drift", "gone", "finalize"
+HANDLER_IDS = (RECONCILE, DRIFT, GONE, FINALIZE)
+
+REGISTRY = kopf.OperatorRegistry()
+RESOURCE: dict[str, Any] = {"group": api.GROUP, "version": api.VERSION, "plural": api.PLURAL}
+
 log = logging.getLogger(__name__)
-
-
-def event_target(instance: api.OpenClawInstance) -> dict[str, Any]:
-    meta = instance.metadata
-    return {
-        "apiVersion": api.API_VERSION,
-        "kind": api.KIND,
-        "metadata": {"name": meta.name, "namespace": meta.namespace, "uid": meta.uid},
-    }
-
-
-def post_event(instance: api.OpenClawInstance, note: Note) -> None:
-    target = cast(kopf.Body, event_target(instance))  # kopf only reads the object reference from it
-    kopf.event(target, type=note.type, reason=note.reason, message=note.message)
 
 
 def configure_settings(settings: kopf.OperatorSettings) -> None:
@@ -72,80 +68,80 @@ def configure_settings(settings: kopf.OperatorSettings) -> None:
     settings.background.cancellation_polling = 5.0
 
 
-def _write(patch: kopf.Patch, before: api.InstanceStatus, result: PassResult) -> None:
-    changes = status_patch(before, result.status)
-    if changes:
-        patch.status.update(changes)
+@kopf.on.startup(id="startup", registry=REGISTRY)
+async def startup(settings: kopf.OperatorSettings, memo: Runtime, **_: Any) -> None:
+    configure_settings(settings)
+    await memo.start()
 
 
-def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
-    registry = kopf.OperatorRegistry()
-    resource: dict[str, Any] = {"group": api.GROUP, "version": api.VERSION, "plural": api.PLURAL}
-    schedule = runtime.schedule
+@kopf.on.login(id="login", registry=REGISTRY)
+async def login(memo: Runtime, **kwargs: Any) -> kopf.ConnectionInfo | None:
+    info = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+    if info is not None:
+        await memo.use_credentials(info)
+    return info
 
-    @kopf.on.startup(registry=registry)
-    async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
-        configure_settings(settings)
-        await runtime.start()
 
-    @kopf.on.login(registry=registry)
-    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        info = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
-        if info is not None:
-            runtime.use_credentials(info)
-        return info
+@kopf.on.cleanup(id="cleanup", registry=REGISTRY)
+async def cleanup(memo: Runtime, **_: Any) -> None:
+    await memo.stop()
 
-    @kopf.on.cleanup(registry=registry)
-    async def cleanup(**_: Any) -> None:
-        await runtime.stop()
 
-    async def run_pass(body: kopf.Body, patch: kopf.Patch, trigger: str) -> None:
-        uid = body.metadata.uid or ""
-        started = time.monotonic()
-        if not may_reconcile(body):
-            schedule.after_pass(uid, started, None)  # the change handler runs once the finalizer is on
-            return
-        instance = api.OpenClawInstance.from_body(body)
-        created = body.metadata.creation_timestamp
-        created_at = datetime.fromisoformat(created) if created else None
-        result = await runtime.reconciler.reconcile(instance, trigger, created_at)
+@kopf.on.resume(**RESOURCE, id=RECONCILE, registry=REGISTRY)
+@kopf.on.create(**RESOURCE, id=RECONCILE, registry=REGISTRY)
+@kopf.on.update(**RESOURCE, id=RECONCILE, registry=REGISTRY)
+async def reconcile(body: kopf.Body, patch: kopf.Patch, memo: Runtime, **_: Any) -> None:
+    await run_pass(memo, body, patch, "change")
+
+
+# Kopf's own pause between runs only adds to every requeue: the schedule does the waiting.
+@kopf.timer(**RESOURCE, id=DRIFT, registry=REGISTRY, interval=0.1, initial_delay=1.0)
+async def drift(body: kopf.Body, patch: kopf.Patch, memo: Runtime, **kwargs: Any) -> None:
+    stopped: kopf.DaemonStopped = kwargs["stopped"]
+    if not await memo.schedule.wait(body.metadata.uid or "", stopped.wait()) or stopped:
+        return
+    await run_pass(memo, body, patch, "drift")
+
+
+@kopf.on.event(**RESOURCE, id=GONE, registry=REGISTRY)
+async def gone(event: kopf.RawEvent, body: kopf.Body, memo: Runtime, **_: Any) -> None:
+    # Kopf keeps a timer running for an object that vanished without passing through `finalize`.
+    if event.get("type") == "DELETED":
+        memo.schedule.forget(body.metadata.uid or "")
+        memo.reconciler.vanished(api.OpenClawInstance.from_body(body))
+
+
+@kopf.on.delete(**RESOURCE, id=FINALIZE, registry=REGISTRY)
+async def finalize(body: kopf.Body, patch: kopf.Patch, memo: Runtime, **_: Any) -> None:
+    instance = api.OpenClawInstance.from_body(body)
+    result = await memo.reconciler.finalize(instance)
+    if not result.done:
         _write(patch, instance.status, result)
-        schedule.after_pass(uid, started, result.requeue)
+        raise kopf.TemporaryError(result.status.message or "deleting", delay=result.requeue or 5.0)
+    memo.schedule.forget(instance.metadata.uid)
 
-    @kopf.on.resume(**resource, registry=registry)
-    @kopf.on.create(**resource, registry=registry)
-    @kopf.on.update(**resource, registry=registry)
-    async def reconcile(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-        await run_pass(body, patch, "change")
 
-    # The timer waits in the schedule itself; Kopf's own pause between runs only adds to every requeue.
-    @kopf.timer(**resource, registry=registry, interval=0.1, initial_delay=1.0)
-    async def drift(body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
-        stopped: kopf.DaemonStopped = kwargs["stopped"]
-        if not await schedule.wait(body.metadata.uid or "", stopped.wait()) or stopped:
-            return
-        await run_pass(body, patch, "drift")
-
-    @kopf.on.event(**resource, registry=registry)
-    async def gone(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
-        # Kopf keeps a timer running for an object that vanished without passing through `finalize`.
-        if event.get("type") == "DELETED":
-            schedule.forget(body.metadata.uid or "")
-            runtime.reconciler.vanished(api.OpenClawInstance.from_body(body))
-
-    @kopf.on.delete(**resource, registry=registry)
-    async def finalize(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-        instance = api.OpenClawInstance.from_body(body)
-        result = await runtime.reconciler.finalize(instance)
-        if not result.done:
-            _write(patch, instance.status, result)
-            raise kopf.TemporaryError(result.status.message or "deleting", delay=result.requeue or 5.0)
-        schedule.forget(instance.metadata.uid)
-
-    return registry
+async def run_pass(runtime: Runtime, body: kopf.Body, patch: kopf.Patch, trigger: str) -> None:
+    uid = body.metadata.uid or ""
+    started = time.monotonic()
+    if not may_reconcile(body):
+        runtime.schedule.after_pass(uid, started, None)  # the change handler runs once the finalizer is on
+        return
+    instance = api.OpenClawInstance.from_body(body)
+    created = body.metadata.creation_timestamp
+    created_at = datetime.fromisoformat(created) if created else None
+    result = await runtime.reconciler.reconcile(instance, trigger, created_at)
+    _write(patch, instance.status, result)
+    runtime.schedule.after_pass(uid, started, result.requeue)
 
 
 def may_reconcile(body: kopf.Body) -> bool:
     """Only a live resource that our finalizer protects: its deletion is then sure to reach `finalize`."""
     meta = body.metadata
     return api.FINALIZER in (meta.get("finalizers") or []) and not meta.get("deletionTimestamp")
+
+
+def _write(patch: kopf.Patch, before: api.InstanceStatus, result: PassResult) -> None:
+    changes = status_patch(before, result.status)
+    if changes:
+        patch.status.update(changes)

@@ -188,6 +188,7 @@ class Observer:
         self._tracked: dict[str, str] = {}  # uid -> hostname, for views and wake-ups
         self._views: dict[str, str] = {}
         self.on_change: Callable[[str], None] = lambda uid: None  # the pass scheduler's wake-up
+        self.on_listed: Callable[[], None] = lambda: None  # after each successful listing (orphan sweep)
         self._lists = Coalesced(self._list_everything, clock)
         self._polls = Coalesced(self._poll_actions, clock, delay=0.05)
 
@@ -206,6 +207,7 @@ class Observer:
             try:
                 await self.refresh()
                 self._wake_changed()
+                self.on_listed()
             except Exception as exc:  # rate limit or outage: the next interval tries again
                 log.warning("listing provider state failed: %s", exc)
             took = self._clock() - started
@@ -263,6 +265,10 @@ class Observer:
             return self._servers.by_id[server_id]
         owned = [s for s in self._servers.labelled(uid) if naming.owned_by(s.labels, uid)]
         return min(owned, key=lambda s: s.id) if owned else None
+
+    def listed_servers(self) -> list[ServerObservation]:
+        """Every managed server of the latest listing, with the local writes since (read-only)."""
+        return list(self._servers.by_id.values())
 
     def zone(self, name: str | None) -> Zone | None:
         return self._zones.get(name) if name else None

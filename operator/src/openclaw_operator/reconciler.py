@@ -118,6 +118,7 @@ class Reconciler:
             app_ready_check=config.app_ready_check,
             shutdown_timeout=config.shutdown_timeout_seconds,
             poll=config.action_poll_seconds,
+            cluster=config.cluster_id,
         )
         self.bootstrap = BootstrapSettings(
             default_openclaw_version=config.default_openclaw_version,
@@ -338,7 +339,7 @@ class Reconciler:
                 server_type=spec.server_type,
                 image=spec.image.value,
                 location=spec.location.value,
-                labels=naming.owner_labels(instance),
+                labels=naming.owner_labels(instance, self.config.cluster_id),
                 user_data=user_data,
             )
         except ProviderError as exc:

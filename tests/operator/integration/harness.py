@@ -4,6 +4,7 @@ OpenClawInstances through the Kubernetes API the way WHMCS or kubectl would."""
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import secrets
@@ -22,13 +23,15 @@ from clawhost_sandbox.controlplane import ClusterAccess
 from clawhost_sandbox.hetzner.simulator import HetznerSimulator
 
 from openclaw_operator.api import GROUP
-from tests.support.kube import instances_path
+from tests.support.kube import Kube
 
 REPO = Path(__file__).resolve().parents[3]
 OPERATOR = REPO / ".venv" / "bin" / "openclaw-operator"
 ZONE = "example.com"
 TIME_SCALE = 20.0  # simulated seconds per wall second: a server boots in well under a second
-MERGE = {"Content-Type": "application/merge-patch+json"}
+# Every test operator runs the orphan sweep with no grace period: whatever a test does, the sweep is
+# there at once to get it wrong (deleting a live or foreign server) if it ever would.
+CLUSTER_ID = "integration"
 
 
 def free_port() -> int:
@@ -74,6 +77,10 @@ class Stage:
     gateway_tokens: list[str] = field(default_factory=list)
     operators: list[OperatorProcess] = field(default_factory=list)
 
+    @functools.cached_property
+    def kube(self) -> Kube:
+        return Kube(self.cluster)
+
     # --- the operator --------------------------------------------------------------------------------
     def operator_env(self, **extra: str) -> dict[str, str]:
         env = {
@@ -94,6 +101,8 @@ class Stage:
                 "CLAWHOST_METRICS_PORT": str(free_port()),
                 "CLAWHOST_HEALTH_PORT": str(free_port()),
                 "CLAWHOST_LISTEN_ADDRESS": "127.0.0.1",
+                "CLAWHOST_CLUSTER_ID": CLUSTER_ID,
+                "CLAWHOST_ORPHAN_GRACE_SECONDS": "0",
             }
         )
         env.update(extra)
@@ -131,8 +140,7 @@ class Stage:
             "metadata": {"name": f"{name}-token"},
             "data": {"token": base64.b64encode(token.encode()).decode()},
         }
-        response = self.cluster.request("POST", f"/api/v1/namespaces/{self.namespace}/secrets", json=secret)
-        assert response.status_code == 201, response.text
+        self.kube.create_secret(self.namespace, secret)
         body = {
             "apiVersion": f"{GROUP}/v1alpha1",
             "kind": "OpenClawInstance",
@@ -143,25 +151,18 @@ class Stage:
                 **spec,
             },
         }
-        response = self.cluster.request("POST", instances_path(self.namespace), json=body)
-        assert response.status_code == 201, response.text
-        created: dict[str, Any] = response.json()
-        return created
+        return self.kube.create_instance(self.namespace, body)
 
     def get(self, name: str) -> dict[str, Any]:
-        response = self.cluster.request("GET", instances_path(self.namespace, name))
-        assert response.status_code == 200, response.text
-        found: dict[str, Any] = response.json()
+        found = self.kube.instance(self.namespace, name)
+        assert found is not None, f"{name} does not exist"
         return found
 
     def exists(self, name: str) -> bool:
-        return self.cluster.request("GET", instances_path(self.namespace, name)).status_code == 200
+        return self.kube.instance(self.namespace, name) is not None
 
     def patch(self, name: str, body: dict[str, Any]) -> None:
-        response = self.cluster.request(
-            "PATCH", instances_path(self.namespace, name), json=body, headers=MERGE
-        )
-        assert response.status_code == 200, response.text
+        self.kube.patch_instance(self.namespace, name, body)
 
     def patch_spec(self, name: str, **spec: Any) -> None:
         self.patch(name, {"spec": spec})
@@ -172,13 +173,10 @@ class Stage:
         return value
 
     def delete(self, name: str) -> None:
-        response = self.cluster.request("DELETE", instances_path(self.namespace, name))
-        assert response.status_code in (200, 202), response.text
+        assert self.kube.delete_instance(self.namespace, name), f"{name} does not exist"
 
     def events(self) -> list[dict[str, Any]]:
-        response = self.cluster.request("GET", f"/api/v1/namespaces/{self.namespace}/events")
-        items: list[dict[str, Any]] = response.json().get("items", [])
-        return items
+        return self.kube.events(self.namespace)
 
     def wait_for(
         self, name: str, check: Callable[[dict[str, Any]], bool], timeout: float = 60, what: str = ""
@@ -228,8 +226,8 @@ class Stage:
 
     def assert_no_secrets_leaked(self) -> None:
         """No token in the operator's logs, in any Event, or in any instance's status or metadata."""
-        listing = self.cluster.request("GET", instances_path(self.namespace)).json()
-        instances = [{"metadata": i["metadata"], "status": i.get("status")} for i in listing.get("items", [])]
+        listing = self.kube.instances(self.namespace)
+        instances = [{"metadata": i["metadata"], "status": i.get("status")} for i in listing]
         places = {
             "logs": self.all_logs(),
             "events": json.dumps(self.events()),

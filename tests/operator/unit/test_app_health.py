@@ -12,6 +12,7 @@ from openclaw_operator import api
 from openclaw_operator.providers import app as app_module
 from openclaw_operator.providers.app import BOOT_GRACE, MAX_BACKOFF, AppHealth, next_check_in
 from openclaw_operator.reconcile.model import ServerObservation
+from tests.support.http import serving
 
 FIRST, RESYNC = 2.0, 300.0
 
@@ -72,13 +73,8 @@ async def app_server() -> AsyncIterator[tuple[str, dict[str, int]]]:
 
     application = web.Application()
     application.router.add_get("/health/{server}", health)
-    runner = web.AppRunner(application)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}/health/{{server_id}}", state
-    await runner.cleanup()
+    async with serving(application) as url:
+        yield url + "/health/{server_id}", state
 
 
 async def test_a_booting_app_is_checked_every_retry_until_it_answers(

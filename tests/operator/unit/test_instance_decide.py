@@ -26,6 +26,7 @@ SERVER = ServerObservation(
         naming.INSTANCE_UID_LABEL: UID,
         naming.INSTANCE_NAMESPACE_LABEL: "ns",
         naming.INSTANCE_NAME_LABEL: "alpha",
+        naming.DELETION_POLICY_LABEL: "Delete",
     },
     "203.0.113.7",
     "2001:db8::1",

@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from tests.operator.integration.harness import OperatorProcess, Stage, condition
-from tests.support.kube import instances_path
 
 Check = Callable[[dict[str, Any]], bool]
 
@@ -60,9 +59,7 @@ def wait_until_talking(
 
 
 def listing(stage: Stage) -> dict[str, dict[str, Any]]:
-    response = stage.cluster.request("GET", instances_path(stage.namespace))
-    assert response.status_code == 200, response.text
-    return {item["metadata"]["name"]: item for item in response.json()["items"]}
+    return {item["metadata"]["name"]: item for item in stage.kube.instances(stage.namespace)}
 
 
 def converge(

@@ -37,6 +37,7 @@ class PlanSettings:
     app_ready_check: bool
     shutdown_timeout: float
     poll: float
+    cluster: str | None = None  # CLAWHOST_CLUSTER_ID, a server label the orphan sweep relies on
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def decide(s: Situation) -> Decision:
         ServerInputs(
             uid=meta.uid,
             name=naming.server_name(meta.name, meta.uid),
-            labels=naming.owner_labels(inst),
+            labels=naming.owner_labels(inst, s.settings.cluster),
             spec=spec,
             annotations=meta.annotations,
             status=before,

@@ -2,6 +2,10 @@
 
 The instance's metadata.uid is the identity; name and namespace labels are for humans. Everything here
 is deterministic so that a crashed operator finds what it created before the crash.
+
+Two labels serve the orphan sweep, which must judge a server without its instance: the deletion policy
+(so a Retain server is released, not deleted) and the cluster the instance lived in (so a server that
+another cluster's operator made in the same project is never mistaken for this cluster's orphan).
 """
 
 from __future__ import annotations
@@ -16,7 +20,16 @@ MANAGED_BY_VALUE = "openclaw-operator"
 INSTANCE_UID_LABEL = f"{api.GROUP}/instance-uid"
 INSTANCE_NAMESPACE_LABEL = f"{api.GROUP}/instance-namespace"
 INSTANCE_NAME_LABEL = f"{api.GROUP}/instance-name"
-OWNER_LABELS = (MANAGED_BY_LABEL, INSTANCE_UID_LABEL, INSTANCE_NAMESPACE_LABEL, INSTANCE_NAME_LABEL)
+DELETION_POLICY_LABEL = f"{api.GROUP}/deletion-policy"
+CLUSTER_LABEL = f"{api.GROUP}/cluster"
+OWNER_LABELS = (
+    MANAGED_BY_LABEL,
+    INSTANCE_UID_LABEL,
+    INSTANCE_NAMESPACE_LABEL,
+    INSTANCE_NAME_LABEL,
+    DELETION_POLICY_LABEL,
+    CLUSTER_LABEL,
+)
 MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
 
 FIREWALL_NAME = "clawhost-managed"
@@ -37,14 +50,27 @@ def server_name(instance_name: str, uid: str) -> str:
     return f"{base}-{uid.replace('-', '')[:8].lower()}"
 
 
-def owner_labels(instance: api.OpenClawInstance) -> dict[str, str]:
+def owner_labels(instance: api.OpenClawInstance, cluster: str | None = None) -> dict[str, str]:
+    """The labels that mark a server as this instance's; `cluster` (CLAWHOST_CLUSTER_ID) when set."""
     meta = instance.metadata
-    return {
+    labels = {
         MANAGED_BY_LABEL: MANAGED_BY_VALUE,
         INSTANCE_UID_LABEL: label_value(meta.uid),
         INSTANCE_NAMESPACE_LABEL: label_value(meta.namespace),
         INSTANCE_NAME_LABEL: label_value(meta.name),
+        DELETION_POLICY_LABEL: instance.spec.deletion_policy.value,
     }
+    if cluster:
+        labels[CLUSTER_LABEL] = label_value(cluster)
+    return labels
+
+
+def deletion_policy(labels: dict[str, str]) -> api.DeletionPolicy | None:
+    """The policy a server's label records, or None when it has none we know (made before the label)."""
+    try:
+        return api.DeletionPolicy(labels.get(DELETION_POLICY_LABEL, ""))
+    except ValueError:
+        return None
 
 
 def owned_by(labels: dict[str, str], uid: str) -> bool:
