@@ -211,3 +211,11 @@ def test_optional_parts_are_off_by_default() -> None:
     assert not {"ServiceMonitor", "PrometheusRule", "Secret", "Role"} & kinds
     full_kinds = {m["kind"] for m in render(values=(FULL_VALUES,))}
     assert {"ServiceMonitor", "PrometheusRule", "Secret", "ConfigMap", "Service"} <= full_kinds
+
+
+def test_orphan_sweep_is_off_until_a_cluster_id_is_given() -> None:
+    default = container_env(only(render(), "Deployment"))
+    assert "CLAWHOST_CLUSTER_ID" not in default and default["CLAWHOST_ORPHAN_GRACE_SECONDS"] == "3600"
+    sets = ["orphanSweep.clusterId=eu-prod-1", "orphanSweep.graceSeconds=600"]
+    env = container_env(only(render(sets=sets), "Deployment"))
+    assert (env["CLAWHOST_CLUSTER_ID"], env["CLAWHOST_ORPHAN_GRACE_SECONDS"]) == ("eu-prod-1", "600")
