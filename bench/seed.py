@@ -35,8 +35,8 @@ from openclaw_operator.providers.app import health_url
 from openclaw_operator.providers.cloudflare import record_observation
 from openclaw_operator.providers.hetzner import server_observation
 from openclaw_operator.reconcile import naming
-from openclaw_operator.reconcile.instance import AppObservation, PlanSettings, Situation, decide
-from openclaw_operator.reconcile.model import ServerObservation, Zone
+from openclaw_operator.reconcile.instance import decide
+from openclaw_operator.reconcile.model import AppObservation, PlanSettings, ServerObservation, Situation, Zone
 from openclaw_operator.reconciler import Reconciler
 
 GATEWAY_SECRET = "gateway-token"
