@@ -49,14 +49,9 @@ ENV_FIELDS: dict[str, str] = {
     "CLAWHOST_SHUTDOWN_TIMEOUT_SECONDS": "shutdown_timeout_seconds",
     "CLAWHOST_ACTION_POLL_SECONDS": "action_poll_seconds",
     "CLAWHOST_PROVIDER_TIMEOUT_SECONDS": "provider_timeout_seconds",
-    "CLAWHOST_TEST_CRASH_AFTER": "test_crash_after",
 }
 SECRET_FILE_VARS = {"HCLOUD_TOKEN_FILE": "HCLOUD_TOKEN", "CLOUDFLARE_API_TOKEN_FILE": "CLOUDFLARE_API_TOKEN"}
 FIELD_ENV = {field: var for var, field in ENV_FIELDS.items()}
-
-# Test-only crash points (CLAWHOST_TEST_CRASH_AFTER): the process kills itself right after the named
-# provider call, before the result reaches status, so tests can prove crash-safety deterministically.
-CRASH_POINTS = frozenset({"server-create"})
 
 
 class ConfigError(Exception):
@@ -91,7 +86,6 @@ class Config(BaseModel):
     shutdown_timeout_seconds: Annotated[float, Field(ge=0)] = 120.0
     action_poll_seconds: Annotated[float, Field(gt=0)] = 2.0
     provider_timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
-    test_crash_after: str | None = None
 
     _csv = field_validator("managed_zones", "ssh_source_ranges", "watch_namespaces", mode="before")(
         _split_csv
@@ -129,13 +123,6 @@ class Config(BaseModel):
                 f"unknown placeholder(s) {sorted(unknown)}; allowed: {sorted(HEALTH_URL_FIELDS)}"
             )
         return value
-
-    @field_validator("test_crash_after")
-    @classmethod
-    def _crash_point(cls, value: str | None) -> str | None:
-        if value and value not in CRASH_POINTS:
-            raise ValueError(f"must be one of {sorted(CRASH_POINTS)}")
-        return value or None
 
     @field_validator("default_openclaw_version", "min_openclaw_version")
     @classmethod

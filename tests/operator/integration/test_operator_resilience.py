@@ -18,7 +18,7 @@ LIST_CALLS = {("GET", "/servers"), ("GET", "/zones"), ("GET", "/zones/{zone_id}/
 
 
 def test_sigkill_between_create_and_status_write_adopts_the_server(stage: Stage) -> None:
-    crashing = stage.start_operator(CLAWHOST_TEST_CRASH_AFTER="server-create")
+    crashing = stage.start_operator(crash_after="create_server")
     created = stage.create_instance("delta")
     crashing.proc.wait(timeout=60)
     assert crashing.proc.returncode == 137, crashing.logs()
