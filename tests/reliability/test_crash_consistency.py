@@ -122,12 +122,14 @@ def test_sigkill_at_random_points_leaves_one_server_per_instance_and_nothing_els
         if round_.submit_before_start:
             submit(stage, round_, uids)
         marks = log_marks(stage)
+        born = births.total
         process = stage.start_operator(crash_after="create_server" if round_.crash_after_create else None)
         if not round_.submit_before_start:
             submit(stage, round_, uids)
         deleted.update(round_.deletes)
         if round_.crash_after_create:
             assert process.proc.wait(timeout=60) == 137, process.logs()[-4000:]
+            assert births.total > born, "the crash must follow a server create that Hetzner answered"
             stage.operators.remove(process)
             crashes += 1
             continue
