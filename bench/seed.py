@@ -35,8 +35,15 @@ from openclaw_operator.providers.app import health_url
 from openclaw_operator.providers.cloudflare import record_observation
 from openclaw_operator.providers.hetzner import server_observation
 from openclaw_operator.reconcile import naming
-from openclaw_operator.reconcile.instance import AppObservation, PlanSettings, Situation, decide
-from openclaw_operator.reconcile.model import ServerObservation, Zone
+from openclaw_operator.reconcile.instance import decide
+from openclaw_operator.reconcile.model import (
+    AppObservation,
+    PlanSettings,
+    ServerObservation,
+    Situation,
+    Zone,
+    step_name,
+)
 from openclaw_operator.reconciler import Reconciler
 
 GATEWAY_SECRET = "gateway-token"
@@ -158,7 +165,7 @@ def ready_statuses(
             )  # fmt: skip
             decision = decide(situation)
             if decision.steps:
-                steps = ", ".join(step.kind.value for step in decision.steps)
+                steps = ", ".join(step_name(step) for step in decision.steps)
                 raise SeedingError(f"{instance.metadata.name}: the planner would still act ({steps})")
             if decision.status == instance.status:
                 break

@@ -13,14 +13,14 @@ from prometheus_client import REGISTRY
 
 from openclaw_operator import api, metrics
 from openclaw_operator.providers import cloudflare, hetzner
-from openclaw_operator.reconcile.failures import FailureKind
+from openclaw_operator.providers.errors import FailureKind
 from tests.chart.chartkit import CHART_DIR, FULL_VALUES, only, render
 
 SERIES = re.compile(r"\b(clawhost_[a-z0-9_]+)\s*(\{[^}]*\})?")
 MATCHER = re.compile(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)")
 EXACT = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:!=|=)\s*"([^"]*)"')
 # The values the operator writes into each label, from the code that writes them (reconciler.py labels
-# outcomes "ok", "frozen" or the FailureKind of a failed pass).
+# outcomes "ok", "stalled", "frozen" or the FailureKind of a failed pass).
 LABEL_VALUES: dict[str, set[str]] = {
     "phase": {phase.value for phase in api.Phase} | {"Unknown"},
     "condition": {condition.value for condition in api.ConditionType},

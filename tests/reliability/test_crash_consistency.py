@@ -3,8 +3,9 @@ and deleted, restart it after every kill, and check the books at the providers a
 
 Every round starts a fresh operator, submits a few creations and deletions (before or after the start),
 waits until the operator talks to a provider, sleeps a seeded random delay and SIGKILLs it. Some rounds
-instead run with CLAWHOST_TEST_CRASH_AFTER=server-create, which dies at the worst point there is: right
-after Hetzner created a server, before its id reaches status. A last operator then runs to the end.
+instead run the operator through clawhost_sandbox.crashing_operator --after create_server, which dies at
+the worst point there is: right after Hetzner created a server, before its id reaches status. A last
+operator then runs to the end.
 """
 
 from __future__ import annotations
@@ -121,13 +122,14 @@ def test_sigkill_at_random_points_leaves_one_server_per_instance_and_nothing_els
         if round_.submit_before_start:
             submit(stage, round_, uids)
         marks = log_marks(stage)
-        extra = {"CLAWHOST_TEST_CRASH_AFTER": "server-create"} if round_.crash_after_create else {}
-        process = stage.start_operator(**extra)
+        born = births.total
+        process = stage.start_operator(crash_after="create_server" if round_.crash_after_create else None)
         if not round_.submit_before_start:
             submit(stage, round_, uids)
         deleted.update(round_.deletes)
         if round_.crash_after_create:
             assert process.proc.wait(timeout=60) == 137, process.logs()[-4000:]
+            assert births.total > born, "the crash must follow a server create that Hetzner answered"
             stage.operators.remove(process)
             crashes += 1
             continue

@@ -23,7 +23,7 @@ from hcloud.networks import Network
 from hcloud.placement_groups import PlacementGroup
 from hcloud.volumes import Volume
 
-from openclaw_operator.providers.errors import Kind, Operation, classify_hetzner
+from openclaw_operator.providers.errors import FailureKind, Operation, classify_hetzner
 from tests.simulators import test_hetzner_schema as schema
 from tests.simulators.openapi_check import check_response, documented_operations, example_request_body
 
@@ -130,7 +130,7 @@ def _unimplemented_calls(client: hcloud.Client) -> list[tuple[str, Operation, An
     ]  # fmt: skip
 
 
-def test_hcloud_and_the_operator_see_a_missing_route_as_a_server_error_not_as_gone(
+def test_hcloud_and_the_operator_see_a_missing_route_as_a_refusal_not_as_gone(
     bare_hetzner: HetznerSimulator,
 ) -> None:
     # The SDK's own retries stay on: not_implemented is not among the codes it retries, so it fails at once.
@@ -141,6 +141,7 @@ def test_hcloud_and_the_operator_see_a_missing_route_as_a_server_error_not_as_go
             call()
         assert caught.value.code == "not_implemented", operation
         assert len(bare_hetzner.request_log) == before + 1, operation
-        # the operator's adapter passes the SDK's code, and a status only when the code is numeric
-        assert classify_hetzner(kind, caught.value.code, None)[0] != Kind.NOT_FOUND, operation
-        assert classify_hetzner(kind, caught.value.code, 501)[0] != Kind.NOT_FOUND, operation
+        # the operator's adapter passes the SDK's code (or the HTTP status when the body was not JSON):
+        # never "gone", and never retried hot: the instance stalls with the provider's message
+        assert classify_hetzner(kind, caught.value.code) == (FailureKind.STALLED, False), operation
+        assert classify_hetzner(kind, 501)[0] != FailureKind.NOT_FOUND, operation

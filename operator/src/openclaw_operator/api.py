@@ -152,6 +152,7 @@ class InstanceStatus(_Model):
     last_handled_reboot_at: str | None = None
     last_handled_reinstall_at: str | None = None
     shutdown_started_at: datetime | None = None
+    refused_generation: int | None = None
 
     def condition(self, type_: ConditionType) -> Condition | None:
         return next((c for c in self.conditions if c.type == type_), None)

@@ -52,14 +52,9 @@ ENV_FIELDS: dict[str, str] = {
     "CLAWHOST_PROVIDER_TIMEOUT_SECONDS": "provider_timeout_seconds",
     "CLAWHOST_CLUSTER_ID": "cluster_id",
     "CLAWHOST_ORPHAN_GRACE_SECONDS": "orphan_grace_seconds",
-    "CLAWHOST_TEST_CRASH_AFTER": "test_crash_after",
 }
 SECRET_FILE_VARS = {"HCLOUD_TOKEN_FILE": "HCLOUD_TOKEN", "CLOUDFLARE_API_TOKEN_FILE": "CLOUDFLARE_API_TOKEN"}
 FIELD_ENV = {field: var for var, field in ENV_FIELDS.items()}
-
-# Test-only crash points (CLAWHOST_TEST_CRASH_AFTER): the process kills itself right after the named
-# provider call, before the result reaches status, so tests can prove crash-safety deterministically.
-CRASH_POINTS = frozenset({"server-create"})
 
 
 class ConfigError(Exception):
@@ -98,7 +93,6 @@ class Config(BaseModel):
     # is off: it could not tell this cluster's orphans from another cluster's live servers.
     cluster_id: str | None = None
     orphan_grace_seconds: Annotated[float, Field(ge=0)] = 3600.0
-    test_crash_after: str | None = None
 
     _csv = field_validator("managed_zones", "ssh_source_ranges", "watch_namespaces", mode="before")(
         _split_csv
@@ -144,13 +138,6 @@ class Config(BaseModel):
             raise ValueError(
                 "must be a Hetzner label value: 1-63 of A-Z a-z 0-9 . _ -, alphanumeric at both ends"
             )
-        return value or None
-
-    @field_validator("test_crash_after")
-    @classmethod
-    def _crash_point(cls, value: str | None) -> str | None:
-        if value and value not in CRASH_POINTS:
-            raise ValueError(f"must be one of {sorted(CRASH_POINTS)}")
         return value or None
 
     @field_validator("default_openclaw_version", "min_openclaw_version")

@@ -29,6 +29,7 @@ from openclaw_operator.providers.cloudflare import CloudflareProvider
 from openclaw_operator.providers.hetzner import HetznerProvider
 from openclaw_operator.reconcile import naming
 from openclaw_operator.reconcile.model import (
+    UNKNOWN_TYPE,
     ActionObservation,
     ActionStatus,
     RecordObservation,
@@ -36,7 +37,6 @@ from openclaw_operator.reconcile.model import (
     ServerTypeInfo,
     Zone,
 )
-from openclaw_operator.reconcile.server import UNKNOWN_TYPE
 
 log = logging.getLogger(__name__)
 

@@ -27,6 +27,7 @@ from tests.support.kube import Kube
 
 REPO = Path(__file__).resolve().parents[3]
 OPERATOR = REPO / ".venv" / "bin" / "openclaw-operator"
+PYTHON = REPO / ".venv" / "bin" / "python"
 ZONE = "example.com"
 TIME_SCALE = 20.0  # simulated seconds per wall second: a server boots in well under a second
 # Every test operator runs the orphan sweep with no grace period: whatever a test does, the sweep is
@@ -108,12 +109,17 @@ class Stage:
         env.update(extra)
         return env
 
-    def start_operator(self, *args: str, **extra: str) -> OperatorProcess:
+    def start_operator(self, *args: str, crash_after: str | None = None, **extra: str) -> OperatorProcess:
+        """`crash_after` (`create_server`, `delete_record:2`, ...): the operator exits with 137 right after
+        that provider write succeeded (clawhost_sandbox.crashing_operator), before status hears of it."""
         env = self.operator_env(**extra)
         log_path = self.workdir / f"operator-{len(self.operators)}.log"
+        command = [str(OPERATOR)]
+        if crash_after is not None:
+            command = [str(PYTHON), "-m", "clawhost_sandbox.crashing_operator", "--after", crash_after]
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
-                [str(OPERATOR), "run", "--namespace", self.namespace, *args],
+                [*command, "run", "--namespace", self.namespace, *args],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import hcloud
 import pytest
+import requests
 from hcloud.images import Image
 from hcloud.server_types import ServerType
 
 from openclaw_operator.reconcile import naming
-from tests.operator.integration.harness import ZONE, Stage, condition, wait_until
+from tests.operator.integration.harness import ZONE, OperatorProcess, Stage, condition, wait_until
 
 pytestmark = pytest.mark.controlplane
 
@@ -18,7 +20,7 @@ LIST_CALLS = {("GET", "/servers"), ("GET", "/zones"), ("GET", "/zones/{zone_id}/
 
 
 def test_sigkill_between_create_and_status_write_adopts_the_server(stage: Stage) -> None:
-    crashing = stage.start_operator(CLAWHOST_TEST_CRASH_AFTER="server-create")
+    crashing = stage.start_operator(crash_after="create_server")
     created = stage.create_instance("delta")
     crashing.proc.wait(timeout=60)
     assert crashing.proc.returncode == 137, crashing.logs()
@@ -78,6 +80,17 @@ def test_foreign_server_and_record_with_our_names_are_never_touched(stage: Stage
     stage.assert_no_secrets_leaked()
 
 
+def frozen_passes(process: OperatorProcess) -> float:
+    try:
+        text = requests.get(f"http://127.0.0.1:{process.metrics_port}/metrics", timeout=5).text
+    except requests.ConnectionError:
+        return 0.0  # not listening yet
+    counts = re.findall(
+        r'^clawhost_reconcile_duration_seconds_count\{[^}]*outcome="frozen"[^}]*\} (\S+)$', text, re.M
+    )
+    return sum(float(count) for count in counts)
+
+
 def test_permanent_provider_error_stalls_until_the_spec_changes(stage: Stage) -> None:
     stage.start_operator()
     stage.create_instance("eta", serverType="cx99")
@@ -85,6 +98,7 @@ def test_permanent_provider_error_stalls_until_the_spec_changes(stage: Stage) ->
     assert condition(body, "Stalled", "reason") == "ProviderRejected"
     assert "server type cx99 not found" in (condition(body, "Stalled", "message") or "")
     assert body["status"]["observedGeneration"] == body["metadata"]["generation"]
+    assert body["status"]["refusedGeneration"] == body["metadata"]["generation"]
 
     marks = len(stage.hetzner.request_log), len(stage.cloudflare.request_log)
     time.sleep(4)  # two resync intervals
@@ -92,8 +106,22 @@ def test_permanent_provider_error_stalls_until_the_spec_changes(stage: Stage) ->
     assert later, "the shared observer should still have listed"
     assert {(method, template) for _, method, template, _ in later} <= LIST_CALLS, later
 
+    # The refusal is kept in status, so a new operator does not ask again either (nor list: it has no
+    # instance to list for).
+    stage.assert_no_secrets_leaked()
+    (first,) = stage.operators
+    first.stop()
+    stage.operators.remove(first)
+    marks = len(stage.hetzner.request_log), len(stage.cloudflare.request_log)
+    second = stage.start_operator()
+    wait_until(lambda: frozen_passes(second) > 0, what="a pass of the new operator, skipped as frozen")
+    time.sleep(4)
+    later = stage.requests_since(*marks)
+    assert {(method, template) for _, method, template, _ in later} <= LIST_CALLS, later
+
     stage.patch_spec("eta", serverType="cx23")
-    stage.wait_ready("eta")
+    ready = stage.wait_ready("eta")
+    assert "refusedGeneration" not in ready["status"]
     assert [s["server_type"]["name"] for s in stage.servers()] == ["cx23"]
     stage.assert_no_secrets_leaked()
 

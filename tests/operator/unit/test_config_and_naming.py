@@ -50,7 +50,6 @@ def test_tokens_from_files(tmp_path: Path) -> None:
         ({"CLAWHOST_CONCURRENCY": "0"}, "CLAWHOST_CONCURRENCY"),
         ({"CLAWHOST_RESYNC_INTERVAL_SECONDS": "soon"}, "CLAWHOST_RESYNC_INTERVAL_SECONDS"),
         ({"CLAWHOST_DEFAULT_OPENCLAW_VERSION": "2026.1.1"}, "older than the minimum"),
-        ({"CLAWHOST_TEST_CRASH_AFTER": "anywhere"}, "CLAWHOST_TEST_CRASH_AFTER"),
         ({"HCLOUD_TOKEN_FILE": "/nonexistent/token"}, "HCLOUD_TOKEN and HCLOUD_TOKEN_FILE are both set"),
     ],
 )

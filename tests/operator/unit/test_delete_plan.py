@@ -12,8 +12,11 @@ from openclaw_operator.reconcile.delete import plan_delete
 from openclaw_operator.reconcile.model import (
     ActionObservation,
     RecordObservation,
+    ServerAction,
     ServerObservation,
-    StepKind,
+    SetServerLabels,
+    WriteRecord,
+    step_name,
 )
 
 OURS = naming.record_comment("u")
@@ -34,30 +37,38 @@ DELETE, RETAIN = api.DeletionPolicy.DELETE, api.DeletionPolicy.RETAIN
     ("policy", "servers", "records", "action", "kinds", "done"),
     [
         (DELETE, (), (), None, [], True),
-        (DELETE, (SERVER,), (RECORD,), None, [StepKind.DELETE_RECORD], False),
-        (DELETE, (SERVER,), (), None, [StepKind.UNPROTECT], False),
+        (DELETE, (SERVER,), (RECORD,), None, ["delete_record"], False),
+        (DELETE, (SERVER,), (), None, ["change_protection"], False),
         (
             DELETE,
             (replace(SERVER, delete_protected=False, rebuild_protected=False),),
             (),
             None,
-            [StepKind.DELETE_SERVER],
+            ["delete_server"],
             False,
         ),
         (DELETE, (replace(SERVER, status="deleting"),), (), None, [], False),
         (DELETE, (SERVER,), (RECORD,), ActionObservation(1, "create_server", "running"), [], False),
-        (RETAIN, (SERVER,), (RECORD,), None, [StepKind.SET_LABELS, StepKind.UPDATE_RECORD], True),
+        (RETAIN, (SERVER,), (RECORD,), None, ["set_labels", "update_record"], True),
         (RETAIN, (), (), None, [], True),
     ],
 )
 def test_plan_delete(policy, servers, records, action, kinds, done) -> None:  # type: ignore[no-untyped-def]
     plan = plan_delete(policy, servers, records, action)
-    assert [s.kind for s in plan.steps] == kinds
+    assert [step_name(s) for s in plan.steps] == kinds
     assert plan.done == done
 
 
 def test_retain_strips_only_our_marks() -> None:
     plan = plan_delete(RETAIN, (SERVER,), (RECORD,), None)
-    labels, record = plan.steps[0].labels, plan.steps[1].record
-    assert labels == {"team": "x"}
-    assert record is not None and record.comment == "" and record.content == RECORD.content
+    release_server, release_record = plan.steps
+    assert isinstance(release_server, SetServerLabels) and release_server.labels == {"team": "x"}
+    assert isinstance(release_record, WriteRecord)
+    assert release_record.record.comment == "" and release_record.record.content == RECORD.content
+    assert release_record.record.id == RECORD.id  # an overwrite of the record, not a new one
+
+
+def test_protection_is_lifted_before_the_delete() -> None:
+    (unprotect,) = plan_delete(DELETE, (SERVER,), (), None).steps
+    assert isinstance(unprotect, ServerAction) and unprotect.server_id == SERVER.id
+    assert unprotect.payload == {"delete": False, "rebuild": False}

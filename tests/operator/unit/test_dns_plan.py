@@ -8,7 +8,7 @@ import pytest
 
 from openclaw_operator.reconcile import naming
 from openclaw_operator.reconcile.dns import DnsInputs, plan_dns
-from openclaw_operator.reconcile.model import RecordObservation, StepKind, Zone
+from openclaw_operator.reconcile.model import DeleteRecord, RecordObservation, WriteRecord, Zone, step_name
 
 UID = "uid-1"
 HOST = "alpha.example.com"
@@ -28,7 +28,7 @@ class Row:
     zone: Zone | None = ZONE
     proxied: bool = False
     spec_changed: bool = False
-    steps: list[tuple[StepKind, str]] = field(default_factory=list)  # (kind, record type)
+    steps: list[tuple[str, str]] = field(default_factory=list)  # (model.step_name, record type)
     ready: str = "False"
     stalled: str | None = None
     drift: bool = False
@@ -37,20 +37,20 @@ class Row:
 ROWS = [
     Row(
         "nothing yet: create A and AAAA",
-        steps=[(StepKind.CREATE_RECORD, "A"), (StepKind.CREATE_RECORD, "AAAA")],
+        steps=[("create_record", "A"), ("create_record", "AAAA")],
     ),
     Row("both correct: ready", records=(A, AAAA), ready="True"),
     Row("server has no IPv6: only A", records=(A,), ipv6=None, ready="True"),
     Row(
         "content edited out of band: fixed, as drift",
         records=(replace(A, content="198.51.100.1"), AAAA),
-        steps=[(StepKind.UPDATE_RECORD, "A")],
+        steps=[("update_record", "A")],
         drift=True,
     ),
     Row(
         "ttl edited out of band: fixed",
         records=(A, replace(AAAA, ttl=60)),
-        steps=[(StepKind.UPDATE_RECORD, "AAAA")],
+        steps=[("update_record", "AAAA")],
         drift=True,
     ),
     Row(
@@ -58,17 +58,17 @@ ROWS = [
         records=(A, AAAA),
         proxied=True,
         spec_changed=True,
-        steps=[(StepKind.UPDATE_RECORD, "A"), (StepKind.UPDATE_RECORD, "AAAA")],
+        steps=[("update_record", "A"), ("update_record", "AAAA")],
     ),
     Row(
         "a duplicate of ours: keep one, delete the other",
         records=(A, replace(A, id="ra2"), AAAA),
-        steps=[(StepKind.DELETE_RECORD, "A")],
+        steps=[("delete_record", "A")],
     ),
     Row(
         "hostname changed: ours under the old name goes",
         records=(A, AAAA, replace(A, id="old", name="old.example.com")),
-        steps=[(StepKind.DELETE_RECORD, "A")],
+        steps=[("delete_record", "A")],
     ),
     Row(
         "foreign A with our name: stalled, nothing written",
@@ -112,7 +112,8 @@ def test_plan_dns(row: Row) -> None:
             spec_changed=row.spec_changed,
         )
     )
-    assert [(s.kind, s.record.type if s.record else "") for s in plan.steps] == row.steps
+    assert all(isinstance(s, WriteRecord | DeleteRecord) for s in plan.steps)
+    assert [(step_name(s), s.record.type) for s in plan.steps] == row.steps  # type: ignore[union-attr]
     assert plan.verdict.status == row.ready
     assert (plan.stall.reason if plan.stall else None) == row.stalled
     assert any(s.drift for s in plan.steps) == row.drift

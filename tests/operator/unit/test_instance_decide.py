@@ -10,8 +10,16 @@ import pytest
 
 from openclaw_operator import api
 from openclaw_operator.reconcile import naming
-from openclaw_operator.reconcile.instance import AppObservation, PlanSettings, Situation, decide
-from openclaw_operator.reconcile.model import RecordObservation, ServerObservation, StepKind, Zone
+from openclaw_operator.reconcile.instance import decide
+from openclaw_operator.reconcile.model import (
+    AppObservation,
+    PlanSettings,
+    RecordObservation,
+    ServerObservation,
+    Situation,
+    Zone,
+    step_name,
+)
 
 UID = "u-1"
 HOST = "alpha.example.com"
@@ -52,7 +60,7 @@ class Row:
     records: tuple[RecordObservation, ...] = RECORDS
     app: AppObservation | None = HEALTHY
     settings: PlanSettings = SETTINGS
-    steps: list[StepKind] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)  # model.step_name of each
     ready: str = "False"
     ready_reason: str | None = None
     stalled: str = "False"
@@ -72,12 +80,12 @@ ROWS = [
         "new instance: create the server (DNS waits for addresses)",
         server=None,
         records=(),
-        steps=[StepKind.CREATE_SERVER],
+        steps=["create_server"],
     ),
     Row(
         "server up, no records: create both",
         records=(),
-        steps=[StepKind.CREATE_RECORD, StepKind.CREATE_RECORD],
+        steps=["create_record", "create_record"],
     ),
     Row(
         "unsafe version: stalled before anything",
@@ -148,7 +156,7 @@ def test_decide(row: Row) -> None:
     decision = decide(situation(row))
     status = decision.status
     conditions = {c.type: c for c in status.conditions}
-    assert [s.kind for s in decision.steps] == row.steps
+    assert [step_name(s) for s in decision.steps] == row.steps
     assert conditions["Ready"].status == row.ready
     if row.ready_reason:
         assert conditions["Ready"].reason == row.ready_reason

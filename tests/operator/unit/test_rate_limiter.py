@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from openclaw_operator.providers.ratelimit import RateLimited, RateLimiter
+from openclaw_operator.providers.errors import RateLimited
+from openclaw_operator.providers.ratelimit import RateLimiter
 from openclaw_operator.providers.transport import observe_headers, retry_after_seconds
 
 

@@ -9,8 +9,17 @@ from typing import Any
 import pytest
 
 from openclaw_operator import api
-from openclaw_operator.reconcile.model import ActionObservation, ServerObservation, ServerTypeInfo, StepKind
-from openclaw_operator.reconcile.server import UNKNOWN_TYPE, ServerInputs, needs_fresh_server, plan_server
+from openclaw_operator.reconcile.model import (
+    NO_CHANGE,
+    UNKNOWN_TYPE,
+    ActionObservation,
+    ServerAction,
+    ServerObservation,
+    ServerTypeInfo,
+    StatusDelta,
+    step_name,
+)
+from openclaw_operator.reconcile.server import ServerInputs, needs_fresh_server, plan_server
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 UID = "0b9f3c1e-1111-4222-8333-444455556666"
@@ -44,13 +53,14 @@ class Row:
     action: ActionObservation | None = None
     desired_type: ServerTypeInfo | None = None
     # expectations
-    step: StepKind | None = None
+    step: str | None = None  # model.step_name of the one step
+    payload: dict[str, Any] | None = None  # of a server action
     ready: str = "False"
     reason: str | None = None
     stalled: str | None = None
     requeue: bool = True
     updates: dict[str, Any] = field(default_factory=dict)
-    on_success: dict[str, Any] = field(default_factory=dict)
+    on_success: StatusDelta = NO_CHANGE
 
 
 def inputs(row: Row) -> ServerInputs:
@@ -78,12 +88,12 @@ EARLIER = (NOW - timedelta(seconds=30)).isoformat()
 LONG_AGO = (NOW - timedelta(seconds=300)).isoformat()
 
 ROWS = [
-    Row("no server yet: create it", server=None, step=StepKind.CREATE_SERVER, reason="Creating"),
+    Row("no server yet: create it", server=None, step="create_server", reason="Creating"),
     Row(
         "server vanished out of band: create again, as drift",
         server=None,
         status={"serverId": 5},
-        step=StepKind.CREATE_SERVER,
+        step="create_server",
         updates={"server_id": None},
     ),
     Row("running, protected, labelled, as specified", ready="True", reason="Running", requeue=False),
@@ -118,18 +128,23 @@ ROWS = [
     Row(
         "server still booting: wait", server=replace(RUNNING, status="starting"), reason="ServerTransitioning"
     ),
-    Row("not protected: protect", server=replace(RUNNING, delete_protected=False), step=StepKind.PROTECT),
+    Row(
+        "not protected: protect",
+        server=replace(RUNNING, delete_protected=False),
+        step="change_protection",
+        payload={"delete": True, "rebuild": True},
+    ),
     Row(
         "owner labels missing (adopted): restore them",
         server=replace(RUNNING, labels={"clawhost.dev/instance-uid": UID}),
-        step=StepKind.SET_LABELS,
+        step="set_labels",
     ),
-    Row("found off, not suspended: power on", server=OFF, step=StepKind.POWER_ON),
+    Row("found off, not suspended: power on", server=OFF, step="poweron"),
     Row(
         "suspend a running server: graceful shutdown first, its start recorded",
         spec={"suspended": True},
-        step=StepKind.SHUTDOWN,
-        on_success={"shutdown_started_at": NOW},
+        step="shutdown",
+        on_success=StatusDelta(shutdown_started_at=NOW),
     ),
     Row(
         "suspend, shutdown sent recently: wait",
@@ -141,7 +156,7 @@ ROWS = [
         "suspend, shutdown timed out: power off",
         spec={"suspended": True},
         status={"shutdownStartedAt": LONG_AGO},
-        step=StepKind.POWER_OFF,
+        step="poweroff",
     ),
     Row(
         "suspended and off: done",
@@ -166,8 +181,8 @@ ROWS = [
         "resize running server: shut down first",
         spec={"serverType": "cx33"},
         desired_type=CX33,
-        step=StepKind.SHUTDOWN,
-        on_success={"shutdown_started_at": NOW},
+        step="shutdown",
+        on_success=StatusDelta(shutdown_started_at=NOW),
     ),
     Row("resize, type not looked up yet: wait", spec={"serverType": "cx33"}, reason="Resizing"),
     Row(
@@ -175,7 +190,8 @@ ROWS = [
         server=OFF,
         spec={"serverType": "cx33"},
         desired_type=CX33,
-        step=StepKind.CHANGE_TYPE,
+        step="change_type",
+        payload={"server_type": "cx33", "upgrade_disk": False},
     ),
     Row(
         "resize to a smaller disk: stalled, server untouched",
@@ -201,8 +217,8 @@ ROWS = [
     Row(
         "reboot requested: reboot, recorded once done",
         annotations={api.REBOOT_REQUESTED_AT: "r2"},
-        step=StepKind.REBOOT,
-        on_success={"last_handled_reboot_at": "r2"},
+        step="reboot",
+        on_success=StatusDelta(last_handled_reboot_at="r2"),
     ),
     Row(
         "reboot already handled: nothing",
@@ -214,33 +230,38 @@ ROWS = [
     Row(
         "reinstall on a protected server: lift rebuild protection first",
         annotations={api.REINSTALL_REQUESTED_AT: "i1"},
-        step=StepKind.UNPROTECT,
+        step="change_protection",
+        payload={"delete": False, "rebuild": False},
     ),
     Row(
         "reinstall, unprotected: rebuild, recorded once done",
         server=replace(RUNNING, delete_protected=False, rebuild_protected=False),
         annotations={api.REINSTALL_REQUESTED_AT: "i1"},
-        step=StepKind.REBUILD,
-        on_success={"last_handled_reinstall_at": "i1"},
+        step="rebuild",
+        on_success=StatusDelta(last_handled_reinstall_at="i1"),
     ),
-    Row("backups wanted: enable", spec={"backups": True}, step=StepKind.ENABLE_BACKUP),
-    Row("backups unwanted: disable", server=replace(RUNNING, backups=True), step=StepKind.DISABLE_BACKUP),
+    Row("backups wanted: enable", spec={"backups": True}, step="enable_backup"),
+    Row("backups unwanted: disable", server=replace(RUNNING, backups=True), step="disable_backup"),
 ]
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[row.name for row in ROWS])
 def test_plan_server(row: Row) -> None:
     plan = plan_server(inputs(row))
-    assert [s.kind for s in plan.steps] == ([row.step] if row.step else [])
+    assert [step_name(s) for s in plan.steps] == ([row.step] if row.step else [])
     assert plan.verdict.status == row.ready
     if row.reason:
         assert plan.verdict.reason == row.reason
     assert (plan.stall.reason if plan.stall else None) == row.stalled
     assert (plan.requeue is not None) == row.requeue
     for key, value in row.updates.items():
-        assert plan.updates[key] == value
+        assert plan.updates.changes()[key] == value
     if row.step:
-        assert plan.steps[0].on_success == row.on_success
+        step = plan.steps[0]
+        assert step.on_success == row.on_success
+        if isinstance(step, ServerAction):
+            assert row.server is not None and step.server_id == row.server.id
+            assert step.payload == row.payload
 
 
 def test_out_of_band_deletion_is_reported_and_counted_as_drift() -> None:
@@ -251,7 +272,7 @@ def test_out_of_band_deletion_is_reported_and_counted_as_drift() -> None:
 
 def test_power_on_after_our_own_shutdown_is_not_drift() -> None:
     plan = plan_server(inputs(Row("x", server=OFF, status={"shutdownStartedAt": EARLIER})))
-    assert plan.steps[0].kind == StepKind.POWER_ON
+    assert step_name(plan.steps[0]) == "poweron"
     assert not plan.steps[0].drift
     assert plan_server(inputs(Row("x", server=OFF))).steps[0].drift
 

@@ -9,13 +9,14 @@ import pytest
 
 from openclaw_operator import api
 from openclaw_operator.api import ConditionType, Phase
+from openclaw_operator.providers.errors import Failure, FailureKind, RateLimited
 from openclaw_operator.reconcile import conditions as cond
 from openclaw_operator.reconcile.failures import (
     BACKOFF_CAP,
-    Failure,
-    FailureKind,
+    MIN_RATE_LIMIT_WAIT,
     backoff,
     is_frozen,
+    retry_delay,
     status_after_failure,
 )
 from openclaw_operator.reconciler import first_ready
@@ -100,36 +101,53 @@ def test_status_after_failure(
     assert after.observed_generation == 3
 
 
-def stalled_status(reason: str, generation: int, handled: str | None = None) -> dict:
-    condition = {
-        "type": "Stalled",
-        "status": "True",
-        "reason": reason,
-        "message": "m",
-        "lastTransitionTime": T0.isoformat(),
-        "observedGeneration": generation,
-    }
-    return {"conditions": [condition], "lastHandledReconcileAt": handled}
+@pytest.mark.parametrize(("frozen", "refused"), [(True, 3), (False, None)])
+def test_a_frozen_failure_records_the_refused_generation(frozen: bool, refused: int | None) -> None:
+    inst = instance(status={"refusedGeneration": 2})
+    failure = Failure(FailureKind.STALLED, "ProviderRejected", "no", frozen=frozen)
+    after = status_after_failure(inst, inst.status, failure, T1)
+    assert after.refused_generation == refused
+
+
+def refused(generation: int, handled: str | None = None) -> dict:
+    return {"refusedGeneration": generation, "lastHandledReconcileAt": handled}
 
 
 @pytest.mark.parametrize(
     ("status", "annotations", "frozen"),
     [
-        (stalled_status("ProviderRejected", 3), {}, True),
-        (stalled_status("ServerNameConflict", 3), {}, True),
-        (stalled_status("ProviderRejected", 2), {}, False),  # the spec changed since
-        (
-            stalled_status("ProviderRejected", 3, "r1"),
-            {api.RECONCILE_REQUESTED_AT: "r2"},
-            False,
-        ),  # asked again
-        (stalled_status("ProviderRejected", 3, "r1"), {api.RECONCILE_REQUESTED_AT: "r1"}, True),
-        (stalled_status("DNSRecordConflict", 3), {}, False),  # re-checked from the snapshot for free
+        (refused(3), {}, True),
+        (refused(2), {}, False),  # the spec changed since
+        (refused(3, "r1"), {api.RECONCILE_REQUESTED_AT: "r2"}, False),  # asked again
+        (refused(3, "r1"), {api.RECONCILE_REQUESTED_AT: "r1"}, True),
+        ({"conditions": READY_STATUS["conditions"]}, {}, False),
         ({}, {}, False),
     ],
 )
 def test_is_frozen(status: dict, annotations: dict, frozen: bool) -> None:
     assert is_frozen(instance(status=status, annotations=annotations)) == frozen
+
+
+@pytest.mark.parametrize(
+    ("failure", "failures", "low", "high"),
+    [
+        (RateLimited("hetzner", retry_at=107.0, now=100.0), 0, 7.0, 7.0),  # the limiter knows when
+        (RateLimited("hetzner", retry_at=100.0, now=100.0), 0, MIN_RATE_LIMIT_WAIT, MIN_RATE_LIMIT_WAIT),
+        (Failure(FailureKind.RATE_LIMITED, "RateLimited", "429"), 5, 1.0, 2.0),  # a bare 429: short
+        (Failure(FailureKind.RETRYING, "ProviderRetrying", "503"), 3, 4.0, 8.0),
+        (Failure(FailureKind.RETRYING, "ProviderRetrying", "401", slow=True), 1, 240.0, 300.0),
+        (Failure(FailureKind.WAITING, "GatewayTokenUnavailable", "no Secret"), 1, 1.0, 2.0),
+        (Failure(FailureKind.NOT_FOUND, "ProviderRetrying", "gone"), 2, 2.0, 4.0),
+    ],
+)
+def test_retry_delay(failure: Failure, failures: int, low: float, high: float) -> None:
+    delay = retry_delay(failure, failures, random.Random(0))
+    assert delay is not None and low <= delay <= high
+
+
+def test_a_stall_is_not_retried_on_a_timer() -> None:
+    stalled = Failure(FailureKind.STALLED, "ProviderRejected", "invalid_input", frozen=True)
+    assert retry_delay(stalled, 1, random.Random(0)) is None
 
 
 def test_backoff_grows_with_jitter_and_is_capped() -> None:

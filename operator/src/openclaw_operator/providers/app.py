@@ -22,8 +22,7 @@ import aiohttp
 from openclaw_operator import api
 from openclaw_operator.api import ConditionType
 from openclaw_operator.reconcile import conditions as cond
-from openclaw_operator.reconcile.instance import AppObservation
-from openclaw_operator.reconcile.model import ServerObservation, ServerStatus
+from openclaw_operator.reconcile.model import AppObservation, ServerObservation, ServerStatus
 
 MAX_BACKOFF = 300.0
 BOOT_GRACE = 600.0

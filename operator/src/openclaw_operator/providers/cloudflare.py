@@ -16,8 +16,14 @@ import httpx
 from cloudflare import AsyncCloudflare
 from pydantic import SecretStr
 
-from openclaw_operator.providers.errors import Kind, Operation, ProviderError, classify_cloudflare
-from openclaw_operator.providers.ratelimit import RateLimited, RateLimiter
+from openclaw_operator.providers.errors import (
+    Failure,
+    FailureKind,
+    Operation,
+    classify_cloudflare,
+    provider_failure,
+)
+from openclaw_operator.providers.ratelimit import RateLimiter
 from openclaw_operator.providers.transport import GatedAsyncTransport
 from openclaw_operator.reconcile.model import RecordObservation, Zone
 
@@ -75,16 +81,16 @@ class CloudflareProvider:
                 return await fn()
             except cloudflare.APIStatusError as exc:
                 codes = tuple(int(error.code) for error in exc.errors if error.code is not None)
-                error_kind, slow = classify_cloudflare(kind, codes, exc.status_code)
+                error_kind, slow = classify_cloudflare(codes, exc.status_code)
                 message = "; ".join(error.message for error in exc.errors if error.message) or exc.message
                 code = str(codes[0]) if codes else str(exc.status_code)
-                raise ProviderError(PROVIDER, operation, error_kind, code, message, slow) from None
+                raise provider_failure(PROVIDER, operation, error_kind, slow, code, message) from None
             except cloudflare.APIConnectionError as exc:
                 # The SDK wraps whatever the transport raised; a refusal by our limiter is not an error.
-                if isinstance(exc.__cause__, RateLimited):
+                if isinstance(exc.__cause__, Failure):
                     raise exc.__cause__ from None
-                raise ProviderError(
-                    PROVIDER, operation, Kind.TRANSIENT, "connection", type(exc).__name__
+                raise provider_failure(
+                    PROVIDER, operation, FailureKind.RETRYING, False, "connection", type(exc).__name__
                 ) from None
 
     async def zone(self, name: str) -> Zone | None:
@@ -138,6 +144,6 @@ class CloudflareProvider:
                 Operation.DELETE,
                 lambda: self._client.dns.records.delete(record.id, zone_id=record.zone_id),
             )
-        except ProviderError as exc:
-            if exc.kind != Kind.NOT_FOUND:
+        except Failure as exc:
+            if exc.kind != FailureKind.NOT_FOUND:
                 raise

@@ -24,11 +24,23 @@ from hcloud.server_types import ServerType
 from hcloud.servers import BoundServer, Server
 from pydantic import SecretStr
 
-from openclaw_operator.providers.errors import Kind, Operation, ProviderError, classify_hetzner
+from openclaw_operator.providers.errors import (
+    Failure,
+    FailureKind,
+    Operation,
+    classify_hetzner,
+    provider_failure,
+)
 from openclaw_operator.providers.ratelimit import RateLimiter
 from openclaw_operator.providers.transport import gate_session
 from openclaw_operator.reconcile import naming
-from openclaw_operator.reconcile.model import ActionObservation, ServerObservation, ServerTypeInfo
+from openclaw_operator.reconcile.model import (
+    ActionObservation,
+    ActionStatus,
+    ServerObservation,
+    ServerStatus,
+    ServerTypeInfo,
+)
 
 T = TypeVar("T")
 PROVIDER = "hetzner"
@@ -44,7 +56,7 @@ def server_observation(server: BoundServer | Server) -> ServerObservation:
     return ServerObservation(
         id=int(server.id or 0),
         name=server.name or "",
-        status=server.status or "unknown",
+        status=_enum(ServerStatus, server.status, ServerStatus.UNKNOWN),
         server_type=(server_type.name or "") if server_type is not None else "",
         labels=dict(server.labels or {}),
         ipv4=ipv4,
@@ -62,9 +74,20 @@ def action_observation(data: dict[str, Any]) -> ActionObservation:
     return ActionObservation(
         id=int(data["id"]),
         command=str(data.get("command", "")),
-        status=str(data.get("status", "running")),
+        status=_enum(ActionStatus, data.get("status"), ActionStatus.RUNNING),
         error_message=error.get("message") if isinstance(error, dict) else None,
     )
+
+
+E = TypeVar("E", ServerStatus, ActionStatus)
+
+
+def _enum(enum: type[E], value: object, otherwise: E) -> E:
+    """A status Hetzner may add after this code was written counts as `otherwise`."""
+    try:
+        return enum(str(value))
+    except ValueError:
+        return otherwise
 
 
 class HetznerProvider:
@@ -96,13 +119,13 @@ class HetznerProvider:
         try:
             return await asyncio.get_running_loop().run_in_executor(self._threads, fn)
         except APIException as exc:
-            code = exc.code
-            status = code if isinstance(code, int) else None
-            error_kind, slow = classify_hetzner(kind, code, status)
-            raise ProviderError(PROVIDER, operation, error_kind, str(code), exc.message, slow) from None
+            error_kind, slow = classify_hetzner(kind, exc.code)
+            raise provider_failure(
+                PROVIDER, operation, error_kind, slow, str(exc.code), exc.message
+            ) from None
         except requests.RequestException as exc:
-            raise ProviderError(
-                PROVIDER, operation, Kind.TRANSIENT, "connection", type(exc).__name__
+            raise provider_failure(
+                PROVIDER, operation, FailureKind.RETRYING, False, "connection", type(exc).__name__
             ) from None
 
     # --- reads ---------------------------------------------------------------------------------------
@@ -138,8 +161,8 @@ class HetznerProvider:
             server = await self._call(
                 "get_server", Operation.READ, lambda: self._client.servers.get_by_id(server_id)
             )
-        except ProviderError as exc:
-            if exc.kind == Kind.NOT_FOUND:
+        except Failure as exc:
+            if exc.kind == FailureKind.NOT_FOUND:
                 return None
             raise
         return server_observation(server)
@@ -218,8 +241,8 @@ class HetznerProvider:
                 Operation.DELETE,
                 lambda: self._client.request("DELETE", f"/servers/{server_id}"),
             )
-        except ProviderError as exc:
-            if exc.kind == Kind.NOT_FOUND:
+        except Failure as exc:
+            if exc.kind == FailureKind.NOT_FOUND:
                 return None
             raise
         return int(data["action"]["id"])

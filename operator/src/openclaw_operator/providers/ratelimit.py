@@ -1,8 +1,8 @@
 """One client-side rate limiter per provider credential: an estimate of the provider's bucket.
 
 The limiter sits in the HTTP transport, so every request the SDKs make (pages, retries) passes through
-it. It never sends while its estimate is below one request: the caller gets `RateLimited` with the time
-the estimate refills, and the reconcile requeues until then instead of sleeping in a worker.
+it. It never sends while its estimate is below one request: the caller gets `RateLimited` (a `Failure`)
+with the time the estimate refills, and the reconcile requeues until then instead of sleeping in a worker.
 
 Hetzner documents a token bucket (RateLimit-Limit per hour, refilled continuously) and reports
 RateLimit-Remaining and RateLimit-Reset (when the bucket is full again) on every response. Cloudflare
@@ -19,19 +19,11 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from openclaw_operator.providers.errors import RateLimited
+
 log = logging.getLogger(__name__)
 
 SECONDS_PER_HOUR = 3600.0
-
-
-class RateLimited(Exception):
-    """The limiter refused to send; retry no earlier than `retry_at` (unix seconds)."""
-
-    def __init__(self, provider: str, retry_at: float, now: float) -> None:
-        self.provider = provider
-        self.retry_at = retry_at
-        self.delay = max(0.0, retry_at - now)
-        super().__init__(f"{provider} rate limit reached; retrying in {self.delay:.1f}s")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -79,30 +80,43 @@ class _Lowercase(dict[str, str]):
         super().__init__((key.lower(), value) for key, value in headers.items())
 
 
+@contextmanager
+def gated(limiter: RateLimiter, method: str, path: str) -> Iterator[Callable[[int, Mapping[str, str]], None]]:
+    """One request through the gate: refused (and counted as refused) when the estimate is empty, else
+    sent; the caller reports the response with the callback, or the request counts as a lost one."""
+    provider = limiter.provider
+    try:
+        limiter.acquire()
+    except Exception:
+        metrics.PROVIDER_REFUSED.labels(provider).inc()
+        raise
+    answered = False
+
+    def answer(status: int, headers: Mapping[str, str]) -> None:
+        nonlocal answered
+        answered = True
+        observe_headers(limiter, status, _Lowercase(headers))
+        metrics.record_request(provider, method, path, status)
+
+    try:
+        yield answer
+    finally:
+        if not answered:
+            limiter.done()
+            metrics.record_request(provider, method, path, 0)
+
+
 class GatedAdapter(HTTPAdapter):
-    """requests adapter for hcloud: gate, count, observe."""
+    """requests adapter for hcloud."""
 
     def __init__(self, limiter: RateLimiter, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.limiter = limiter
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
-        provider = self.limiter.provider
-        method = request.method or "GET"
-        path = urlsplit(request.url or "").path
-        try:
-            self.limiter.acquire()
-        except Exception:
-            metrics.PROVIDER_REFUSED.labels(provider).inc()
-            raise
-        try:
+        with gated(self.limiter, request.method or "GET", urlsplit(request.url or "").path) as answer:
             response = super().send(request, *args, **kwargs)
-        except Exception:
-            self.limiter.done()
-            metrics.record_request(provider, method, path, 0)
-            raise
-        observe_headers(self.limiter, response.status_code, _Lowercase(response.headers))
-        metrics.record_request(provider, method, path, response.status_code)
+            answer(response.status_code, response.headers)
         return response
 
 
@@ -113,27 +127,16 @@ def gate_session(session: requests.Session, limiter: RateLimiter, connections: i
 
 
 class GatedAsyncTransport(httpx.AsyncBaseTransport):
-    """httpx transport for the cloudflare SDK: gate, count, observe."""
+    """httpx transport for the cloudflare SDK."""
 
     def __init__(self, limiter: RateLimiter, inner: httpx.AsyncBaseTransport | None = None) -> None:
         self.limiter = limiter
         self.inner = inner or httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        provider = self.limiter.provider
-        try:
-            self.limiter.acquire()
-        except Exception:
-            metrics.PROVIDER_REFUSED.labels(provider).inc()
-            raise
-        try:
+        with gated(self.limiter, request.method, request.url.path) as answer:
             response = await self.inner.handle_async_request(request)
-        except Exception:
-            self.limiter.done()
-            metrics.record_request(provider, request.method, request.url.path, 0)
-            raise
-        observe_headers(self.limiter, response.status_code, _Lowercase(response.headers))
-        metrics.record_request(provider, request.method, request.url.path, response.status_code)
+            answer(response.status_code, response.headers)
         return response
 
     async def aclose(self) -> None:

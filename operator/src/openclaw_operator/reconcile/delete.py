@@ -15,11 +15,15 @@ from openclaw_operator.reconcile import naming
 from openclaw_operator.reconcile.model import (
     ActionObservation,
     ActionStatus,
+    DeleteRecord,
+    DeleteServer,
     RecordObservation,
     ServerObservation,
     ServerStatus,
+    SetServerLabels,
     Step,
-    StepKind,
+    WriteRecord,
+    change_protection,
 )
 
 
@@ -42,7 +46,7 @@ def plan_delete(
         return DeletePlan((), False, f"waiting for Hetzner action {action.command} ({action.id})")
     if records:
         deletions = tuple(
-            Step(StepKind.DELETE_RECORD, "DeletingRecord", f"deleting {r.type} {r.name}", record=r)
+            DeleteRecord(record=r, reason="DeletingRecord", message=f"deleting {r.type} {r.name}")
             for r in records
         )
         return DeletePlan(deletions, False, "deleting DNS records")
@@ -52,32 +56,30 @@ def plan_delete(
             continue
         if server.delete_protected or server.rebuild_protected:
             message = f"lifting protection of server {server.name}"
-            steps.append(Step(StepKind.UNPROTECT, "Unprotecting", message, server_id=server.id))
+            steps.append(change_protection(server.id, False, "Unprotecting", message))
         else:
             message = f"deleting server {server.name}"
-            steps.append(Step(StepKind.DELETE_SERVER, "DeletingServer", message, server_id=server.id))
+            steps.append(DeleteServer(server_id=server.id, reason="DeletingServer", message=message))
     if servers:
         return DeletePlan(tuple(steps), False, f"waiting for {len(servers)} server(s) to be deleted")
     return DeletePlan((), True, "the server and its DNS records are deleted")
 
 
 def _retain(servers: tuple[ServerObservation, ...], records: tuple[RecordObservation, ...]) -> DeletePlan:
-    steps = [
-        Step(
-            StepKind.SET_LABELS,
-            "Releasing",
-            f"removing ownership labels from server {s.name} (kept: deletionPolicy Retain)",
+    steps: list[Step] = [
+        SetServerLabels(
             server_id=s.id,
             labels=naming.without_owner_labels(s.labels),
+            reason="Releasing",
+            message=f"removing ownership labels from server {s.name} (kept: deletionPolicy Retain)",
         )
         for s in servers
     ]
     steps.extend(
-        Step(
-            StepKind.UPDATE_RECORD,
-            "Releasing",
-            f"removing the ownership comment from {r.type} {r.name} (kept: deletionPolicy Retain)",
+        WriteRecord(
             record=replace(r, comment=""),
+            reason="Releasing",
+            message=f"removing the ownership comment from {r.type} {r.name} (kept: deletionPolicy Retain)",
         )
         for r in records
     )

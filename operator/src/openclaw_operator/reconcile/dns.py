@@ -7,13 +7,21 @@ ours (A, AAAA or a CNAME, which excludes the others) is never modified: the inst
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, replace
 
+from openclaw_operator import api
 from openclaw_operator.reconcile import conditions as cond
 from openclaw_operator.reconcile import naming
 from openclaw_operator.reconcile.conditions import Verdict
-from openclaw_operator.reconcile.model import RecordObservation, Step, StepKind, Zone
+from openclaw_operator.reconcile.model import (
+    NO_CHANGE,
+    DeleteRecord,
+    RecordObservation,
+    StatusDelta,
+    Step,
+    WriteRecord,
+    Zone,
+)
 
 ADDRESS_TYPES = ("A", "AAAA")
 EXCLUSIVE_TYPES = frozenset({"A", "AAAA", "CNAME"})
@@ -38,7 +46,7 @@ class DnsPlan:
     verdict: Verdict
     steps: tuple[Step, ...] = ()
     stall: Verdict | None = None
-    updates: dict[str, Any] = field(default_factory=dict)
+    updates: StatusDelta = NO_CHANGE
 
 
 def desired_records(inp: DnsInputs) -> tuple[RecordObservation, ...]:
@@ -104,11 +112,8 @@ def plan_dns(inp: DnsInputs) -> DnsPlan:
             r for r in ours if r.zone_id == want.zone_id and r.name == want.name and r.type == want.type
         ]
         if not candidates:
-            steps.append(
-                Step(
-                    StepKind.CREATE_RECORD, "CreatingRecord", f"creating {want.type} {want.name}", record=want
-                )
-            )
+            message = f"creating {want.type} {want.name}"
+            steps.append(WriteRecord(record=want, reason="CreatingRecord", message=message))
             continue
         keep, *extra = candidates
         matched.update(r.id for r in candidates)
@@ -118,14 +123,14 @@ def plan_dns(inp: DnsInputs) -> DnsPlan:
             message = (
                 f"updating {want.type} {want.name} to {want.content} (proxied={want.proxied}, ttl={want.ttl})"
             )
-            update = Step(
-                StepKind.UPDATE_RECORD, "UpdatingRecord", message, record=_with_id(want, keep.id), drift=drift
-            )
-            steps.append(update)
+            record = replace(want, id=keep.id)
+            steps.append(WriteRecord(record=record, reason="UpdatingRecord", message=message, drift=drift))
         steps.extend(_delete(r, "duplicate") for r in extra)
     steps.extend(_delete(r, "no longer wanted") for r in ours if r.id not in matched)
 
-    updates = {"dns_record_ids": {"zone_id": inp.zone.id, "a": ids.get("A"), "aaaa": ids.get("AAAA")}}
+    updates = StatusDelta(
+        dns_record_ids=api.DnsRecordIds(zone_id=inp.zone.id, a=ids.get("A"), aaaa=ids.get("AAAA"))
+    )
     if not desired:
         return DnsPlan(
             verdict=cond.false("WaitingForServer", "waiting for the server's addresses"),
@@ -142,10 +147,6 @@ def plan_dns(inp: DnsInputs) -> DnsPlan:
     )
 
 
-def _with_id(record: RecordObservation, record_id: str) -> RecordObservation:
-    return RecordObservation(**{**record.__dict__, "id": record_id})
-
-
 def _delete(record: RecordObservation, why: str) -> Step:
     message = f"deleting {record.type} {record.name} ({why})"
-    return Step(StepKind.DELETE_RECORD, "DeletingRecord", message, record=record)
+    return DeleteRecord(record=record, reason="DeletingRecord", message=message)

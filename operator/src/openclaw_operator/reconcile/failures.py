@@ -1,49 +1,51 @@
 """What a failed pass does to status, when to try again, and when not to try at all.
 
-A provider that rejected the spec (Stalled, reason ProviderRejected or ServerNameConflict) is not asked
-again until the spec changes (a new generation) or someone bumps clawhost.dev/reconcile-requested-at:
-repeating a request the provider refused only burns rate limit. Stalls the planner derives from the
-snapshot (a foreign DNS record, a disk downgrade) cost nothing to re-check and lift by themselves.
+A failure that is `frozen` (the provider refused the spec, or it cannot be rendered into user data)
+records its generation in status.refusedGeneration, and the instance is not reconciled again until the
+spec changes (a new generation) or someone bumps clawhost.dev/reconcile-requested-at: repeating a request
+the provider refused only burns rate limit. Stalls the planner derives from the snapshot (a foreign DNS
+record, a disk downgrade) cost nothing to re-check and lift by themselves.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 from openclaw_operator import api
 from openclaw_operator.api import ConditionType, Phase
+from openclaw_operator.providers.errors import Failure, FailureKind
 from openclaw_operator.reconcile import conditions as cond
+from openclaw_operator.reconcile.model import StatusDelta
 
-FROZEN_REASONS = frozenset({"ProviderRejected", "ServerNameConflict", "InvalidBootstrapInput"})
 BACKOFF_BASE = 2.0
 BACKOFF_CAP = 300.0
 SLOW_BACKOFF = 300.0
-
-
-class FailureKind(StrEnum):
-    RATE_LIMITED = "rate_limited"  # wait for the limiter
-    RETRYING = "retrying"  # transient: back off with jitter
-    WAITING = "waiting"  # something outside the providers (the token Secret) is not there yet
-    STALLED = "stalled"  # needs a spec change
-
-
-@dataclass(frozen=True)
-class Failure:
-    kind: FailureKind
-    reason: str
-    message: str
+MIN_RATE_LIMIT_WAIT = 0.5
 
 
 def is_frozen(instance: api.OpenClawInstance) -> bool:
-    stalled = instance.status.condition(ConditionType.STALLED)
-    if stalled is None or stalled.status != cond.TRUE or stalled.reason not in FROZEN_REASONS:
+    status = instance.status
+    if status.refused_generation is None or status.refused_generation != instance.metadata.generation:
         return False
-    same_spec = stalled.observed_generation == instance.metadata.generation
-    asked = instance.metadata.annotations.get(api.RECONCILE_REQUESTED_AT)
-    return same_spec and asked == instance.status.last_handled_reconcile_at
+    return instance.metadata.annotations.get(api.RECONCILE_REQUESTED_AT) == status.last_handled_reconcile_at
+
+
+def counts_as_failure(failure: Failure) -> bool:
+    """Waiting for the rate limiter is no failure of the instance's: it does not lengthen its backoff."""
+    return failure.kind != FailureKind.RATE_LIMITED
+
+
+def retry_delay(failure: Failure, failures: int, rng: random.Random) -> float | None:
+    """Seconds until the next pass after `failure`, the `failures`-th in a row; None: not until the spec
+    changes."""
+    if failure.kind == FailureKind.RATE_LIMITED:
+        if failure.retry_in is None:  # the provider answered 429 without saying for how long
+            return backoff(1, False, rng)
+        return max(failure.retry_in, MIN_RATE_LIMIT_WAIT)
+    if failure.kind == FailureKind.STALLED:
+        return None
+    return backoff(failures, failure.slow, rng)
 
 
 def backoff(failures: int, slow: bool, rng: random.Random) -> float:
@@ -73,15 +75,14 @@ def status_after_failure(
             verdicts[ConditionType.READY] = cond.false(failure.reason, failure.message)
         if phase == Phase.FAILED:
             phase = Phase.UPDATING
-    conditions = cond.merge(status.conditions, verdicts, generation, now)
-    return status.model_copy(
-        update={
-            "conditions": conditions,
-            "phase": phase,
-            "message": failure.message,
-            "observed_generation": generation,
-            "last_handled_reconcile_at": instance.metadata.annotations.get(
-                api.RECONCILE_REQUESTED_AT, status.last_handled_reconcile_at
-            ),
-        }
+    delta = StatusDelta(
+        conditions=cond.merge(status.conditions, verdicts, generation, now),
+        phase=phase,
+        message=failure.message,
+        observed_generation=generation,
+        last_handled_reconcile_at=instance.metadata.annotations.get(
+            api.RECONCILE_REQUESTED_AT, status.last_handled_reconcile_at
+        ),
+        refused_generation=generation if failure.frozen else None,
     )
+    return delta.applied_to(status)

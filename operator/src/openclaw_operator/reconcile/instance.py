@@ -7,8 +7,6 @@ a phase and a message, and refuses to act at all for an unsafe OpenClaw version 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
 
 from openclaw_operator import api
 from openclaw_operator.api import ConditionType, Phase
@@ -17,47 +15,8 @@ from openclaw_operator.reconcile import conditions as cond
 from openclaw_operator.reconcile import naming
 from openclaw_operator.reconcile.conditions import Verdict
 from openclaw_operator.reconcile.dns import DnsInputs, plan_dns
-from openclaw_operator.reconcile.model import (
-    ActionObservation,
-    Note,
-    RecordObservation,
-    ServerObservation,
-    ServerTypeInfo,
-    Step,
-    Zone,
-)
+from openclaw_operator.reconcile.model import Note, Situation, StatusDelta, Step
 from openclaw_operator.reconcile.server import ServerInputs, plan_server
-
-
-@dataclass(frozen=True)
-class PlanSettings:
-    managed_zones: tuple[str, ...]
-    default_openclaw_version: str
-    min_openclaw_version: str
-    app_ready_check: bool
-    shutdown_timeout: float
-    poll: float
-    cluster: str | None = None  # CLAWHOST_CLUSTER_ID, a server label the orphan sweep relies on
-
-
-@dataclass(frozen=True)
-class AppObservation:
-    healthy: bool
-    message: str
-    retry_in: float | None = None  # when the next check is due while unhealthy
-
-
-@dataclass(frozen=True)
-class Situation:
-    instance: api.OpenClawInstance  # with the status the pass starts from
-    server: ServerObservation | None
-    action: ActionObservation | None
-    desired_type: ServerTypeInfo | None
-    zone: Zone | None
-    records: tuple[RecordObservation, ...]
-    app: AppObservation | None
-    settings: PlanSettings
-    now: datetime
 
 
 @dataclass(frozen=True)
@@ -75,13 +34,14 @@ class Decision:
 def decide(s: Situation) -> Decision:
     inst = s.instance
     spec, meta, before = inst.spec, inst.metadata, inst.status
-    updates: dict[str, Any] = {
-        "observed_generation": meta.generation,
-        "url": f"https://{spec.hostname}/",
-        "last_handled_reconcile_at": meta.annotations.get(
+    updates = StatusDelta(
+        observed_generation=meta.generation,
+        url=f"https://{spec.hostname}/",
+        last_handled_reconcile_at=meta.annotations.get(
             api.RECONCILE_REQUESTED_AT, before.last_handled_reconcile_at
         ),
-    }
+        refused_generation=None,  # this pass was let through: whatever was refused is being tried again
+    )
     version = spec.openclaw_version or s.settings.default_openclaw_version
     try:
         check_version(version, s.settings.min_openclaw_version)
@@ -104,7 +64,7 @@ def decide(s: Situation) -> Decision:
             poll=s.settings.poll,
         )
     )
-    updates.update(server_plan.updates)
+    updates = updates.then(server_plan.updates)
     server = s.server
     dns_plan = plan_dns(
         DnsInputs(
@@ -120,7 +80,7 @@ def decide(s: Situation) -> Decision:
             spec_changed=before.observed_generation != meta.generation,
         )
     )
-    updates.update(dns_plan.updates)
+    updates = updates.then(dns_plan.updates)
     verdicts = {ConditionType.SERVER_READY: server_plan.verdict, ConditionType.DNS_READY: dns_plan.verdict}
     stall = dns_plan.stall or server_plan.stall
     if stall is not None:
@@ -171,7 +131,7 @@ def _earliest(*delays: float | None) -> float | None:
 
 def _finish(
     s: Situation,
-    updates: dict[str, Any],
+    updates: StatusDelta,
     verdicts: dict[ConditionType, Verdict],
     *,
     stall: Verdict | None = None,
@@ -192,8 +152,8 @@ def _finish(
         s.instance, ready, stall, provisioning or (before.server_id is None and s.server is None)
     )
     conditions = cond.merge(before.conditions, verdicts, s.instance.metadata.generation, s.now)
-    status = api.InstanceStatus.model_validate(
-        {**before.model_dump(), **updates, "conditions": conditions, "phase": phase, "message": ready.message}
+    status = updates.then(StatusDelta(conditions=conditions, phase=phase, message=ready.message)).applied_to(
+        before
     )
     return Decision(status=status, steps=steps, requeue=None if stall else requeue, notes=notes)
 

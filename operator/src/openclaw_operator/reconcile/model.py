@@ -1,13 +1,23 @@
-"""The data the pure decisions work on: what the providers showed us, and the steps we may take.
+"""The data the pure decisions work on: what the providers showed us, the steps the actuator may take,
+and the status changes a decision makes.
 
 Observations are plain frozen dataclasses built by the provider adapters, so the planners never see an
-SDK object and the tables in the tests can spell every situation out literally.
+SDK object and the tables in the tests can spell every situation out literally. A step is one variant of
+the `Step` union per thing the actuator can do; it carries everything the provider call needs except the
+user data, which only the actuator can render (it reads the gateway token Secret). A `StatusDelta` names
+the status fields it changes: a misspelt field is a type error (mypy) and a ValidationError (runtime).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from openclaw_operator import api
 
 
 class ServerStatus(StrEnum):
@@ -26,7 +36,7 @@ class ServerStatus(StrEnum):
 class ServerObservation:
     id: int
     name: str
-    status: str
+    status: ServerStatus
     server_type: str
     labels: dict[str, str] = field(default_factory=dict, hash=False, compare=True)
     ipv4: str | None = None
@@ -46,6 +56,9 @@ class ServerTypeInfo:
     storage_type: str = "local"
 
 
+UNKNOWN_TYPE = ServerTypeInfo(name="", disk_gb=0, architecture="")  # Hetzner has no type of that name
+
+
 class ActionStatus(StrEnum):
     RUNNING = "running"
     SUCCESS = "success"
@@ -56,7 +69,7 @@ class ActionStatus(StrEnum):
 class ActionObservation:
     id: int
     command: str
-    status: str
+    status: ActionStatus
     error_message: str | None = None
 
 
@@ -78,63 +91,183 @@ class Zone:
     name: str
 
 
-class StepKind(StrEnum):
-    CREATE_SERVER = "create_server"
-    POWER_ON = "poweron"
-    SHUTDOWN = "shutdown"
-    POWER_OFF = "poweroff"
-    REBOOT = "reboot"
-    REBUILD = "rebuild"
-    CHANGE_TYPE = "change_type"
-    ENABLE_BACKUP = "enable_backup"
-    DISABLE_BACKUP = "disable_backup"
-    PROTECT = "protect"
-    UNPROTECT = "unprotect"
-    SET_LABELS = "set_labels"
-    DELETE_SERVER = "delete_server"
-    CREATE_RECORD = "create_record"
-    UPDATE_RECORD = "update_record"
-    DELETE_RECORD = "delete_record"
-
-
-# Steps that start a Hetzner action on the server: at most one of them runs at a time, because Hetzner
-# locks a server while an action runs and answers `locked` to the next one.
-SERVER_ACTIONS = frozenset(
-    {
-        StepKind.CREATE_SERVER,
-        StepKind.POWER_ON,
-        StepKind.SHUTDOWN,
-        StepKind.POWER_OFF,
-        StepKind.REBOOT,
-        StepKind.REBUILD,
-        StepKind.CHANGE_TYPE,
-        StepKind.ENABLE_BACKUP,
-        StepKind.DISABLE_BACKUP,
-        StepKind.PROTECT,
-        StepKind.UNPROTECT,
-        StepKind.DELETE_SERVER,
-    }
-)
+@dataclass(frozen=True)
+class AppObservation:
+    healthy: bool
+    message: str
+    retry_in: float | None = None  # when the next check is due while unhealthy
 
 
 @dataclass(frozen=True)
-class Step:
+class PlanSettings:
+    managed_zones: tuple[str, ...]
+    default_openclaw_version: str
+    min_openclaw_version: str
+    app_ready_check: bool
+    shutdown_timeout: float
+    poll: float
+    cluster: str | None = None  # CLAWHOST_CLUSTER_ID, a server label the orphan sweep relies on
+
+
+@dataclass(frozen=True)
+class Situation:
+    """Everything one reconcile pass decides from."""
+
+    instance: api.OpenClawInstance  # with the status the pass starts from
+    server: ServerObservation | None
+    action: ActionObservation | None
+    desired_type: ServerTypeInfo | None
+    zone: Zone | None
+    records: tuple[RecordObservation, ...]
+    app: AppObservation | None
+    settings: PlanSettings
+    now: datetime
+
+
+class StatusDelta(BaseModel):
+    """Status fields a decision sets; the fields not given stay as they are (None clears a field)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    observed_generation: int | None = None
+    phase: api.Phase | None = None
+    message: str | None = None
+    conditions: tuple[api.Condition, ...] = ()
+    server_id: int | None = None
+    server_name: str | None = None
+    server_type: str | None = None
+    ipv4: str | None = None
+    ipv6: str | None = None
+    url: str | None = None
+    dns_record_ids: api.DnsRecordIds | None = None
+    action: api.ActionInProgress | None = None
+    last_handled_reconcile_at: str | None = None
+    last_handled_reboot_at: str | None = None
+    last_handled_reinstall_at: str | None = None
+    shutdown_started_at: datetime | None = None
+    refused_generation: int | None = None
+
+    def changes(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+    def __eq__(self, other: object) -> bool:
+        # Two deltas are equal when they change the same fields to the same values: setting a field to
+        # None (clearing it) is not the same as leaving it alone.
+        return isinstance(other, StatusDelta) and self.changes() == other.changes()
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self.model_fields_set)))
+
+    def then(self, later: StatusDelta) -> StatusDelta:
+        """This delta followed by `later`: where both set a field, `later` wins."""
+        return self.model_copy(update=later.changes())
+
+    def applied_to(self, status: api.InstanceStatus) -> api.InstanceStatus:
+        # Every field was validated when the delta was made, with the type InstanceStatus has for it
+        # (tests/operator/unit/test_status_delta.py holds the two equal).
+        return status.model_copy(update=self.changes())
+
+
+NO_CHANGE = StatusDelta()
+
+# Hetzner server actions the planners start (POST /servers/{id}/actions/{command}).
+ServerCommand = Literal[
+    "poweron",
+    "shutdown",
+    "poweroff",
+    "reboot",
+    "enable_backup",
+    "disable_backup",
+    "change_protection",
+    "change_type",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class _StepBase:
     """One provider write. `reason` is the event reason; `message` is what a human reads."""
 
-    kind: StepKind
     reason: str
     message: str
-    server_id: int | None = None
-    server_type: str | None = None
-    labels: dict[str, str] | None = field(default=None, hash=False)
-    record: RecordObservation | None = None  # desired record (create/update) or the one to delete
     drift: bool = False  # repairs something changed behind our back (counted in metrics)
-    # status fields (python names of api.InstanceStatus) recorded only once the step succeeded
-    on_success: dict[str, object] = field(default_factory=dict, hash=False)
+    on_success: StatusDelta = NO_CHANGE  # recorded only once the step succeeded
 
-    @property
-    def is_server_action(self) -> bool:
-        return self.kind in SERVER_ACTIONS
+
+@dataclass(frozen=True, kw_only=True)
+class CreateServer(_StepBase):
+    name: str  # deterministic: a crash between create and status write is found again by name
+    server_type: str
+    image: str
+    location: str
+    labels: dict[str, str] = field(hash=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RebuildServer(_StepBase):
+    server_id: int
+    image: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerAction(_StepBase):
+    server_id: int
+    command: ServerCommand
+    payload: dict[str, Any] | None = field(default=None, hash=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetServerLabels(_StepBase):
+    server_id: int
+    labels: dict[str, str] = field(hash=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeleteServer(_StepBase):
+    server_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class WriteRecord(_StepBase):
+    """Create the record (no id yet) or overwrite the one with its id."""
+
+    record: RecordObservation
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeleteRecord(_StepBase):
+    record: RecordObservation
+
+
+Step = (
+    CreateServer | RebuildServer | ServerAction | SetServerLabels | DeleteServer | WriteRecord | DeleteRecord
+)
+
+
+def change_protection(server_id: int, protect: bool, reason: str, message: str) -> ServerAction:
+    """Delete and rebuild protection go on and off together."""
+    payload = {"delete": protect, "rebuild": protect}
+    return ServerAction(
+        server_id=server_id, command="change_protection", payload=payload, reason=reason, message=message
+    )
+
+
+def step_name(step: Step) -> str:
+    """What the step does, in one word (the drift metric's `step` label)."""
+    match step:
+        case ServerAction(command=command):
+            return command
+        case WriteRecord(record=record):
+            return "update_record" if record.id else "create_record"
+        case CreateServer():
+            return "create_server"
+        case RebuildServer():
+            return "rebuild"
+        case SetServerLabels():
+            return "set_labels"
+        case DeleteServer():
+            return "delete_server"
+        case DeleteRecord():
+            return "delete_record"
 
 
 @dataclass(frozen=True)

@@ -10,25 +10,31 @@ of another CPU architecture, can never be applied, so it stalls instead of shutt
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 from openclaw_operator import api
 from openclaw_operator.reconcile import conditions as cond
 from openclaw_operator.reconcile.conditions import Verdict
 from openclaw_operator.reconcile.model import (
+    NO_CHANGE,
+    UNKNOWN_TYPE,
     ActionObservation,
     ActionStatus,
+    CreateServer,
     Note,
+    RebuildServer,
+    ServerAction,
+    ServerCommand,
     ServerObservation,
     ServerStatus,
     ServerTypeInfo,
+    SetServerLabels,
+    StatusDelta,
     Step,
-    StepKind,
+    change_protection,
 )
 
-UNKNOWN_TYPE = ServerTypeInfo(name="", disk_gb=0, architecture="")  # Hetzner has no type of that name
 TRANSITIONAL = frozenset(
     {
         ServerStatus.INITIALIZING,
@@ -64,7 +70,7 @@ class ServerPlan:
     steps: tuple[Step, ...] = ()
     stall: Verdict | None = None
     requeue: float | None = None
-    updates: dict[str, Any] = field(default_factory=dict)
+    updates: StatusDelta = NO_CHANGE
     notes: tuple[Note, ...] = ()
     provisioning: bool = False
 
@@ -83,8 +89,9 @@ def plan_server(inp: ServerInputs) -> ServerPlan:
     following = _follow_action(inp)
     if following is not None:
         return following
-    plan = _plan_without_action(replace(inp, status=inp.status.model_copy(update={"action": None})))
-    return replace(plan, updates={"action": None, **plan.updates})
+    cleared = StatusDelta(action=None)
+    plan = _plan_without_action(replace(inp, status=cleared.applied_to(inp.status)))
+    return replace(plan, updates=cleared.then(plan.updates))
 
 
 def _follow_action(inp: ServerInputs) -> ServerPlan | None:
@@ -106,7 +113,7 @@ def _follow_action(inp: ServerInputs) -> ServerPlan | None:
         )
         return ServerPlan(
             verdict=cond.false("ActionFailed", message),
-            updates={"action": None},
+            updates=StatusDelta(action=None),
             notes=(Note("Warning", "ActionFailed", message),),
             requeue=max(inp.poll, 10.0),
         )
@@ -131,14 +138,17 @@ def _plan_without_action(inp: ServerInputs) -> ServerPlan:
     if reinstall and reinstall != status.last_handled_reinstall_at:
         return _reinstall(inp, server, reinstall, updates)
     if not (server.delete_protected and server.rebuild_protected):
-        return _one(
-            inp, Step(StepKind.PROTECT, "Protecting", "enabling delete and rebuild protection"), updates
-        )
+        step = change_protection(server.id, True, "Protecting", "enabling delete and rebuild protection")
+        return _one(inp, step, updates)
     missing = {k: v for k, v in inp.labels.items() if server.labels.get(k) != v}
     if missing:
         labels = {**server.labels, **inp.labels}
-        step = Step(StepKind.SET_LABELS, "Labelling", "restoring the server's owner labels", labels=labels)
-        return _one(inp, step, updates)
+        message = "restoring the server's owner labels"
+        return _one(
+            inp,
+            SetServerLabels(server_id=server.id, labels=labels, reason="Labelling", message=message),
+            updates,
+        )
     if server.server_type != spec.server_type:
         return _resize(inp, server, updates)
     if spec.suspended:
@@ -146,35 +156,42 @@ def _plan_without_action(inp: ServerInputs) -> ServerPlan:
     if server.status == ServerStatus.OFF:
         drift = status.shutdown_started_at is None
         message = "server was found powered off; powering it on" if drift else "powering the server on"
-        step = Step(StepKind.POWER_ON, "PoweringOn", message, drift=drift)
-        return _one(inp, step, {**updates, "shutdown_started_at": None})
-    updates["shutdown_started_at"] = None
+        step = ServerAction(
+            server_id=server.id, command="poweron", reason="PoweringOn", message=message, drift=drift
+        )
+        return _one(inp, step, updates.then(StatusDelta(shutdown_started_at=None)))
+    updates = updates.then(StatusDelta(shutdown_started_at=None))
     reboot = inp.annotations.get(api.REBOOT_REQUESTED_AT)
     if reboot and reboot != status.last_handled_reboot_at:
-        step = Step(
-            StepKind.REBOOT, "Rebooting", "reboot requested", on_success={"last_handled_reboot_at": reboot}
+        step = ServerAction(
+            server_id=server.id,
+            command="reboot",
+            reason="Rebooting",
+            message="reboot requested",
+            on_success=StatusDelta(last_handled_reboot_at=reboot),
         )
         return _one(inp, step, updates)
     if spec.backups != server.backups:
-        kind = StepKind.ENABLE_BACKUP if spec.backups else StepKind.DISABLE_BACKUP
+        command: ServerCommand = "enable_backup" if spec.backups else "disable_backup"
         verb = "enabling" if spec.backups else "disabling"
-        return _one(inp, Step(kind, "Backups", f"{verb} Hetzner backups"), updates)
+        step = ServerAction(
+            server_id=server.id, command=command, reason="Backups", message=f"{verb} Hetzner backups"
+        )
+        return _one(inp, step, updates)
     return ServerPlan(verdict=cond.true("Running", f"server {server.name} is running"), updates=updates)
 
 
-def _observed_fields(server: ServerObservation) -> dict[str, Any]:
-    return {
-        "server_id": server.id,
-        "server_name": server.name,
-        "server_type": server.server_type,
-        "ipv4": server.ipv4,
-        "ipv6": server.ipv6,
-    }
+def _observed_fields(server: ServerObservation) -> StatusDelta:
+    return StatusDelta(
+        server_id=server.id,
+        server_name=server.name,
+        server_type=server.server_type,
+        ipv4=server.ipv4,
+        ipv6=server.ipv6,
+    )
 
 
-def _one(inp: ServerInputs, step: Step, updates: dict[str, Any]) -> ServerPlan:
-    server_id = inp.server.id if inp.server is not None else None
-    step = replace(step, server_id=server_id)
+def _one(inp: ServerInputs, step: Step, updates: StatusDelta) -> ServerPlan:
     return ServerPlan(
         verdict=cond.false(step.reason, step.message), steps=(step,), updates=updates, requeue=inp.poll
     )
@@ -187,8 +204,18 @@ def _create(inp: ServerInputs) -> ServerPlan:
     if lost is not None:
         message = f"server {lost} no longer exists; creating a new one named {inp.name}"
         notes = (Note("Warning", "ServerRecreated", message),)
-    step = Step(StepKind.CREATE_SERVER, "Creating", message, labels=inp.labels, drift=lost is not None)
-    cleared = {"server_id": None, "ipv4": None, "ipv6": None, "shutdown_started_at": None}
+    spec = inp.spec
+    step = CreateServer(
+        name=inp.name,
+        server_type=spec.server_type,
+        image=spec.image.value,
+        location=spec.location.value,
+        labels=inp.labels,
+        reason="Creating",
+        message=message,
+        drift=lost is not None,
+    )
+    cleared = StatusDelta(server_id=None, ipv4=None, ipv6=None, shutdown_started_at=None)
     return ServerPlan(
         verdict=cond.false("Creating", message),
         steps=(step,),
@@ -199,23 +226,22 @@ def _create(inp: ServerInputs) -> ServerPlan:
     )
 
 
-def _reinstall(
-    inp: ServerInputs, server: ServerObservation, value: str, updates: dict[str, Any]
-) -> ServerPlan:
+def _reinstall(inp: ServerInputs, server: ServerObservation, value: str, updates: StatusDelta) -> ServerPlan:
     if server.rebuild_protected:
         # Hetzner refuses to rebuild a protected server; protection comes back on after the rebuild.
-        step = Step(StepKind.UNPROTECT, "Reinstalling", "lifting rebuild protection for the reinstall")
-        return _one(inp, step, updates)
-    step = Step(
-        StepKind.REBUILD,
-        "Reinstalling",
-        "reinstall requested: rebuilding the server with fresh user-data",
-        on_success={"last_handled_reinstall_at": value},
+        message = "lifting rebuild protection for the reinstall"
+        return _one(inp, change_protection(server.id, False, "Reinstalling", message), updates)
+    step = RebuildServer(
+        server_id=server.id,
+        image=inp.spec.image.value,
+        reason="Reinstalling",
+        message="reinstall requested: rebuilding the server with fresh user-data",
+        on_success=StatusDelta(last_handled_reinstall_at=value),
     )
     return _one(inp, step, updates)
 
 
-def _resize(inp: ServerInputs, server: ServerObservation, updates: dict[str, Any]) -> ServerPlan:
+def _resize(inp: ServerInputs, server: ServerObservation, updates: StatusDelta) -> ServerPlan:
     wanted = inp.spec.server_type
     target = inp.desired_type
     if target is None:
@@ -229,11 +255,13 @@ def _resize(inp: ServerInputs, server: ServerObservation, updates: dict[str, Any
         return ServerPlan(verdict=cond.false(problem.reason, problem.message), stall=problem, updates=updates)
     if server.status != ServerStatus.OFF:
         return _shut_down(inp, server, updates, why=f"resize from {server.server_type} to {wanted}")
-    step = Step(
-        StepKind.CHANGE_TYPE,
-        "Resizing",
-        f"changing server type from {server.server_type} to {wanted} (disk kept)",
-        server_type=wanted,
+    step = ServerAction(
+        server_id=server.id,
+        command="change_type",
+        # upgrade_disk=False keeps the disk size, so the customer can always resize back down.
+        payload={"server_type": wanted, "upgrade_disk": False},
+        reason="Resizing",
+        message=f"changing server type from {server.server_type} to {wanted} (disk kept)",
     )
     return _one(inp, step, updates)
 
@@ -257,36 +285,38 @@ def resize_problem(server: ServerObservation, target: ServerTypeInfo, wanted: st
     return None
 
 
-def _suspend(inp: ServerInputs, server: ServerObservation, updates: dict[str, Any]) -> ServerPlan:
+def _suspend(inp: ServerInputs, server: ServerObservation, updates: StatusDelta) -> ServerPlan:
     if server.status == ServerStatus.OFF:
         reboot = inp.annotations.get(api.REBOOT_REQUESTED_AT)
         notes: tuple[Note, ...] = ()
         if reboot and reboot != inp.status.last_handled_reboot_at:
             # Rebooting a suspended server would bring it back up; the request is recorded, not acted on.
-            updates = {**updates, "last_handled_reboot_at": reboot}
+            updates = updates.then(StatusDelta(last_handled_reboot_at=reboot))
             notes = (Note("Normal", "RebootSkipped", "reboot requested while suspended: nothing to do"),)
         return ServerPlan(
             verdict=cond.true("Suspended", f"server {server.name} is powered off (suspended)"),
-            updates={**updates, "shutdown_started_at": None},
+            updates=updates.then(StatusDelta(shutdown_started_at=None)),
             notes=notes,
         )
     return _shut_down(inp, server, updates, why="suspend")
 
 
-def _shut_down(inp: ServerInputs, server: ServerObservation, updates: dict[str, Any], why: str) -> ServerPlan:
+def _shut_down(inp: ServerInputs, server: ServerObservation, updates: StatusDelta, why: str) -> ServerPlan:
     started = inp.status.shutdown_started_at
     if started is None:
-        step = Step(
-            StepKind.SHUTDOWN,
-            "ShuttingDown",
-            f"shutting the server down gracefully ({why})",
-            on_success={"shutdown_started_at": inp.now},
+        step = ServerAction(
+            server_id=server.id,
+            command="shutdown",
+            reason="ShuttingDown",
+            message=f"shutting the server down gracefully ({why})",
+            on_success=StatusDelta(shutdown_started_at=inp.now),
         )
         return _one(inp, step, updates)
     waited = (inp.now - started).total_seconds()
     if waited >= inp.shutdown_timeout:
         message = f"server did not shut down within {inp.shutdown_timeout:g}s; powering it off ({why})"
-        return _one(inp, Step(StepKind.POWER_OFF, "PoweringOff", message), updates)
+        step = ServerAction(server_id=server.id, command="poweroff", reason="PoweringOff", message=message)
+        return _one(inp, step, updates)
     return ServerPlan(
         verdict=cond.false("ShuttingDown", f"waiting for the server to shut down ({why})"),
         requeue=min(inp.poll, max(inp.shutdown_timeout - waited, 0.1)),

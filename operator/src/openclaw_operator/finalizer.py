@@ -1,0 +1,110 @@
+"""Deletion passes: Delete removes what the instance owns, Retain only our ownership marks, and an instance
+that vanished from the API without our finalizer is cleaned up in the background all the same.
+
+Deletion never stalls: a provider that refuses is asked again, slowly, because a finalizer that gave up
+would leave a resource nobody can delete. What to do is decided by `reconcile/delete.py` over a fresh look
+at everything the instance owns; the actuator carries it out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+
+from openclaw_operator import api, metrics
+from openclaw_operator.actuator import Actuator, PostEvent
+from openclaw_operator.config import Config
+from openclaw_operator.observe import Observer
+from openclaw_operator.passes import InstanceBook, InstanceMemory, PassResult
+from openclaw_operator.providers.app import AppHealth
+from openclaw_operator.providers.errors import Failure, FailureKind
+from openclaw_operator.reconcile.delete import plan_delete
+from openclaw_operator.reconcile.failures import backoff
+from openclaw_operator.reconcile.model import ActionStatus, Note, StatusDelta
+
+log = logging.getLogger(__name__)
+
+
+class Finalizer:
+    def __init__(
+        self,
+        config: Config,
+        observer: Observer,
+        actuator: Actuator,
+        app_health: AppHealth,
+        book: InstanceBook,
+        gauges: metrics.InstanceGauges,
+        post: PostEvent,
+    ) -> None:
+        self.config = config
+        self.observer = observer
+        self.actuator = actuator
+        self.app_health = app_health
+        self.book = book
+        self.gauges = gauges
+        self._post = post
+        self._rng = random.Random()
+
+    def vanished(self, instance: api.OpenClawInstance) -> None:
+        """The resource is gone from the API. If our finalize did not run to the end, clean up anyway,
+        retrying in the background until nothing is left, and run no more passes for it."""
+        uid, book = instance.metadata.uid, self.book
+        if uid in book.finalized or uid in book.vanished or book.closing:
+            return
+        log.warning(
+            "%s/%s vanished without our finalizer; cleaning up its provider resources",
+            instance.metadata.namespace,
+            instance.metadata.name,
+        )
+        book.vanished[uid] = asyncio.create_task(self._clean_up(instance), name=f"clean-up {uid}")
+
+    async def _clean_up(self, instance: api.OpenClawInstance) -> None:
+        try:
+            while True:
+                result = await self.finalize(instance)
+                if result.done:
+                    return
+                await asyncio.sleep(result.requeue or self.config.action_poll_seconds)
+        finally:
+            self.book.vanished.pop(instance.metadata.uid, None)
+
+    async def finalize(self, instance: api.OpenClawInstance) -> PassResult:
+        uid = instance.metadata.uid
+        memory = self.book.of(uid)
+        async with memory.lock:
+            result = await self._finalize(memory.with_status(instance), memory)
+            memory.status = result.status
+            if result.done:
+                self.book.finished(uid)
+                self.observer.forget(uid)
+                self.app_health.forget(uid)
+                self.gauges.set(uid, None)
+            else:
+                self.gauges.set(uid, result.status)
+            return result
+
+    async def _finalize(self, instance: api.OpenClawInstance, memory: InstanceMemory) -> PassResult:
+        uid, status = instance.metadata.uid, instance.status
+        deleting = StatusDelta(phase=api.Phase.DELETING).applied_to(status)
+        try:
+            action = await self.observer.action(status.action.id) if status.action is not None else None
+            servers = tuple(await self.observer.servers_owned_by(uid))
+            records = tuple(await self.observer.records_owned_by(uid))
+            plan = plan_delete(instance.spec.deletion_policy, servers, records, action)
+            if action is not None and action.status != ActionStatus.RUNNING:
+                deleting = StatusDelta(action=None).applied_to(deleting)
+            for step in plan.steps:
+                deleting = await self.actuator.apply(instance, deleting, step)
+        except Failure as failure:
+            delay = memory.failed(failure, self._rng)
+            if failure.kind == FailureKind.STALLED:  # deletion never stalls: keep trying, slowly
+                delay = backoff(memory.failures or 1, True, self._rng)
+            self._post(instance, Note("Warning", failure.reason, failure.message))
+            message = StatusDelta(message=f"deleting: {failure.message}")
+            return PassResult(message.applied_to(deleting), delay)
+        deleting = StatusDelta(message=plan.message).applied_to(deleting)
+        if plan.done:
+            self._post(instance, Note("Normal", "Deleted", plan.message))
+            return PassResult(deleting, None, done=True)
+        return PassResult(deleting, self.config.action_poll_seconds)
