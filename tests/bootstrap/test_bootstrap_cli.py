@@ -117,15 +117,15 @@ def test_unsafe_version_is_refused_with_a_message(capsys: pytest.CaptureFixture[
     path = write_stream(tmp_path / "i.yaml", instance_doc(openclawVersion="2026.1.29"))
     code, out, err = run(capsys, "render", "-f", str(path))
     assert (code, out) == (1, "")
-    assert "OpenClaw 2026.1.29 is older than the minimum safe release 2026.4.23" in err
+    assert "OpenClaw 2026.1.29 is older than the minimum safe release 2026.7.1" in err
 
 
 def test_default_version_comes_from_the_flag_or_the_environment(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write_stream(tmp_path / "i.yaml", instance_doc())
-    _, out, _ = run(capsys, "render", "-f", str(path), "--default-version", "2026.5.2")
-    assert "OPENCLAW_VERSION=2026.5.2\n" in out
+    _, out, _ = run(capsys, "render", "-f", str(path), "--default-version", "2026.8.2")
+    assert "OPENCLAW_VERSION=2026.8.2\n" in out
     monkeypatch.setenv("CLAWHOST_DEFAULT_OPENCLAW_VERSION", "2026.8.1")
     _, out, _ = run(capsys, "render", "-f", str(path))
     assert "OPENCLAW_VERSION=2026.8.1\n" in out

@@ -72,6 +72,23 @@ def test_gateway_unit_restarts_except_on_config_error() -> None:
     assert unit_value(unit, "Install", "WantedBy") == "multi-user.target"
 
 
+def test_gateway_unit_lets_the_gateway_drain_on_stop() -> None:
+    # OpenClaw drains active agent turns for up to 315 s after SIGTERM; its service audit requires
+    # KillMode=mixed and TimeoutStopSec of 330 or more. NODE_COMPILE_CACHE makes openclaw.mjs re-spawn the
+    # gateway as a child it SIGKILLs 2 s after SIGTERM (tests/realapp shows the process tree).
+    unit = unit_directives(render().content(UNIT_FILE))
+    assert unit_value(unit, "Service", "KillMode") == "mixed"
+    assert int(unit_value(unit, "Service", "TimeoutStopSec")) >= 330
+    assert "NODE_COMPILE_CACHE" not in unit_environment(unit)
+
+
+@pytest.mark.parametrize(("server_type", "high", "maximum"), [("cpx11", 1344, 1536), ("ccx33", 28224, 32256)])
+def test_gateway_unit_memory_limits_follow_the_plan(server_type: str, high: int, maximum: int) -> None:
+    unit = unit_directives(render(instance(serverType=server_type)).content(UNIT_FILE))
+    assert unit_value(unit, "Service", "MemoryHigh") == f"{high}M"
+    assert unit_value(unit, "Service", "MemoryMax") == f"{maximum}M"
+
+
 def test_gateway_unit_runs_unprivileged_with_the_token_from_the_root_only_file() -> None:
     user_data = render()
     unit = unit_directives(user_data.content(UNIT_FILE))
@@ -118,22 +135,22 @@ def test_swap_on_small_plans_only(server_type: str, has_swap: bool) -> None:
         assert config["swap"] == {"filename": "/swapfile", "size": "2048M", "maxsize": "2048M"}
 
 
-def test_tls_proxy_for_the_hostname_overwrites_forwarded_for() -> None:
+def test_tls_proxy_for_the_hostname_without_http3() -> None:
     caddyfile = render(instance(hostname="claw.customer.example")).content("/etc/caddy/Caddyfile")
     lines = [
         line.strip() for line in caddyfile.splitlines() if line.strip() and not line.strip().startswith("#")
     ]
-    # One site, addressed by host name only: Caddy then serves HTTPS with an automatic certificate and
-    # redirects HTTP to it. No port or scheme in the address, which would turn either off.
-    assert lines[0] == "claw.customer.example {"
-    assert [line for line in lines if line.endswith("{") and not line.startswith("reverse_proxy")] == [
-        lines[0]
-    ]
-    # Every path, /healthz included, goes to the gateway; the header is set, not appended.
-    assert f"reverse_proxy 127.0.0.1:{GATEWAY_PORT} {{" in lines
-    assert "header_up X-Forwarded-For {remote_host}" in lines
-    assert not any(re.search(r"header_up \+|X-Forwarded-For .*X-Forwarded-For", line) for line in lines)
-    assert not any(word in caddyfile for word in ("handle", "respond", "auto_https", "http://"))
+    # A global block that turns HTTP/3 off (both firewalls open TCP 443 only), then one site, addressed
+    # by host name only: Caddy then serves HTTPS with an automatic certificate and redirects HTTP to it.
+    # No port or scheme in the address, which would turn either off.
+    assert lines[:5] == ["{", "servers {", "protocols h1 h2", "}", "}"]
+    assert [line for line in lines[5:] if line.endswith("{")] == ["claw.customer.example {"]
+    # Every path goes to the gateway. Caddy's reverse_proxy replaces a client's X-Forwarded-For by
+    # itself; a header_up for it is redundant and warned about at every load.
+    assert f"reverse_proxy 127.0.0.1:{GATEWAY_PORT}" in lines
+    directives = "\n".join(lines)
+    assert "header_up" not in directives
+    assert not any(word in directives for word in ("handle", "respond", "auto_https", "http://", "h3"))
 
 
 def test_host_firewall_admits_only_ssh_http_https() -> None:
@@ -190,14 +207,15 @@ def test_unattended_security_upgrades_cover_every_added_repository() -> None:
 
 
 def test_pinned_versions_reach_the_install_script() -> None:
-    pinned = render(instance(openclawVersion="2026.5.2"), BootstrapSettings(node_major=22))
+    pinned = render(instance(openclawVersion="2026.8.2"), BootstrapSettings(node_major=26))
     script = pinned.content(BOOTSTRAP_SCRIPT)
-    assert "OPENCLAW_VERSION=2026.5.2\n" in script
-    assert "NODE_MAJOR=22\n" in script
+    assert "OPENCLAW_VERSION=2026.8.2\n" in script
+    assert "NODE_MAJOR=26\nNODE_MINIMUM=26.1.0\n" in script
     assert 'npm install "${npm_flags[@]}" "openclaw@${OPENCLAW_VERSION}"' in script
     assert "node_${NODE_MAJOR}.x nodistro main" in script
     assert pinned.config["runcmd"] == [[BOOTSTRAP_SCRIPT]]
     assert pinned.file(BOOTSTRAP_SCRIPT)["permissions"] == "0700"
+    assert "NODE_MINIMUM=24.16.0\n" in render().content(BOOTSTRAP_SCRIPT)
     defaulted = render(settings=BootstrapSettings(default_openclaw_version="2026.8.1"))
     assert "OPENCLAW_VERSION=2026.8.1\n" in defaulted.content(BOOTSTRAP_SCRIPT)
 
@@ -216,11 +234,11 @@ def test_every_file_is_a_readable_literal_block() -> None:
 
 def test_version_older_than_minimum_is_refused() -> None:
     with pytest.raises(
-        UnsafeVersionError, match=r"OpenClaw 2026\.1\.29 is older than the minimum safe release 2026\.4\.23"
+        UnsafeVersionError, match=r"OpenClaw 2026\.1\.29 is older than the minimum safe release 2026\.7\.1"
     ):
         render(instance(openclawVersion="2026.1.29"))
     with pytest.raises(UnsafeVersionError, match=r"minimum safe release 2026\.9\.1"):
-        render(instance(openclawVersion="2026.5.2"), BootstrapSettings(min_openclaw_version="2026.9.1"))
+        render(instance(openclawVersion="2026.8.2"), BootstrapSettings(min_openclaw_version="2026.9.1"))
 
 
 def test_unsafe_default_version_is_refused_when_the_spec_names_none() -> None:
@@ -250,7 +268,8 @@ def test_values_that_would_inject_are_refused(spec: dict[str, object]) -> None:
     "bad_setting",
     [
         {"node_major": 23},
-        {"node_major": 20},
+        {"node_major": 22},  # OpenClaw's engines dropped 22
+        {"node_major": 25},
         {"admin_user": "root"},
         {"admin_user": "bad user"},
         {"heap_fraction": 0.95},

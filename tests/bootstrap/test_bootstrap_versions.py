@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from openclaw_operator.bootstrap.settings import DEFAULT_OPENCLAW_VERSION, MIN_OPENCLAW_VERSION
 from openclaw_operator.bootstrap.versions import (
     VERSION_PATTERN,
     InvalidVersionError,
@@ -91,3 +95,19 @@ versions = st.builds(
 def test_order_is_total_and_matches_the_text_round_trip(a: OpenClawVersion, b: OpenClawVersion) -> None:
     assert parse_version(str(a)) == a
     assert (a < b) + (b < a) + (a == b) == 1
+
+
+def test_default_is_the_newest_release_the_real_app_tests_ran() -> None:
+    # tests/realapp installs and runs exactly these releases; the default must be one of them, the newest.
+    versions_env = Path(__file__).parents[1] / "realapp" / "versions.env"
+    pinned = re.search(r'^OPENCLAW_VERSIONS="([^"]+)"$', versions_env.read_text(), re.M)
+    assert pinned is not None, f"{versions_env} has no OPENCLAW_VERSIONS line"
+    tested = pinned.group(1).split()
+    assert DEFAULT_OPENCLAW_VERSION == max(tested, key=parse_version) == tested[-1]
+    check_version(DEFAULT_OPENCLAW_VERSION, MIN_OPENCLAW_VERSION)
+
+
+def test_floor_is_above_the_2026_advisories() -> None:
+    # CVE-2026-62218 was fixed in 2026.5.27 and CVE-2026-100579 in 2026.7.1.
+    for fixed_in in ("2026.5.27", "2026.7.1"):
+        assert parse_version(MIN_OPENCLAW_VERSION) >= parse_version(fixed_in)

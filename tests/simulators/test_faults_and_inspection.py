@@ -89,8 +89,11 @@ def test_app_health_follows_the_server(hclient: hcloud.Client, hetzner: HetznerS
     hetzner.clock.advance(hetzner.app_boot_seconds)
     healthy = requests.get(url, timeout=5)
     assert (healthy.status_code, healthy.json()) == (200, {"ok": True})
+    ready_url = url.removesuffix("/healthz") + "/readyz"  # the operator's default probe path
+    assert requests.get(ready_url, timeout=5).status_code == 200
     hetzner.break_app(response.server.id)
     assert requests.get(url, timeout=5).status_code == 503
+    assert requests.get(ready_url, timeout=5).status_code == 503
     hetzner.break_app(response.server.id, broken=False)
     hclient.servers.get_by_id(response.server.id).power_off().wait_until_finished()
     with pytest.raises(requests.exceptions.ConnectionError):

@@ -80,7 +80,8 @@ class Config(BaseModel):
     default_openclaw_version: str = DEFAULT_OPENCLAW_VERSION
     min_openclaw_version: str = MIN_OPENCLAW_VERSION
     app_ready_check: bool = True
-    app_health_url: str = "https://{hostname}/healthz"
+    # OpenClaw's readiness endpoint (docs/gateway/health.md: "traffic admission and operator monitoring").
+    app_health_url: str = "https://{hostname}/readyz"
     concurrency: Annotated[int, Field(ge=1, le=256)] = 32
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 9090
     health_port: Annotated[int, Field(ge=0, le=65535)] = 8080

@@ -131,7 +131,7 @@ def test_unsafe_openclaw_version_stalls_without_creating_anything(stage: Stage) 
     stage.create_instance("theta", openclawVersion="2026.4.1")
     body = stage.wait_for("theta", lambda b: condition(b, "Stalled") == "True", what="theta stalled")
     assert condition(body, "Stalled", "reason") == "UnsafeVersion"
-    assert "2026.4.23" in (condition(body, "Stalled", "message") or "")
+    assert "2026.7.1" in (condition(body, "Stalled", "message") or "")
     assert stage.servers() == []
     assert [r for r in stage.hetzner.request_log if r.method != "GET"] == []
 

@@ -28,8 +28,9 @@ def test_defaults_and_parsing() -> None:
     assert (config.resync_interval_seconds, config.concurrency, config.min_openclaw_version) == (
         300,
         32,
-        "2026.4.23",
+        "2026.7.1",
     )
+    assert config.app_health_url == "https://{hostname}/readyz"
     assert "h-secret-1" not in repr(config) and "h-secret-1" not in str(config.model_dump())
 
 

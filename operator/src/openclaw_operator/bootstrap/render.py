@@ -24,7 +24,7 @@ from openclaw_operator import api
 
 from .firewall import GATEWAY_PORT, PUBLIC_TCP_PORTS
 from .settings import BootstrapSettings
-from .sizing import plan_memory
+from .sizing import MemoryPlan, plan_memory
 from .templating import fill
 from .versions import check_version
 
@@ -111,6 +111,8 @@ def _check_inputs(spec: api.InstanceSpec, gateway_token: str) -> None:
     for index, key in enumerate(spec.ssh_keys):
         if len(key) > SSH_KEY_MAX_LENGTH or not re.fullmatch(SSH_KEY_PATTERN, key):
             raise BootstrapInputError(f"sshKeys[{index}] is not a single OpenSSH public key line")
+        if _TAB_STAND_IN in key:
+            raise BootstrapInputError(f"sshKeys[{index}] contains the private-use character U+E009")
     if not re.fullmatch(GATEWAY_TOKEN_PATTERN, gateway_token):
         raise BootstrapInputError(
             "the gateway token must be 16 to 512 printable ASCII characters without spaces "
@@ -156,13 +158,13 @@ def _cloud_config(
             "size": f"{memory.swap_mb}M",
             "maxsize": f"{memory.swap_mb}M",
         }
-    config["write_files"] = _files(spec, settings, version, memory.heap_mb, gateway_token)
+    config["write_files"] = _files(spec, settings, version, memory, gateway_token)
     config["runcmd"] = [[BOOTSTRAP_SCRIPT]]
     return config
 
 
 def _files(
-    spec: api.InstanceSpec, settings: BootstrapSettings, version: str, heap_mb: int, gateway_token: str
+    spec: api.InstanceSpec, settings: BootstrapSettings, version: str, memory: MemoryPlan, gateway_token: str
 ) -> list[dict[str, Any]]:
     reboot_time = settings.automatic_reboot_time
     return [
@@ -170,7 +172,13 @@ def _files(
         _file(TOKEN_FILE, _environment_line(TOKEN_VARIABLE, gateway_token), permissions="0600"),
         _file(
             "/etc/systemd/system/openclaw-gateway.service",
-            fill("openclaw-gateway.service.tmpl", heap_mb=heap_mb, gateway_port=GATEWAY_PORT),
+            fill(
+                "openclaw-gateway.service.tmpl",
+                heap_mb=memory.heap_mb,
+                memory_high_mb=memory.memory_high_mb,
+                memory_max_mb=memory.memory_max_mb,
+                gateway_port=GATEWAY_PORT,
+            ),
         ),
         # Present before the caddy package is installed, which then keeps it (--force-confold).
         _file(
@@ -199,6 +207,7 @@ def _files(
             fill(
                 "clawhost-bootstrap.sh.tmpl",
                 node_major=settings.node_major,
+                node_minimum=settings.node_minimum,
                 openclaw_version=version,
                 gateway_port=GATEWAY_PORT,
             ),
@@ -243,11 +252,17 @@ class _UserDataDumper(_SafeDumper):  # type: ignore[valid-type, misc]
 # Unicode line separators: with allow_unicode, PyYAML may emit them raw in a plain scalar, where the
 # reader folds them into spaces. Double quotes make it escape them (\N, \L, \P).
 _YAML_LINE_BREAKS = frozenset("\x85\u2028\u2029")
+# Tabs are valid content in a literal block, but both emitters fall back to a quoted one-line string for
+# any text with a tab, and the Caddyfile must be tab-indented (what `caddy fmt` writes; Caddy warns at
+# every load otherwise). Tabs are emitted as this private-use character and put back after dumping;
+# _check_inputs refuses it in the only free text (SSH key comments), so every one of them was a tab.
+_TAB_STAND_IN = "\ue009"
 
 
 def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
     if "\n" in data:
         style: str | None = "|"
+        data = data.replace("\t", _TAB_STAND_IN)
     elif _YAML_LINE_BREAKS.intersection(data):
         style = '"'
     else:
@@ -260,4 +275,5 @@ _UserDataDumper.add_representer(str, _represent_str)
 
 def _dump(document: dict[str, Any]) -> str:
     # A wide line keeps each SSH key on one line; allow_unicode keeps key comments readable and short.
-    return yaml.dump(document, Dumper=_UserDataDumper, sort_keys=False, width=1 << 16, allow_unicode=True)
+    text = yaml.dump(document, Dumper=_UserDataDumper, sort_keys=False, width=1 << 16, allow_unicode=True)
+    return text.replace(_TAB_STAND_IN, "\t")

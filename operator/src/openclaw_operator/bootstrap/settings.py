@@ -9,13 +9,18 @@ from dataclasses import dataclass
 
 from .versions import parse_version
 
-DEFAULT_OPENCLAW_VERSION = "2026.9.5"
-# The first release with every 2026 advisory in the research fixed (GHSA-cwj3-vqpp-pmxr, 2026.4.23).
-MIN_OPENCLAW_VERSION = "2026.4.23"
-# OpenClaw supports Node 22.22.3+, 24.15+ and 25.9+ (never 23); 24 is the long-term-support line.
+# The newest release the real-app tests ran against (the last of OPENCLAW_VERSIONS in
+# tests/realapp/versions.env; a test keeps the two equal).
+DEFAULT_OPENCLAW_VERSION = "2026.9.6"
+# The first release with every published 2026 advisory fixed: CVE-2026-62218 (fixed in 2026.5.27) and
+# CVE-2026-100579 (fixed in 2026.7.1) both sit above the earlier floor, 2026.4.23 (GHSA-cwj3-vqpp-pmxr).
+MIN_OPENCLAW_VERSION = "2026.7.1"
+# The oldest Node of each major line OpenClaw's `engines` accepts (">=24.16.0 <25 || >=26.1.0" since
+# 2026.9.3): 24.0-24.15 install fine, but the gateway exits 1 on them (node:sqlite truncates TEXT at an
+# embedded NUL) and systemd restarts it forever. 24 is the long-term-support line. tests/realapp reads
+# `engines` from the pinned package and fails when this table would let an unsupported Node through.
+NODE_MINIMUM_BY_MAJOR: dict[int, str] = {24: "24.16.0", 26: "26.1.0"}
 DEFAULT_NODE_MAJOR = 24
-UNSUPPORTED_NODE_MAJORS = frozenset({23})
-OLDEST_NODE_MAJOR = 22
 
 _LINUX_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 # Accounts the bootstrap creates or the packages bring; the administrator must be someone else.
@@ -38,11 +43,17 @@ class BootstrapSettings:
     # When unattended-upgrades may reboot for a new kernel (HH:MM, server time = UTC); None = never.
     automatic_reboot_time: str | None = "04:30"
 
+    @property
+    def node_minimum(self) -> str:
+        """The oldest Node of `node_major` the bootstrap accepts (it refuses an older one from the repo)."""
+        return NODE_MINIMUM_BY_MAJOR[self.node_major]
+
     def __post_init__(self) -> None:
         parse_version(self.default_openclaw_version)
         parse_version(self.min_openclaw_version)
-        if self.node_major < OLDEST_NODE_MAJOR or self.node_major in UNSUPPORTED_NODE_MAJORS:
-            raise ValueError(f"OpenClaw does not support Node.js {self.node_major}; use 22, 24 or newer")
+        if self.node_major not in NODE_MINIMUM_BY_MAJOR:
+            supported = ", ".join(str(major) for major in NODE_MINIMUM_BY_MAJOR)
+            raise ValueError(f"node_major {self.node_major}: OpenClaw runs on Node.js {supported}")
         if not _LINUX_USER.fullmatch(self.admin_user) or self.admin_user in _RESERVED_USERS:
             raise ValueError(f"admin user {self.admin_user!r} is not a usable account name")
         if not 0.1 <= self.heap_fraction <= 0.8:

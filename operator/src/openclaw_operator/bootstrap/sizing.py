@@ -1,4 +1,4 @@
-"""How big a plan is, and what that means for the gateway's heap and for swap.
+"""How big a plan is, and what that means for the gateway's heap, its memory limits and swap.
 
 The server type is all the renderer knows about the machine, so a small table maps Hetzner type names to
 memory. An unknown (new or retired) type is treated as a small machine: a heap that is too small costs
@@ -25,12 +25,27 @@ SERVER_MEMORY_GB: dict[str, int] = {
 
 UNKNOWN_TYPE_MEMORY_GB = 2
 
+# The gateway's peak resident set, measured: about 900 MB in the research run (a Debian 13 guest, first
+# start, 2026.9.5) and PEAK_MEASURED_HERE_MB by tests/realapp (the real 2026.9.6 gateway started from the
+# rendered unit, peak RSS over startup and the probes). tests/realapp fails if a run here exceeds this.
+GATEWAY_PEAK_RSS_MB = 900
+# Of that, what is not V8's old space (code, native SQLite, buffers, young generation): the heap limit
+# must leave this much room under MemoryHigh.
+GATEWAY_NON_HEAP_MB = 320
+# Left to the rest of the server: sshd, Caddy (~40 MB), journald, and apt when unattended-upgrades runs.
+SYSTEM_RESERVE_MB = 512
+# MemoryHigh (reclaim and throttle) sits this far below MemoryMax (OOM kill), so a burst slows the gateway
+# down and pushes it into swap before the kernel kills it.
+MEMORY_HIGH_SHARE = 0.875
+
 
 @dataclass(frozen=True)
 class MemoryPlan:
     memory_gb: int
     heap_mb: int
     swap_mb: int  # 0 = no swap file
+    memory_high_mb: int  # the unit's MemoryHigh
+    memory_max_mb: int  # the unit's MemoryMax
 
 
 def memory_gb(server_type: str) -> int:
@@ -40,9 +55,15 @@ def memory_gb(server_type: str) -> int:
 def plan_memory(
     server_type: str, heap_fraction: float, swap_up_to_memory_gb: int, swap_size_mb: int
 ) -> MemoryPlan:
-    """Heap = a fraction of RAM (what `openclaw gateway install` does for its own units, about half);
-    swap only on plans at or below the threshold, where a leak or a burst would otherwise OOM the host."""
+    """Heap = a fraction of RAM (what `openclaw gateway install` does for its own units, about half), but
+    never so large that heap plus the gateway's native memory would pass MemoryHigh; the unit may use all
+    RAM but the system's reserve; swap only on plans at or below the threshold, where a leak or a burst
+    would otherwise OOM the host."""
     memory = memory_gb(server_type)
-    heap = int(memory * 1024 * heap_fraction)
+    memory_max = memory * 1024 - SYSTEM_RESERVE_MB
+    memory_high = int(memory_max * MEMORY_HIGH_SHARE)
+    heap = min(int(memory * 1024 * heap_fraction), memory_high - GATEWAY_NON_HEAP_MB)
     swap = swap_size_mb if memory <= swap_up_to_memory_gb else 0
-    return MemoryPlan(memory_gb=memory, heap_mb=heap, swap_mb=swap)
+    return MemoryPlan(
+        memory_gb=memory, heap_mb=heap, swap_mb=swap, memory_high_mb=memory_high, memory_max_mb=memory_max
+    )

@@ -1,5 +1,10 @@
 """The OpenClaw application on the server, seen from outside: CLAWHOST_APP_HEALTH_URL answers 2xx.
 
+The default URL is the gateway's `/readyz` through the server's Caddy: OpenClaw documents it for traffic
+admission and operator monitoring (startup complete, not draining, agent databases admitted, channel
+accounts healthy), where `/healthz` only says the HTTP server is live. Unauthenticated and remote, it
+answers only `ok` and `status`, so the probe needs no token and learns nothing private.
+
 Checked only once the server runs and its DNS records are correct. A healthy app is looked at again
 once per resync interval. An app that has not answered yet since its server started is looked at twice
 per `first_retry` (the action poll interval) for BOOT_GRACE seconds: a booting app is what a new customer

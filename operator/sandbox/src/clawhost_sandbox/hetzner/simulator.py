@@ -11,7 +11,8 @@ Inspection (no auth, not rate limited, never shows a token):
 - `GET /_sim/state`: servers, SSH keys, firewalls, snapshots/backups, primary IPs and running actions as
   the API would render them, plus the simulated time;
 - `GET /_sim/requests`: request counters by method, route and status;
-- `GET /_sim/app/{server_id}/healthz`: the OpenClaw app on that server. 200 `{"ok": true}` once the server
+- `GET /_sim/app/{server_id}/readyz` (and `/healthz`, the same): the OpenClaw app on that server, as the
+  gateway's readiness and liveness endpoints answer. 200 `{"ok": true}` once the server
   has been `running` for `app_boot_seconds` simulated seconds, 503 `{"ok": false}` while it boots or when
   its app was broken with `break_app()`; connections are refused (closed unanswered) while the server is
   not running or does not exist.
@@ -35,6 +36,8 @@ from .servers import get_server
 from .world import World
 
 APP_HEALTH_TEMPLATE = "/_sim/app/{server_id}/healthz"
+# The path the operator's default CLAWHOST_APP_HEALTH_URL asks on a real server.
+APP_READY_TEMPLATE = "/_sim/app/{server_id}/readyz"
 
 
 class HetznerSimulator(SimulatorServer):
@@ -66,7 +69,11 @@ class HetznerSimulator(SimulatorServer):
         return self._routes
 
     def inspection_routes(self) -> list[Route]:
-        return [*super().inspection_routes(), Route("GET", APP_HEALTH_TEMPLATE, self._app_health_handler)]
+        return [
+            *super().inspection_routes(),
+            Route("GET", APP_HEALTH_TEMPLATE, self._app_health_handler),
+            Route("GET", APP_READY_TEMPLATE, self._app_health_handler),
+        ]
 
     def error_response(self, error: ApiError) -> web.Response:
         body: dict[str, Any] = {"code": error.code, "message": error.message}
