@@ -8,6 +8,7 @@
 #   - HOSTS_FILE appended to /etc/hosts (the vendor hosts -> the host's stand-ins);
 #   - every file under SEAM_DIR copied to / (e.g. the Caddy drop-in);
 #   - its apt lists kept, so the Debian stand-in can serve the same (Debian-signed) index.
+# systemd-networkd is enabled, as in Debian's cloud images: cloud-init writes its config, nothing starts it.
 # PACKAGES (comma-separated) are the packages the user-data asks cloud-init for: preinstalled, because the
 # guest has no Debian mirror to download them from (they are in Hetzner's images too).
 set -euo pipefail
@@ -18,7 +19,9 @@ mkdir -p "$out"
 
 base=linux-image-amd64,systemd-sysv,systemd-timesyncd,dbus,cloud-init,cloud-guest-utils
 base+=,openssh-server,sudo,e2fsprogs,iproute2,netbase,procps,python3,less
+# Acquire::Languages en: apt's default, spelled out so the kept lists include Translation-en too.
 mmdebstrap --variant=apt --mode=root --format=directory --skip=cleanup/apt/lists \
+  --aptopt='Acquire::Languages { "en"; };' \
   --include="$base,$packages" \
   --customize-hook="install -m 0644 '$ca' \"\$1/usr/local/share/ca-certificates/clawhost-e2e-ca.crt\"" \
   --customize-hook='chroot "$1" update-ca-certificates' \
@@ -30,6 +33,7 @@ mmdebstrap --variant=apt --mode=root --format=directory --skip=cleanup/apt/lists
   --customize-hook="rm -rf '$out/debs' && mkdir '$out/debs' && mv \"\$1\"/tmp/e2e-debs/*.deb '$out/debs/' && rm -rf \"\$1/tmp/e2e-debs\"" \
   --customize-hook='rm -f "$1/etc/machine-id" "$1/var/lib/dbus/machine-id"; touch "$1/etc/machine-id"' \
   --customize-hook='rm -f "$1"/etc/ssh/ssh_host_*' \
+  --customize-hook='chroot "$1" systemctl enable systemd-networkd.service' \
   trixie "$work/root" http://deb.debian.org/debian >"$work/mmdebstrap.log" 2>&1 || {
   tail -40 "$work/mmdebstrap.log" >&2
   exit 1

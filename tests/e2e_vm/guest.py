@@ -112,8 +112,8 @@ class Guest:
         accel = "kvm" if self.accelerator.name == "kvm" else "tcg,thread=multi"
         return [
             "qemu-system-x86_64", "-machine", "q35", "-accel", accel, "-cpu", "max",
-            "-smp", str(self.cpus), "-m", str(self.memory_mb), "-nographic", "-monitor", "none",
-            "-serial", f"file:{self.serial_log}", "-rtc", "base=utc",
+            "-smp", str(self.cpus), "-m", str(self.memory_mb), "-nographic", "-vga", "none",
+            "-monitor", "none", "-serial", f"file:{self.serial_log}", "-rtc", "base=utc",
             "-kernel", str(self.kernel), "-initrd", str(self.initrd), "-append", KERNEL_COMMAND_LINE,
             "-drive", f"file={self.run_dir / 'overlay.qcow2'},if=virtio,format=qcow2,discard=unmap",
             "-drive", f"file={self.seed},if=virtio,format=raw,readonly=on",

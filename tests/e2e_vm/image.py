@@ -137,7 +137,11 @@ def base_image(ca: SeamCA, packages: tuple[str, ...]) -> BaseImage:
         )
         shutil.rmtree(work)
 
-    return BaseImage(cached(cache_root() / f"image-{key}", build))
+    directory = cached(cache_root() / f"image-{key}", build)
+    for stale in cache_root().glob("image-*"):  # images of older inputs: 600 MB each, never used again
+        if stale != directory:
+            shutil.rmtree(stale, ignore_errors=True)
+    return BaseImage(directory)
 
 
 def nodejs_deb(node_version: str) -> Path:

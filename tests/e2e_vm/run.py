@@ -5,6 +5,7 @@ and wait until OpenClaw answers through Caddy. The tests in test_e2e_vm.py then 
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import subprocess
@@ -185,6 +186,8 @@ def e2e_run() -> Iterator[E2ERun]:
             if guest.alive():
                 run.collect_logs()
             guest.stop()
+            if os.environ.get("CLAWHOST_E2E_VM_KEEP_DISK") != "1":  # gigabytes per run; the logs stay
+                (run_dir / "overlay.qcow2").unlink(missing_ok=True)
             (run_dir / "report.json").write_text(json.dumps(run.report(), indent=2) + "\n", encoding="utf-8")
 
 
