@@ -19,9 +19,7 @@ mkdir -p "$out"
 
 base=linux-image-amd64,systemd-sysv,systemd-timesyncd,dbus,cloud-init,cloud-guest-utils
 base+=,openssh-server,sudo,e2fsprogs,iproute2,netbase,procps,python3,less
-# Acquire::Languages en: apt's default, spelled out so the kept lists include Translation-en too.
 mmdebstrap --variant=apt --mode=root --format=directory --skip=cleanup/apt/lists \
-  --aptopt='Acquire::Languages { "en"; };' \
   --include="$base,$packages" \
   --customize-hook="install -m 0644 '$ca' \"\$1/usr/local/share/ca-certificates/clawhost-e2e-ca.crt\"" \
   --customize-hook='chroot "$1" update-ca-certificates' \

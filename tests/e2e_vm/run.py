@@ -8,6 +8,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -188,6 +189,7 @@ def e2e_run() -> Iterator[E2ERun]:
             guest.stop()
             if os.environ.get("CLAWHOST_E2E_VM_KEEP_DISK") != "1":  # gigabytes per run; the logs stay
                 (run_dir / "overlay.qcow2").unlink(missing_ok=True)
+                shutil.rmtree(sites, ignore_errors=True)
             (run_dir / "report.json").write_text(json.dumps(run.report(), indent=2) + "\n", encoding="utf-8")
 
 

@@ -9,6 +9,8 @@ the host's loopback, and the guest is pointed at them by its *image*, never by i
   and 443 to the stand-in servers on 127.0.0.1. With `restrict=on` nothing else leaves the guest.
 - The image trusts a test CA (system store; `NODE_EXTRA_CA_CERTS` for Node, which ignores the system store
   by default) that signed the stand-ins' certificate for those host names.
+- apt fetches no translations (`Acquire::Languages "none"`): the image was built without them, so the
+  Debian stand-in has none to serve.
 - ACME cannot work offline, so Caddy gets a systemd drop-in (`IMAGE_FILES`) that runs it with the rendered
   `/etc/caddy/Caddyfile` imported under a global `local_certs` option: certificates come from Caddy's
   internal CA instead of Let's Encrypt. The Caddyfile itself is not changed.
@@ -39,6 +41,9 @@ IMAGE_FILES: dict[str, str] = {
     "/etc/systemd/system.conf.d/clawhost-e2e.conf": (
         f"[Manager]\nDefaultEnvironment=NODE_EXTRA_CA_CERTS={CA_FILE_IN_GUEST}\n"
     ),
+    # mmdebstrap builds the image without translations, so the Debian stand-in has none to serve, and
+    # apt-get update fails on a 404 for them. A real server fetches them; nothing here reads them.
+    "/etc/apt/apt.conf.d/99clawhost-e2e-no-translations": 'Acquire::Languages "none";\n',
     CADDY_E2E_CONFIG: "{\n\tlocal_certs\n\tskip_install_trust\n}\nimport /etc/caddy/Caddyfile\n",
     # Debian's caddy.service with the e2e config above; the rendered Caddyfile stays where it is.
     "/etc/systemd/system/caddy.service.d/clawhost-e2e.conf": (
