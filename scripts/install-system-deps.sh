@@ -10,6 +10,9 @@ command -v phpunit >/dev/null || need+=(phpunit)
 command -v phpcs >/dev/null || need+=(php-codesniffer)
 command -v cloud-init >/dev/null || need+=(cloud-init)
 command -v openssl >/dev/null || need+=(openssl)
+# tests/e2e_vm's fast tests: the stand-in apt repositories (apt-ftparchive) and the NoCloud seed (isoinfo).
+command -v apt-ftparchive >/dev/null || need+=(apt-utils)
+command -v genisoimage >/dev/null || need+=(genisoimage)
 if [[ ${#need[@]} -gt 0 ]]; then
   echo "installing Debian packages: ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
