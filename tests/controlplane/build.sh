@@ -18,7 +18,14 @@ if [[ -f "$STAMP" ]]; then
   exit 0
 fi
 
+# Parallel test sessions (worktrees, CI retries) share one build: the second waits for the first.
 mkdir -p "$BIN_DIR"
+exec 9>"${BIN_DIR}/.lock"
+flock 9
+if [[ -f "$STAMP" ]]; then
+  echo "$BIN_DIR"
+  exit 0
+fi
 MINOR="${K8S_VERSION#v1.}"; MINOR="${MINOR%%.*}"
 VERSION_PKG=k8s.io/component-base/version
 LDFLAGS="-s -w -X ${VERSION_PKG}.gitVersion=${K8S_VERSION} -X ${VERSION_PKG}.gitMajor=1"
