@@ -26,13 +26,16 @@ from openclaw_operator.reconcile import naming
 from openclaw_operator.reconcile.model import (
     NO_CHANGE,
     CreateServer,
+    CreateSnapshot,
     DeleteRecord,
     DeleteServer,
+    DeleteSnapshot,
     Note,
     RebuildServer,
     RecordObservation,
     ServerAction,
     SetServerLabels,
+    SetSnapshotLabels,
     StatusDelta,
     Step,
     WriteRecord,
@@ -97,6 +100,17 @@ class Actuator:
                 await self.cloudflare.delete_record(record)
                 self.observer.record_gone(record)
                 return NO_CHANGE
+            case CreateSnapshot(server_id=server_id, description=description, labels=labels):
+                snapshot, action_id = await self.hetzner.create_snapshot(server_id, description, labels)
+                self.observer.snapshot_seen(snapshot)
+                return self._action_started(action_id, "create_image")
+            case DeleteSnapshot(snapshot_id=snapshot_id):
+                await self.hetzner.delete_snapshot(snapshot_id)
+                self.observer.snapshot_gone(snapshot_id)
+                return NO_CHANGE
+            case SetSnapshotLabels(snapshot_id=snapshot_id, labels=labels):
+                self.observer.snapshot_seen(await self.hetzner.set_snapshot_labels(snapshot_id, labels))
+                return NO_CHANGE
 
     async def _write_record(self, record: RecordObservation) -> None:
         try:
@@ -121,14 +135,14 @@ class Actuator:
         action_id = await self.hetzner.server_action(command, server_id, payload)
         return self._action_started(action_id, command)
 
-    async def _user_data(self, instance: api.OpenClawInstance) -> str:
+    async def _user_data(self, instance: api.OpenClawInstance, restoring: bool = False) -> str:
         ref = instance.spec.gateway_token_secret_ref
         try:
             token = await self._kube().secret_value(instance.metadata.namespace, ref.name, ref.key)
         except SecretUnavailable as exc:
             raise Failure(FailureKind.WAITING, "GatewayTokenUnavailable", str(exc)) from None
         try:
-            return render_user_data(instance, self.bootstrap, token.get_secret_value())
+            return render_user_data(instance, self.bootstrap, token.get_secret_value(), restoring=restoring)
         except (BootstrapInputError, UnsafeVersionError) as exc:
             message = str(exc).replace(token.get_secret_value(), "***")
             raise Failure(FailureKind.STALLED, "InvalidBootstrapInput", message, frozen=True) from None
@@ -142,7 +156,7 @@ class Actuator:
                 self._firewall_ready = True
 
     async def _create_server(self, instance: api.OpenClawInstance, step: CreateServer) -> StatusDelta:
-        user_data = await self._user_data(instance)
+        user_data = await self._user_data(instance, restoring=step.from_snapshot is not None)
         await self.ensure_firewall()
         try:
             server, action_id = await self.hetzner.create_server(
@@ -152,6 +166,7 @@ class Actuator:
                 location=step.location,
                 labels=step.labels,
                 user_data=user_data,
+                from_snapshot=step.from_snapshot,
             )
         except Failure as exc:
             if exc.kind != FailureKind.ALREADY_EXISTS:

@@ -61,6 +61,13 @@ class DeletionPolicy(StrEnum):
     RETAIN = "Retain"
 
 
+class SuspendMode(StrEnum):
+    """How a suspended instance is kept: a powered-off server, or a snapshot without a server."""
+
+    POWER_OFF = "PowerOff"
+    HIBERNATE = "Hibernate"
+
+
 class Phase(StrEnum):
     PENDING = "Pending"
     PROVISIONING = "Provisioning"
@@ -109,6 +116,7 @@ class InstanceSpec(_Model):
     openclaw_version: str | None = None
     gateway_token_secret_ref: SecretKeyRef
     suspended: bool = False
+    suspend_mode: SuspendMode = SuspendMode.POWER_OFF
     backups: bool = False
     deletion_policy: DeletionPolicy = DeletionPolicy.DELETE
     whmcs: WhmcsRef | None = None
@@ -135,6 +143,21 @@ class ActionInProgress(_Model):
     started_at: datetime | None = None
 
 
+class Hibernation(_Model):
+    snapshot_id: int
+    size_gb: float | None = Field(default=None, alias="sizeGB")
+    taken_at: datetime | None = None
+    server_name: str | None = None
+
+
+class Billing(_Model):
+    """What Hetzner bills for the instance now (WHMCS shows it)."""
+
+    server_type: str | None = None
+    server_backups: bool = False
+    snapshot_size_gb: float = Field(default=0.0, alias="snapshotSizeGB")
+
+
 class InstanceStatus(_Model):
     observed_generation: int | None = None
     phase: Phase | None = None
@@ -153,6 +176,8 @@ class InstanceStatus(_Model):
     last_handled_reinstall_at: str | None = None
     shutdown_started_at: datetime | None = None
     refused_generation: int | None = None
+    hibernation: Hibernation | None = None
+    billing: Billing | None = None
 
     def condition(self, type_: ConditionType) -> Condition | None:
         return next((c for c in self.conditions if c.type == type_), None)

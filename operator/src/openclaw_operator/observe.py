@@ -24,6 +24,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
 
 from openclaw_operator.providers.cloudflare import CloudflareProvider
 from openclaw_operator.providers.hetzner import HetznerProvider
@@ -35,6 +36,7 @@ from openclaw_operator.reconcile.model import (
     RecordObservation,
     ServerObservation,
     ServerTypeInfo,
+    SnapshotObservation,
     Zone,
 )
 
@@ -72,32 +74,46 @@ class Coalesced:
         self.completed_start = max(self.completed_start, started)
 
 
-class _ServerBook:
-    """Servers by id and by the instance uid in their owner label."""
+class _Labelled(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def labels(self) -> dict[str, str]: ...
+
+
+Owned = TypeVar("Owned", bound=_Labelled)
+
+
+class _OwnedBook(Generic[Owned]):
+    """Servers (or snapshots) by id and by the instance uid in their owner label."""
 
     def __init__(self) -> None:
-        self.by_id: dict[int, ServerObservation] = {}
-        self._by_owner: dict[str, dict[int, ServerObservation]] = {}
+        self.by_id: dict[int, Owned] = {}
+        self._by_owner: dict[str, dict[int, Owned]] = {}
 
-    def put(self, server: ServerObservation) -> None:
-        self.drop(server.id)
-        self.by_id[server.id] = server
-        owner = server.labels.get(naming.INSTANCE_UID_LABEL)
+    def put(self, item: Owned) -> None:
+        self.drop(item.id)
+        self.by_id[item.id] = item
+        owner = item.labels.get(naming.INSTANCE_UID_LABEL)
         if owner is not None:
-            self._by_owner.setdefault(owner, {})[server.id] = server
+            self._by_owner.setdefault(owner, {})[item.id] = item
 
-    def drop(self, server_id: int) -> None:
-        old = self.by_id.pop(server_id, None)
+    def drop(self, item_id: int) -> None:
+        old = self.by_id.pop(item_id, None)
         owner = old.labels.get(naming.INSTANCE_UID_LABEL) if old is not None else None
         if owner is not None:
             owned = self._by_owner.get(owner, {})
-            owned.pop(server_id, None)
+            owned.pop(item_id, None)
             if not owned:
                 self._by_owner.pop(owner, None)
 
-    def labelled(self, uid: str) -> list[ServerObservation]:
-        """Servers whose owner label names `uid` (ownership itself is `naming.owned_by`'s to decide)."""
+    def labelled(self, uid: str) -> list[Owned]:
+        """Those whose owner label names `uid` (ownership itself is `naming.owned_by`'s to decide)."""
         return list(self._by_owner.get(uid, {}).values())
+
+
+_ServerBook = _OwnedBook[ServerObservation]
+_SnapshotBook = _OwnedBook[SnapshotObservation]
 
 
 class _RecordBook:
@@ -179,6 +195,8 @@ class Observer:
         self._clock = clock
         self._servers = _ServerBook()
         self._server_seen: dict[int, float] = {}
+        self._snapshots = _SnapshotBook()
+        self._snapshot_seen: dict[int, float] = {}
         self._zones: dict[str, Zone | None] = {}
         self._records = _RecordBook()
         self._journal = _Journal()
@@ -223,6 +241,7 @@ class Observer:
 
     async def _list_everything(self, started: float) -> None:
         servers = await self.hetzner.list_servers()
+        snapshots = await self.hetzner.list_snapshots()
         zones: dict[str, Zone | None] = {}
         records = _RecordBook()
         for name in self.managed_zones:
@@ -235,6 +254,10 @@ class Observer:
             book.put(server)
         self._servers, self._records = book, records
         self._server_seen = {server.id: started for server in servers}
+        self._snapshots = _SnapshotBook()
+        for snapshot in snapshots:
+            self._snapshots.put(snapshot)
+        self._snapshot_seen = {snapshot.id: started for snapshot in snapshots}
         self._zones = zones
         self._journal.replay_after(started)
 
@@ -256,8 +279,9 @@ class Observer:
 
     def _fingerprint(self, uid: str, hostname: str) -> str:
         servers = sorted(repr(s) for s in self._servers.labelled(uid))
+        snapshots = sorted(repr(s) for s in self._snapshots.labelled(uid))
         records = sorted(repr(r) for r in self.records_for(uid, hostname))
-        return hashlib.sha256("\n".join([*servers, *records]).encode()).hexdigest()
+        return hashlib.sha256("\n".join([*servers, *snapshots, *records]).encode()).hexdigest()
 
     def server_for(self, uid: str, server_id: int | None) -> ServerObservation | None:
         """By the id in status, else by the owner label (a server created just before a crash)."""
@@ -269,6 +293,15 @@ class Observer:
     def listed_servers(self) -> list[ServerObservation]:
         """Every managed server of the latest listing, with the local writes since (read-only)."""
         return list(self._servers.by_id.values())
+
+    def snapshots_for(self, uid: str) -> tuple[SnapshotObservation, ...]:
+        """This instance's snapshots (our marks, its uid), oldest first."""
+        owned = [s for s in self._snapshots.labelled(uid) if naming.owned_by(s.labels, uid)]
+        return tuple(sorted(owned, key=lambda s: s.id))
+
+    def listed_snapshots(self) -> list[SnapshotObservation]:
+        """Every snapshot with our managed-by label in the latest listing (read-only; the orphan sweep)."""
+        return list(self._snapshots.by_id.values())
 
     def zone(self, name: str | None) -> Zone | None:
         return self._zones.get(name) if name else None
@@ -289,6 +322,18 @@ class Observer:
         else:
             self.server_seen(server)
         return server
+
+    async def fresh_snapshot(self, snapshot_id: int, force: bool = False) -> SnapshotObservation | None:
+        """One GET for a snapshot still being created (at most once per poll interval) or after its action."""
+        now = self._clock()
+        if not force and now - self._snapshot_seen.get(snapshot_id, float("-inf")) < self.poll_interval:
+            return self._snapshots.by_id.get(snapshot_id)
+        snapshot = await self.hetzner.get_snapshot(snapshot_id)
+        if snapshot is None:
+            self.snapshot_gone(snapshot_id)
+        else:
+            self.snapshot_seen(snapshot)
+        return snapshot
 
     async def action(self, action_id: int) -> ActionObservation | None:
         now = self._clock()
@@ -328,6 +373,14 @@ class Observer:
             self.server_seen(server)
         return servers
 
+    async def snapshots_owned_by(self, uid: str) -> list[SnapshotObservation]:
+        """A fresh label-selected list of this instance's snapshots, for deletion."""
+        selector = f"{naming.MANAGED_SELECTOR},{naming.INSTANCE_UID_LABEL}={uid}"
+        snapshots = await self.hetzner.list_snapshots(selector)
+        for snapshot in snapshots:
+            self.snapshot_seen(snapshot)
+        return [s for s in snapshots if naming.owned_by(s.labels, uid)]
+
     async def records_owned_by(self, uid: str) -> list[RecordObservation]:
         """Fresh lists of every managed zone (deletion only), filtered to our records."""
         owned: list[RecordObservation] = []
@@ -354,6 +407,21 @@ class Observer:
     def server_gone(self, server_id: int) -> None:
         def apply() -> None:
             self._servers.drop(server_id)
+
+        self._journal.add(self._clock(), apply)
+
+    def snapshot_seen(self, snapshot: SnapshotObservation) -> None:
+        now = self._clock()
+
+        def apply() -> None:
+            self._snapshots.put(snapshot)
+            self._snapshot_seen[snapshot.id] = now
+
+        self._journal.add(now, apply)
+
+    def snapshot_gone(self, snapshot_id: int) -> None:
+        def apply() -> None:
+            self._snapshots.drop(snapshot_id)
 
         self._journal.add(self._clock(), apply)
 

@@ -30,7 +30,15 @@ from openclaw_operator.providers.hetzner import HetznerProvider
 from openclaw_operator.reconcile import naming
 from openclaw_operator.reconcile.failures import is_frozen, status_after_failure
 from openclaw_operator.reconcile.instance import decide
-from openclaw_operator.reconcile.model import ActionStatus, Note, PlanSettings, Situation
+from openclaw_operator.reconcile.model import (
+    ActionObservation,
+    ActionStatus,
+    ImageStatus,
+    Note,
+    PlanSettings,
+    Situation,
+    SnapshotObservation,
+)
 from openclaw_operator.reconcile.server import needs_fresh_server
 
 __all__ = ["PassResult", "PostEvent", "Reconciler", "first_ready", "status_patch"]
@@ -151,6 +159,7 @@ class Reconciler:
                 server = await observer.fresh_server(server.id, force=True)
         elif server is not None and needs_fresh_server(status, server):
             server = await observer.fresh_server(server.id)
+        snapshots = await self._snapshots(uid, action)
         desired_type = None
         if server is not None and server.server_type != spec.server_type:
             desired_type = await observer.server_type(spec.server_type)
@@ -168,7 +177,22 @@ class Reconciler:
             app=app,
             settings=self.settings,
             now=api.now(),
+            snapshots=snapshots,
         )
+
+    async def _snapshots(self, uid: str, action: ActionObservation | None) -> tuple[SnapshotObservation, ...]:
+        """This instance's snapshots; one still being created is looked at again (at most once per poll,
+        at once when its create_image action is over), since hibernation waits for it."""
+        snapshots = self.observer.snapshots_for(uid)
+        done = (
+            action is not None and action.command == "create_image" and action.status != ActionStatus.RUNNING
+        )
+        if not any(s.status == ImageStatus.CREATING for s in snapshots):
+            return snapshots
+        for snapshot in snapshots:
+            if snapshot.status == ImageStatus.CREATING:
+                await self.observer.fresh_snapshot(snapshot.id, force=done)
+        return self.observer.snapshots_for(uid)
 
 
 def first_ready(before: api.InstanceStatus, after: api.InstanceStatus) -> bool:

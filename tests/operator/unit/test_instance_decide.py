@@ -124,7 +124,7 @@ ROWS = [
         server=replace(SERVER, status="off"),
         app=None,
         ready="True",
-        ready_reason="Suspended",
+        ready_reason="PoweredOff",
         phase=api.Phase.SUSPENDED,
         requeue=False,
     ),

@@ -164,7 +164,7 @@ ROWS = [
         spec={"suspended": True},
         status={"shutdownStartedAt": EARLIER},
         ready="True",
-        reason="Suspended",
+        reason="PoweredOff",
         requeue=False,
         updates={"shutdown_started_at": None},
     ),

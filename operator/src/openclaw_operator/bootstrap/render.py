@@ -64,8 +64,21 @@ class BootstrapInputError(ValueError):
     """A spec value or token the renderer cannot put on a server; never quotes the token."""
 
 
-def render_user_data(instance: api.OpenClawInstance, settings: BootstrapSettings, gateway_token: str) -> str:
+def render_user_data(
+    instance: api.OpenClawInstance,
+    settings: BootstrapSettings,
+    gateway_token: str,
+    *,
+    restoring: bool = False,
+) -> str:
     """The `#cloud-config` user-data for `instance`.
+
+    `restoring`: for a server created from a hibernation snapshot of an installed server. Hetzner gives
+    it a new instance id, so cloud-init runs every per-instance module again with this user-data: it
+    would overwrite the gateway's own openclaw.json (the customer's settings, rewritten by the gateway
+    since) with the defaults. That one file is left out; everything else is the operator's and is
+    written again (token and hostname from the spec and Secret, so both survive), and clawhost-bootstrap,
+    idempotent, finds Node.js and OpenClaw installed and restarts the services.
 
     Raises `UnsafeVersionError` for a version older than the minimum (or unreadable) and
     `BootstrapInputError` for any other value that cannot be rendered: both mean the spec (or the token
@@ -75,7 +88,10 @@ def render_user_data(instance: api.OpenClawInstance, settings: BootstrapSettings
     version = spec.openclaw_version or settings.default_openclaw_version
     check_version(version, settings.min_openclaw_version)
     _check_inputs(spec, gateway_token)
-    user_data = "#cloud-config\n" + _dump(_cloud_config(spec, settings, version, gateway_token))
+    config = _cloud_config(spec, settings, version, gateway_token)
+    if restoring:
+        config["write_files"] = [f for f in config["write_files"] if f["path"] != GATEWAY_CONFIG_FILE]
+    user_data = "#cloud-config\n" + _dump(config)
     size = len(user_data.encode())
     if size > USER_DATA_LIMIT_BYTES:
         raise BootstrapInputError(

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import requests
 from hcloud import APIException, Client
 from hcloud.firewalls import FirewallResource, FirewallResourceLabelSelector, FirewallRule
-from hcloud.images import Image
+from hcloud.images import BoundImage, Image
 from hcloud.locations import Location
 from hcloud.server_types import ServerType
 from hcloud.servers import BoundServer, Server
@@ -37,9 +37,11 @@ from openclaw_operator.reconcile import naming
 from openclaw_operator.reconcile.model import (
     ActionObservation,
     ActionStatus,
+    ImageStatus,
     ServerObservation,
     ServerStatus,
     ServerTypeInfo,
+    SnapshotObservation,
 )
 
 T = TypeVar("T")
@@ -69,6 +71,19 @@ def server_observation(server: BoundServer | Server) -> ServerObservation:
     )
 
 
+def snapshot_observation(image: BoundImage | Image) -> SnapshotObservation:
+    source = image.created_from
+    return SnapshotObservation(
+        id=int(image.id or 0),
+        status=_enum(ImageStatus, image.status, ImageStatus.CREATING),
+        labels=dict(image.labels or {}),
+        size_gb=image.image_size,
+        disk_gb=image.disk_size,
+        created=image.created,
+        server_id=int(source.id) if source is not None and source.id is not None else None,
+    )
+
+
 def action_observation(data: dict[str, Any]) -> ActionObservation:
     error = data.get("error") or {}
     return ActionObservation(
@@ -79,7 +94,7 @@ def action_observation(data: dict[str, Any]) -> ActionObservation:
     )
 
 
-E = TypeVar("E", ServerStatus, ActionStatus)
+E = TypeVar("E", ServerStatus, ActionStatus, ImageStatus)
 
 
 def _enum(enum: type[E], value: object, otherwise: E) -> E:
@@ -156,6 +171,37 @@ class HetznerProvider:
             servers.update((server.id, server) for server in found)
         return list(servers.values())
 
+    async def list_snapshots(
+        self, label_selector: str = naming.MANAGED_SELECTOR
+    ) -> list[SnapshotObservation]:
+        """Our snapshots (few: one per hibernated instance), page by page."""
+        found: dict[int, SnapshotObservation] = {}
+        page: int | None = 1
+        while page is not None:
+            call = functools.partial(
+                self._client.images.get_list,
+                type=["snapshot"],
+                label_selector=label_selector,
+                page=page,
+                per_page=PAGE_SIZE,
+            )
+            result = await self._call("list_images", Operation.READ, call)
+            found.update((i.id, i) for i in map(snapshot_observation, result.images))
+            pagination = result.meta.pagination if result.meta is not None else None
+            page = pagination.next_page if pagination is not None else None
+        return list(found.values())
+
+    async def get_snapshot(self, image_id: int) -> SnapshotObservation | None:
+        try:
+            image = await self._call(
+                "get_image", Operation.READ, lambda: self._client.images.get_by_id(image_id)
+            )
+        except Failure as exc:
+            if exc.kind == FailureKind.NOT_FOUND:
+                return None
+            raise
+        return snapshot_observation(image)
+
     async def get_server(self, server_id: int) -> ServerObservation | None:
         try:
             server = await self._call(
@@ -209,14 +255,16 @@ class HetznerProvider:
         location: str,
         labels: dict[str, str],
         user_data: str,
+        from_snapshot: int | None = None,
     ) -> tuple[ServerObservation, int]:
+        source = Image(id=from_snapshot) if from_snapshot is not None else Image(name=image)
         response = await self._call(
             "create_server",
             Operation.CREATE,
             lambda: self._client.servers.create(
                 name=name,
                 server_type=ServerType(name=server_type),
-                image=Image(name=image),
+                image=source,
                 location=Location(name=location),
                 labels=labels,
                 user_data=user_data,
@@ -246,6 +294,37 @@ class HetznerProvider:
                 return None
             raise
         return int(data["action"]["id"])
+
+    async def create_snapshot(
+        self, server_id: int, description: str, labels: dict[str, str]
+    ) -> tuple[SnapshotObservation, int]:
+        """POST /servers/{id}/actions/create_image type=snapshot: the image (creating) and the action's id."""
+        body = {"type": "snapshot", "description": description, "labels": labels}
+        url = f"/servers/{server_id}/actions/create_image"
+        data = await self._call(
+            "create_image", Operation.ACTION, lambda: self._client.request("POST", url, json=body)
+        )
+        image = BoundImage(self._client.images, data["image"])
+        return snapshot_observation(image), int(data["action"]["id"])
+
+    async def delete_snapshot(self, image_id: int) -> bool:
+        """False when it was already gone."""
+        try:
+            url = f"/images/{image_id}"
+            await self._call("delete_image", Operation.DELETE, lambda: self._client.request("DELETE", url))
+        except Failure as exc:
+            if exc.kind == FailureKind.NOT_FOUND:
+                return False
+            raise
+        return True
+
+    async def set_snapshot_labels(self, image_id: int, labels: dict[str, str]) -> SnapshotObservation:
+        data = await self._call(
+            "update_image",
+            Operation.UPDATE,
+            lambda: self._client.request("PUT", f"/images/{image_id}", json={"labels": labels}),
+        )
+        return snapshot_observation(BoundImage(self._client.images, data["image"]))
 
     async def set_labels(self, server_id: int, labels: dict[str, str]) -> ServerObservation:
         data = await self._call(

@@ -39,6 +39,7 @@ class DnsInputs:
     ipv4: str | None
     ipv6: str | None
     spec_changed: bool  # the generation moved since the last pass: differences are requests, not drift
+    hold: bool = False  # no server for a while (hibernated): keep our records, write nothing
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,8 @@ def plan_dns(inp: DnsInputs) -> DnsPlan:
         return DnsPlan(verdict=cond.false(stall.reason, stall.message), stall=stall)
 
     ours = [r for r in inp.records if naming.record_owner(r.comment) == inp.uid]
+    if inp.hold and not (inp.ipv4 or inp.ipv6):
+        return _held(inp, ours)
     desired = desired_records(inp)
     steps: list[Step] = []
     ids: dict[str, str] = {}
@@ -145,6 +148,17 @@ def plan_dns(inp: DnsInputs) -> DnsPlan:
     return DnsPlan(
         verdict=cond.true("RecordsInSync", f"{names} for {inp.hostname} are correct"), updates=updates
     )
+
+
+def _held(inp: DnsInputs, ours: list[RecordObservation]) -> DnsPlan:
+    assert inp.zone is not None
+    ids = {r.type: r.id for r in ours if r.name == inp.hostname and r.type in ADDRESS_TYPES}
+    updates = StatusDelta(
+        dns_record_ids=api.DnsRecordIds(zone_id=inp.zone.id, a=ids.get("A"), aaaa=ids.get("AAAA"))
+    )
+    names = " and ".join(sorted(ids)) or "no records"
+    message = f"{names} for {inp.hostname} kept while there is no server"
+    return DnsPlan(verdict=cond.true("RecordsKept", message), updates=updates)
 
 
 def _delete(record: RecordObservation, why: str) -> Step:

@@ -12,7 +12,7 @@ from openclaw_operator import api
 from openclaw_operator.api import ConditionType, Phase
 from openclaw_operator.bootstrap.versions import UnsafeVersionError, check_version
 from openclaw_operator.reconcile import conditions as cond
-from openclaw_operator.reconcile import naming
+from openclaw_operator.reconcile import hibernate, naming
 from openclaw_operator.reconcile.conditions import Verdict
 from openclaw_operator.reconcile.dns import DnsInputs, plan_dns
 from openclaw_operator.reconcile.model import Note, Situation, StatusDelta, Step
@@ -62,8 +62,10 @@ def decide(s: Situation) -> Decision:
             now=s.now,
             shutdown_timeout=s.settings.shutdown_timeout,
             poll=s.settings.poll,
+            snapshots=s.snapshots,
         )
     )
+    updates = updates.then(StatusDelta(billing=hibernate.billing(s.server, s.snapshots)))
     updates = updates.then(server_plan.updates)
     server = s.server
     dns_plan = plan_dns(
@@ -78,6 +80,9 @@ def decide(s: Situation) -> Decision:
             ipv4=server.ipv4 if server is not None else None,
             ipv6=server.ipv6 if server is not None else None,
             spec_changed=before.observed_generation != meta.generation,
+            # No server while hibernated (or being restored): the records stay as they are, ours, until
+            # the new server's addresses are known.
+            hold=server is None and (spec.suspended or bool(s.snapshots)),
         )
     )
     updates = updates.then(dns_plan.updates)
@@ -168,8 +173,10 @@ def _ready(s: Situation, verdicts: dict[ConditionType, Verdict], stall: Verdict 
         verdict = verdicts[part]
         if not verdict.ok:
             return cond.false(verdict.reason, verdict.message)
+    if s.instance.spec.suspended and s.server is None:
+        return cond.true("Hibernated", "the instance is suspended: hibernated, without a server")
     if s.instance.spec.suspended:
-        return cond.true("Suspended", "the instance is suspended: its server is powered off")
+        return cond.true("PoweredOff", "the instance is suspended: its server is powered off")
     return cond.true("Ready", f"OpenClaw is serving at https://{s.instance.spec.hostname}/")
 
 

@@ -73,6 +73,25 @@ class ActionObservation:
     error_message: str | None = None
 
 
+class ImageStatus(StrEnum):
+    CREATING = "creating"
+    AVAILABLE = "available"
+    UNAVAILABLE = "unavailable"
+
+
+@dataclass(frozen=True)
+class SnapshotObservation:
+    """One of our Hetzner snapshots (an image of type snapshot carrying our owner labels)."""
+
+    id: int
+    status: ImageStatus
+    labels: dict[str, str] = field(default_factory=dict, hash=False, compare=True)
+    size_gb: float | None = None  # image_size: known once available, what Hetzner bills
+    disk_gb: float | None = None  # the disk a server made from it needs at least
+    created: datetime | None = None
+    server_id: int | None = None  # created_from: the server it is a copy of
+
+
 @dataclass(frozen=True)
 class RecordObservation:
     id: str
@@ -122,6 +141,7 @@ class Situation:
     app: AppObservation | None
     settings: PlanSettings
     now: datetime
+    snapshots: tuple[SnapshotObservation, ...] = ()  # ours for this instance (hibernation)
 
 
 class StatusDelta(BaseModel):
@@ -146,6 +166,8 @@ class StatusDelta(BaseModel):
     last_handled_reinstall_at: str | None = None
     shutdown_started_at: datetime | None = None
     refused_generation: int | None = None
+    hibernation: api.Hibernation | None = None
+    billing: api.Billing | None = None
 
     def changes(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.model_fields_set}
@@ -200,6 +222,8 @@ class CreateServer(_StepBase):
     image: str
     location: str
     labels: dict[str, str] = field(hash=False)
+    # A hibernation snapshot's id: the server is made from it, with user-data that keeps its data.
+    from_snapshot: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -227,6 +251,28 @@ class DeleteServer(_StepBase):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CreateSnapshot(_StepBase):
+    """POST /servers/{id}/actions/create_image type=snapshot, labelled so a crash finds it again."""
+
+    server_id: int
+    description: str
+    labels: dict[str, str] = field(hash=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeleteSnapshot(_StepBase):
+    snapshot_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetSnapshotLabels(_StepBase):
+    """Retain: the snapshot stays, without our ownership marks."""
+
+    snapshot_id: int
+    labels: dict[str, str] = field(hash=False)
+
+
+@dataclass(frozen=True, kw_only=True)
 class WriteRecord(_StepBase):
     """Create the record (no id yet) or overwrite the one with its id."""
 
@@ -239,7 +285,16 @@ class DeleteRecord(_StepBase):
 
 
 Step = (
-    CreateServer | RebuildServer | ServerAction | SetServerLabels | DeleteServer | WriteRecord | DeleteRecord
+    CreateServer
+    | RebuildServer
+    | ServerAction
+    | SetServerLabels
+    | DeleteServer
+    | WriteRecord
+    | DeleteRecord
+    | CreateSnapshot
+    | DeleteSnapshot
+    | SetSnapshotLabels
 )
 
 
@@ -258,8 +313,10 @@ def step_name(step: Step) -> str:
             return command
         case WriteRecord(record=record):
             return "update_record" if record.id else "create_record"
-        case CreateServer():
+        case CreateServer(from_snapshot=None):
             return "create_server"
+        case CreateServer():
+            return "restore_server"
         case RebuildServer():
             return "rebuild"
         case SetServerLabels():
@@ -268,6 +325,12 @@ def step_name(step: Step) -> str:
             return "delete_server"
         case DeleteRecord():
             return "delete_record"
+        case CreateSnapshot():
+            return "create_snapshot"
+        case DeleteSnapshot():
+            return "delete_snapshot"
+        case SetSnapshotLabels():
+            return "set_snapshot_labels"
 
 
 @dataclass(frozen=True)

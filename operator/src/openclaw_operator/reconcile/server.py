@@ -15,6 +15,7 @@ from datetime import datetime
 
 from openclaw_operator import api
 from openclaw_operator.reconcile import conditions as cond
+from openclaw_operator.reconcile import hibernate
 from openclaw_operator.reconcile.conditions import Verdict
 from openclaw_operator.reconcile.model import (
     NO_CHANGE,
@@ -30,6 +31,7 @@ from openclaw_operator.reconcile.model import (
     ServerStatus,
     ServerTypeInfo,
     SetServerLabels,
+    SnapshotObservation,
     StatusDelta,
     Step,
     change_protection,
@@ -62,6 +64,10 @@ class ServerInputs:
     now: datetime
     shutdown_timeout: float
     poll: float
+    snapshots: tuple[SnapshotObservation, ...] = ()  # this instance's (hibernation)
+
+    def hibernation(self) -> hibernate.HibernationInputs:
+        return hibernate.HibernationInputs(self.name, self.labels, self.spec, self.status, self.snapshots)
 
 
 @dataclass(frozen=True)
@@ -123,7 +129,11 @@ def _follow_action(inp: ServerInputs) -> ServerPlan | None:
 def _plan_without_action(inp: ServerInputs) -> ServerPlan:
     server, spec, status = inp.server, inp.spec, inp.status
     if server is None:
-        return _create(inp)
+        move = hibernate.without_server(inp.hibernation())
+        if move is not None:
+            return _moved(inp, move, NO_CHANGE)
+        plan = _create(inp)
+        return replace(plan, notes=plan.notes + hibernate.lost_snapshot_notes(inp.hibernation()))
     updates = _observed_fields(server)
     if server.status in TRANSITIONAL and not (
         server.status == ServerStatus.STOPPING and status.shutdown_started_at is not None
@@ -134,6 +144,9 @@ def _plan_without_action(inp: ServerInputs) -> ServerPlan:
             updates=updates,
             provisioning=server.status in (ServerStatus.INITIALIZING, ServerStatus.STARTING),
         )
+    move = hibernate.with_server(inp.hibernation(), server)
+    if move is not None:
+        return _moved(inp, move, updates)
     reinstall = inp.annotations.get(api.REINSTALL_REQUESTED_AT)
     if reinstall and reinstall != status.last_handled_reinstall_at:
         return _reinstall(inp, server, reinstall, updates)
@@ -188,6 +201,20 @@ def _observed_fields(server: ServerObservation) -> StatusDelta:
         server_type=server.server_type,
         ipv4=server.ipv4,
         ipv6=server.ipv6,
+    )
+
+
+def _moved(inp: ServerInputs, move: hibernate.Move, updates: StatusDelta) -> ServerPlan:
+    if move.shut_down:
+        assert inp.server is not None
+        return _shut_down(inp, inp.server, updates, why="hibernate")
+    return ServerPlan(
+        verdict=move.verdict,
+        steps=move.steps,
+        updates=updates.then(move.updates),
+        notes=move.notes,
+        requeue=inp.poll if move.steps or move.wait else None,
+        provisioning=move.provisioning,
     )
 
 
@@ -294,7 +321,7 @@ def _suspend(inp: ServerInputs, server: ServerObservation, updates: StatusDelta)
             updates = updates.then(StatusDelta(last_handled_reboot_at=reboot))
             notes = (Note("Normal", "RebootSkipped", "reboot requested while suspended: nothing to do"),)
         return ServerPlan(
-            verdict=cond.true("Suspended", f"server {server.name} is powered off (suspended)"),
+            verdict=cond.true("PoweredOff", f"server {server.name} is powered off (suspended)"),
             updates=updates.then(StatusDelta(shutdown_started_at=None)),
             notes=notes,
         )
