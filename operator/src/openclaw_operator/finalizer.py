@@ -91,7 +91,8 @@ class Finalizer:
             action = await self.observer.action(status.action.id) if status.action is not None else None
             servers = tuple(await self.observer.servers_owned_by(uid))
             records = tuple(await self.observer.records_owned_by(uid))
-            plan = plan_delete(instance.spec.deletion_policy, servers, records, action)
+            snapshots = tuple(await self.observer.snapshots_owned_by(uid))
+            plan = plan_delete(instance.spec.deletion_policy, servers, records, action, snapshots)
             if action is not None and action.status != ActionStatus.RUNNING:
                 deleting = StatusDelta(action=None).applied_to(deleting)
             for step in plan.steps:

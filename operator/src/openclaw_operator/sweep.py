@@ -52,6 +52,7 @@ class OrphanSweep:
 
     async def sweep(self) -> SweepPlan | None:
         servers = tuple(self._observer.listed_servers())
+        snapshots = tuple(self._observer.listed_snapshots())
         try:
             live = await self._kube().instance_uids(self._namespaces)
         except KubeUnavailable as exc:  # not logged in yet, or the apiserver is away
@@ -66,6 +67,7 @@ class OrphanSweep:
                 first_seen=self._first_seen,
                 now=self._clock(),
                 grace=self._grace,
+                snapshots=snapshots,
             )
         )
         self._first_seen = plan.first_seen
@@ -74,7 +76,9 @@ class OrphanSweep:
             if orphan.uid not in self._reported:
                 self._reported.add(orphan.uid)
                 log.warning(
-                    "orphan %s: kept, its servers %s name no deletion policy", _who(orphan), _names(orphan)
+                    "orphan %s: kept, its servers and snapshots %s name no deletion policy",
+                    _who(orphan),
+                    _names(orphan),
                 )
         for orphan in plan.clean_up:
             if orphan.uid in self._reported:
@@ -83,8 +87,7 @@ class OrphanSweep:
             assert orphan.policy is not None
             verb = "deleting" if orphan.policy == api.DeletionPolicy.DELETE else "releasing"
             log.warning(
-                "orphan %s: its instance no longer exists; %s server(s) %s and its DNS records "
-                "(deletionPolicy %s)",
+                "orphan %s: its instance no longer exists; %s %s and its DNS records (deletionPolicy %s)",
                 _who(orphan),
                 verb,
                 _names(orphan),
@@ -117,4 +120,5 @@ def _who(orphan: Orphan) -> str:
 
 
 def _names(orphan: Orphan) -> str:
-    return ", ".join(f"{s.name} ({s.id})" for s in orphan.servers)
+    servers = [f"{s.name} ({s.id})" for s in orphan.servers]
+    return ", ".join(servers + [f"snapshot {s.id}" for s in orphan.snapshots])

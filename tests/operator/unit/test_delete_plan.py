@@ -11,10 +11,13 @@ from openclaw_operator.reconcile import naming
 from openclaw_operator.reconcile.delete import plan_delete
 from openclaw_operator.reconcile.model import (
     ActionObservation,
+    ImageStatus,
     RecordObservation,
     ServerAction,
     ServerObservation,
     SetServerLabels,
+    SetSnapshotLabels,
+    SnapshotObservation,
     WriteRecord,
     step_name,
 )
@@ -72,3 +75,39 @@ def test_protection_is_lifted_before_the_delete() -> None:
     (unprotect,) = plan_delete(DELETE, (SERVER,), (), None).steps
     assert isinstance(unprotect, ServerAction) and unprotect.server_id == SERVER.id
     assert unprotect.payload == {"delete": False, "rebuild": False}
+
+
+SNAPSHOT = SnapshotObservation(
+    41,
+    ImageStatus.AVAILABLE,
+    {naming.MANAGED_BY_LABEL: naming.MANAGED_BY_VALUE, naming.INSTANCE_UID_LABEL: "u"},
+)
+
+
+@pytest.mark.parametrize(
+    ("policy", "servers", "snapshots", "kinds", "done"),
+    [
+        # A hibernated instance: no server, its snapshot goes, then the finalizer.
+        (DELETE, (), (SNAPSHOT,), ["delete_snapshot"], False),
+        (
+            DELETE,
+            (replace(SERVER, delete_protected=False, rebuild_protected=False),),
+            (SNAPSHOT,),
+            ["delete_server", "delete_snapshot"],
+            False,
+        ),
+        # One still being created cannot be deleted yet (Hetzner: locked): waited for, never forgotten.
+        (DELETE, (), (replace(SNAPSHOT, status=ImageStatus.CREATING),), [], False),
+        (RETAIN, (), (SNAPSHOT,), ["set_snapshot_labels"], True),
+    ],
+)
+def test_plan_delete_with_snapshots(policy, servers, snapshots, kinds, done) -> None:  # type: ignore[no-untyped-def]
+    plan = plan_delete(policy, servers, (), None, snapshots)
+    assert [step_name(s) for s in plan.steps] == kinds
+    assert plan.done == done
+
+
+def test_retain_releases_the_snapshot_keeping_foreign_labels() -> None:
+    labelled = replace(SNAPSHOT, labels={**SNAPSHOT.labels, "team": "x"})
+    (step,) = plan_delete(RETAIN, (), (), None, (labelled,)).steps
+    assert isinstance(step, SetSnapshotLabels) and step.labels == {"team": "x"}

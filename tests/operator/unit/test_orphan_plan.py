@@ -9,7 +9,7 @@ import pytest
 
 from openclaw_operator import api
 from openclaw_operator.reconcile import naming
-from openclaw_operator.reconcile.model import ServerObservation
+from openclaw_operator.reconcile.model import ImageStatus, ServerObservation, SnapshotObservation
 from openclaw_operator.reconcile.orphans import SweepInputs, plan_sweep
 
 CLUSTER = "prod-1"
@@ -141,3 +141,74 @@ def test_owner_labels_record_policy_and_cluster() -> None:
     assert naming.deletion_policy(labels) == RETAIN
     assert naming.CLUSTER_LABEL not in naming.owner_labels(instance)
     assert naming.without_owner_labels({**labels, "team": "x"}) == {"team": "x"}  # Retain releases both
+
+
+def snapshot(snapshot_id: int, labels: dict[str, str]) -> SnapshotObservation:
+    return SnapshotObservation(snapshot_id, ImageStatus.AVAILABLE, labels, size_gb=1.0)
+
+
+SNAPSHOT_ROWS = {
+    "a hibernated instance's snapshot, instance gone, grace over: handed over": (
+        (snapshot(9, ours()),),
+        SEEN_LONG_AGO,
+        {GONE: (DELETE, (9,))},
+        (),
+    ),
+    "within the grace period: waits": ((snapshot(9, ours()),), {}, {}, ()),
+    "Retain on the snapshot: released, never deleted": (
+        (snapshot(9, ours(policy="Retain")),),
+        SEEN_LONG_AGO,
+        {GONE: (RETAIN, (9,))},
+        (),
+    ),
+    "no policy label: kept": ((snapshot(9, ours(policy=None)),), SEEN_LONG_AGO, {}, (GONE,)),
+    "the instance exists: not an orphan": ((snapshot(9, ours(uid=LIVE)),), SEEN_LONG_AGO, {}, ()),
+    "another cluster's snapshot: never judged": (
+        (snapshot(9, ours(**{naming.CLUSTER_LABEL: "staging"})),),
+        SEEN_LONG_AGO,
+        {},
+        (),
+    ),
+    "a foreign image (no managed-by): never judged": (
+        (snapshot(9, ours(**{naming.MANAGED_BY_LABEL: None})),),
+        SEEN_LONG_AGO,
+        {},
+        (),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", SNAPSHOT_ROWS)
+def test_snapshots_are_judged_like_servers(name: str) -> None:
+    snapshots, first_seen, clean_up, kept = SNAPSHOT_ROWS[name]
+    plan = plan_sweep(
+        SweepInputs(
+            servers=(),
+            live=frozenset({LIVE}),
+            namespaces=None,
+            cluster=CLUSTER,
+            first_seen=first_seen,
+            now=NOW,
+            grace=GRACE,
+            snapshots=snapshots,
+        )
+    )
+    assert {o.uid: (o.policy, tuple(s.id for s in o.snapshots)) for o in plan.clean_up} == clean_up
+    assert tuple(o.uid for o in plan.kept) == kept
+
+
+def test_a_server_and_a_snapshot_of_one_gone_instance_are_one_orphan() -> None:
+    plan = plan_sweep(
+        SweepInputs(
+            servers=(server(1, ours()),),
+            live=frozenset(),
+            namespaces=None,
+            cluster=CLUSTER,
+            first_seen=SEEN_LONG_AGO,
+            now=NOW,
+            grace=GRACE,
+            snapshots=(snapshot(9, ours()),),
+        )
+    )
+    (orphan,) = plan.clean_up
+    assert [s.id for s in orphan.servers] == [1] and [s.id for s in orphan.snapshots] == [9]

@@ -26,6 +26,9 @@ class FakeObserver:
     def listed_servers(self) -> list[Any]:
         return [server(1, ours()), server(2, ours(uid=LIVE))]
 
+    def listed_snapshots(self) -> list[Any]:
+        return []
+
 
 async def test_a_failed_list_deletes_nothing_and_grace_counts_from_the_first_sighting() -> None:
     now = [0.0]

@@ -14,7 +14,9 @@ What keeps the sweep from deleting anything that is not an orphan of this cluste
 - only servers of namespaces this operator watches: an operator of other namespaces may own the rest;
 - a server whose deletion-policy label is missing or unknown is kept (and reported), never deleted;
 - records are only deleted with their server: a comment names no cluster, so a record alone is never
-  enough to call anything an orphan.
+  enough to call anything an orphan;
+- snapshots (a hibernated instance has one and no server) are judged like servers, by the same labels;
+  images without all our marks (anyone else's, or system images) are never looked at.
 The caller guarantees that `live` is complete (one consistent LIST of every watched namespace, taken
 after the listing of servers) and skips the sweep whenever it is not.
 """
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 
 from openclaw_operator import api
 from openclaw_operator.reconcile import naming
-from openclaw_operator.reconcile.model import ServerObservation
+from openclaw_operator.reconcile.model import ServerObservation, SnapshotObservation
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Orphan:
     name: str
     policy: api.DeletionPolicy | None  # None: no label we know; kept
     servers: tuple[ServerObservation, ...]
+    snapshots: tuple[SnapshotObservation, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class SweepInputs:
     first_seen: Mapping[str, float]  # uid -> when a sweep first saw it orphaned (carried over)
     now: float
     grace: float
+    snapshots: tuple[SnapshotObservation, ...] = ()  # the observer's latest listing of our snapshots
 
 
 @dataclass(frozen=True)
@@ -69,16 +73,27 @@ def plan_sweep(inp: SweepInputs) -> SweepPlan:
 
 def _orphans(inp: SweepInputs) -> dict[str, Orphan]:
     by_uid: dict[str, list[ServerObservation]] = {}
+    snapshots_by_uid: dict[str, list[SnapshotObservation]] = {}
     for server in inp.servers:
-        uid = _judged_owner(server, inp)
+        uid = _judged_owner(server.labels, inp)
         if uid is not None and uid not in inp.live:
             by_uid.setdefault(uid, []).append(server)
-    return {uid: _orphan(uid, sorted(servers, key=lambda s: s.id)) for uid, servers in by_uid.items()}
+    for snapshot in inp.snapshots:
+        uid = _judged_owner(snapshot.labels, inp)
+        if uid is not None and uid not in inp.live:
+            snapshots_by_uid.setdefault(uid, []).append(snapshot)
+    return {
+        uid: _orphan(
+            uid,
+            sorted(by_uid.get(uid, []), key=lambda s: s.id),
+            sorted(snapshots_by_uid.get(uid, []), key=lambda s: s.id),
+        )
+        for uid in by_uid.keys() | snapshots_by_uid.keys()
+    }
 
 
-def _judged_owner(server: ServerObservation, inp: SweepInputs) -> str | None:
-    """The instance uid of a server this sweep may judge, else None."""
-    labels = server.labels
+def _judged_owner(labels: dict[str, str], inp: SweepInputs) -> str | None:
+    """The instance uid of a server (or snapshot) this sweep may judge, else None."""
     uid = labels.get(naming.INSTANCE_UID_LABEL)
     if not uid or not naming.owned_by(labels, uid) or labels.get(naming.CLUSTER_LABEL) != inp.cluster:
         return None
@@ -87,14 +102,16 @@ def _judged_owner(server: ServerObservation, inp: SweepInputs) -> str | None:
     return uid
 
 
-def _orphan(uid: str, servers: list[ServerObservation]) -> Orphan:
-    first = servers[0].labels
+def _orphan(uid: str, servers: list[ServerObservation], snapshots: list[SnapshotObservation]) -> Orphan:
+    labelled = [s.labels for s in servers] + [s.labels for s in snapshots]
+    first = labelled[0]
     return Orphan(
         uid=uid,
         namespace=first.get(naming.INSTANCE_NAMESPACE_LABEL, ""),
         name=first.get(naming.INSTANCE_NAME_LABEL, ""),
-        policy=_policy(naming.deletion_policy(s.labels) for s in servers),
+        policy=_policy(naming.deletion_policy(labels) for labels in labelled),
         servers=tuple(servers),
+        snapshots=tuple(snapshots),
     )
 
 
