@@ -203,7 +203,18 @@ def first_ready(before: api.InstanceStatus, after: api.InstanceStatus) -> bool:
 
 def status_patch(old: api.InstanceStatus, new: api.InstanceStatus) -> dict[str, Any]:
     """A JSON merge patch for status with only the fields that differ (None deletes a field)."""
-    before, after = old.to_api(), new.to_api()
-    patch: dict[str, Any] = {key: value for key, value in after.items() if before.get(key) != value}
+    return _merge_patch(old.to_api(), new.to_api())
+
+
+def _merge_patch(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    # A merge patch merges objects key by key, so a key gone from a nested object (billing.serverType
+    # once the server is deleted) must be deleted with an explicit None, as at the top level.
+    patch: dict[str, Any] = {}
+    for key, value in after.items():
+        was = before.get(key)
+        if was == value:
+            continue
+        both_objects = isinstance(was, dict) and isinstance(value, dict)
+        patch[key] = _merge_patch(was, value) if both_objects else value  # type: ignore[arg-type]
     patch.update({key: None for key in before if key not in after})
     return patch
