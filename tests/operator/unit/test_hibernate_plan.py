@@ -298,3 +298,10 @@ def test_a_snapshot_deleted_by_hand_is_reported_and_the_server_made_fresh() -> N
     decision = decide(situation(row))
     assert step_name(decision.steps[0]) == "create_server"  # a fresh server, from the spec's image
     assert [n.reason for n in decision.notes] == ["SnapshotLost"]
+
+
+def test_status_follows_hetzner_after_a_crash_between_a_delete_and_its_status_write() -> None:
+    """The snapshot was deleted, the operator died before status heard of it: the record goes."""
+    row = Row("x", spec={"suspended": False}, status={"hibernation": {"snapshotId": 41}})
+    decision = decide(situation(row))
+    assert decision.steps == () and decision.status.hibernation is None

@@ -75,7 +75,14 @@ def kept(snapshots: tuple[SnapshotObservation, ...]) -> SnapshotObservation | No
     return max(available, key=lambda s: s.id) if available else None
 
 
-def hibernation_record(snapshot: SnapshotObservation, server_name: str) -> api.Hibernation:
+def hibernation_record(
+    snapshots: tuple[SnapshotObservation, ...], server_name: str
+) -> api.Hibernation | None:
+    """status.hibernation, from what Hetzner shows (so a crash between a delete and its status write
+    leaves no stale record): the snapshot the instance is kept in, or None."""
+    snapshot = kept(snapshots)
+    if snapshot is None:
+        return None
     return api.Hibernation(
         snapshot_id=snapshot.id, size_gb=snapshot.size_gb, taken_at=snapshot.created, server_name=server_name
     )
@@ -93,13 +100,7 @@ def without_server(inp: HibernationInputs) -> Move | None:
     """No server: hibernated, restoring, or (None) nothing to do with hibernation: create as usual."""
     snapshot = kept(inp.snapshots)
     if snapshot is not None:
-        record = StatusDelta(
-            hibernation=hibernation_record(snapshot, inp.name),
-            server_id=None,
-            ipv4=None,
-            ipv6=None,
-            shutdown_started_at=None,
-        )
+        record = StatusDelta(server_id=None, ipv4=None, ipv6=None, shutdown_started_at=None)
         if inp.spec.suspended:
             message = f"hibernated: kept as snapshot {snapshot.id} ({snapshot.size_gb or 0:g} GB), no server"
             return Move(verdict=cond.true("Hibernated", message), updates=record)
@@ -169,14 +170,13 @@ def with_server(inp: HibernationInputs, server: ServerObservation) -> Move | Non
         for s in inp.snapshots
         if s.id != snapshot.id and s.status == ImageStatus.AVAILABLE
     )
-    record = StatusDelta(hibernation=hibernation_record(snapshot, server.name))
     if server.delete_protected or server.rebuild_protected:
         message = f"snapshot {snapshot.id} is available; lifting protection of server {server.name}"
         step: Step = change_protection(server.id, False, "Hibernating", message)
     else:
         message = f"snapshot {snapshot.id} is available; deleting server {server.name} to hibernate"
         step = DeleteServer(server_id=server.id, reason="Hibernating", message=message)
-    return Move(verdict=cond.false("Hibernating", message), steps=(*older, step), updates=record)
+    return Move(verdict=cond.false("Hibernating", message), steps=(*older, step))
 
 
 def _delete_stale(snapshots: tuple[SnapshotObservation, ...], server: ServerObservation) -> Move | None:
@@ -202,4 +202,4 @@ def _delete_stale(snapshots: tuple[SnapshotObservation, ...], server: ServerObse
 
 
 def _cleared() -> StatusDelta:
-    return StatusDelta(hibernation=None, server_id=None, ipv4=None, ipv6=None, shutdown_started_at=None)
+    return StatusDelta(server_id=None, ipv4=None, ipv6=None, shutdown_started_at=None)

@@ -65,7 +65,8 @@ def decide(s: Situation) -> Decision:
             snapshots=s.snapshots,
         )
     )
-    updates = updates.then(StatusDelta(billing=hibernate.billing(s.server, s.snapshots)))
+    kept_in = hibernate.hibernation_record(s.snapshots, naming.server_name(meta.name, meta.uid))
+    updates = updates.then(StatusDelta(billing=hibernate.billing(s.server, s.snapshots), hibernation=kept_in))
     updates = updates.then(server_plan.updates)
     server = s.server
     dns_plan = plan_dns(
