@@ -29,7 +29,10 @@ def ratio(baseline: float | None, ours: float | None) -> float | None:
 
 
 def assemble(
-    meta: dict[str, Any], steady: dict[int, dict[str, Any]], burst: dict[str, Any] | None
+    meta: dict[str, Any],
+    steady: dict[int, dict[str, Any]],
+    burst: dict[str, Any] | None,
+    hibernate: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     results: dict[str, Any] = {**meta, "steady_state": {}, "resources": {}, "baseline": {}, "ratios": {}}
     base: dict[str, Any] = {"steady_state": {}, "resources": {}}
@@ -59,6 +62,8 @@ def assemble(
         results["ratios"]["burst_time_to_all_ready"] = ratio(
             burst["baseline"]["time_to_all_ready_seconds"], burst["ours"]["time_to_all_ready_seconds"]
         )
+    if hibernate is not None:
+        results["hibernate"] = hibernate
     results["baseline"] = base
     results["targets"] = targets(results)
     return results
@@ -129,10 +134,55 @@ def markdown(results: dict[str, Any], chart_name: str | None) -> str:
         lines += [f"![results]({chart_name})", ""]
     lines += _steady_section(results)
     lines += _burst_section(results)
+    lines += _hibernate_section(results)
     lines += ["## Targets", ""]
     lines += [f"- {name.replace('_', ' ')}: **{_verdict(v)}**" for name, v in results["targets"].items()]
     lines += ["", "How these figures are produced, and what was seeded: docs/benchmarks.md.", ""]
     return "\n".join(lines)
+
+
+def _hibernate_section(results: dict[str, Any]) -> list[str]:
+    found = results.get("hibernate")
+    if not found:
+        return []
+    money = found["monthly"]
+    currency, fleet = money["currency"], money["fleet"]
+    lines = [
+        "## Hibernate (suspendMode)",
+        "",
+        f"{found['instances']} instances ({money['server_type']}, {found['used_disk_gb']:g} GB used) "
+        "hibernated together, then unsuspended; Hetzner requests per instance, shared listings included.",
+        "",
+        _row("phase", "Hetzner requests per instance", "429s", "simulated seconds"),
+        _row("---", "---", "---", "---"),
+    ]
+    for phase in ("hibernate", "unsuspend"):
+        part = found[phase]
+        lines.append(
+            _row(phase, _fmt(part["requests_per_instance"]), part["rate_limited"], _fmt(part["seconds"]))
+        )
+    lines += [
+        _row("whole cycle", _fmt(found["cycle_requests_per_instance"]), "", ""),
+        "",
+        f"Monthly cost of {fleet:,} suspended instances, {currency} net (prices from the simulator's "
+        "GET /pricing; sources in docs/benchmarks.md):",
+        "",
+        _row("suspendMode", "per instance", f"{fleet:,} instances"),
+        _row("---", "---", "---"),
+        _row(
+            f"PowerOff ({money['server_type']} {money['server_monthly_net']:g} + IPv4 "
+            f"{money['primary_ipv4_monthly_net']:g})",
+            f"{money['power_off_per_instance']:.2f}",
+            f"{money['power_off_fleet_monthly']:,.2f}",
+        ),
+        _row(
+            f"Hibernate ({money['snapshot_gb']:g} GB snapshot x {money['snapshot_per_gb_month_net']:g})",
+            f"{money['hibernate_per_instance']:.4f}",
+            f"{money['hibernate_fleet_monthly']:,.2f}",
+        ),
+        "",
+    ]
+    return lines
 
 
 def _steady_section(results: dict[str, Any]) -> list[str]:

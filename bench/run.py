@@ -23,6 +23,7 @@ from clawhost_sandbox.controlplane import ControlPlane
 
 from bench.burst import BurstConfig, run_burst
 from bench.cluster import Cluster
+from bench.hibernate import HibernateConfig, run_hibernate
 from bench.report import assemble, chart, markdown
 from bench.steady import SteadyConfig, run_steady
 from tests.conftest import install_crd  # the one place that knows how the CRD becomes served
@@ -59,6 +60,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small fleets and short windows (a smoke run)")
     parser.add_argument("--sizes", help="comma-separated fleet sizes (default: 100,1000,5000)")
     parser.add_argument("--no-burst", action="store_true")
+    parser.add_argument("--no-steady", action="store_true")
+    parser.add_argument("--no-hibernate", action="store_true")
     parser.add_argument("--burst-instances", type=int, default=200)
     parser.add_argument("--profile", action="store_true", help="write a cProfile of each operator run")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
@@ -86,13 +89,13 @@ def commit() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    plan = steady_plan(args.quick, args.sizes)
+    plan = {} if args.no_steady else steady_plan(args.quick, args.sizes)
     started, load_at_start = time.monotonic(), [round(load, 2) for load in os.getloadavg()]
     workdir = Path(tempfile.mkdtemp(prefix="clawhost-bench-"))
     print(f"bench: working directory {workdir}", flush=True)
     plane = ControlPlane(workdir / "controlplane", controller_manager=False)
     steady: dict[int, dict[str, object]] = {}
-    burst = None
+    burst = hibernate = None
     try:
         access = plane.start()
         install_crd(access)
@@ -113,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
             scale, naive_scale = (10.0, 10.0) if args.quick else (BURST_SCALE, BURST_BASELINE_SCALE)
             config = BurstConfig(instances=instances, time_scale=scale, baseline_time_scale=naive_scale)
             burst = run_burst(cluster, config, workdir)
+        if not args.no_hibernate:
+            print("bench: hibernate/unsuspend cycle", flush=True)
+            hibernate = run_hibernate(cluster, HibernateConfig(instances=5 if args.quick else 10), workdir)
     finally:
         plane.stop()
     date = datetime.now(UTC).strftime("%Y-%m-%d")
@@ -125,14 +131,14 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{os.cpu_count()} CPUs, Python {platform.python_version()}",
         "wall_seconds": round(time.monotonic() - started, 1),
         "load_average": {"start": load_at_start, "end": [round(load, 2) for load in os.getloadavg()]},
-        "time_scale": plan.get(1000, next(iter(plan.values()))).scale,
+        "time_scale": plan[1000].scale if 1000 in plan else next((s.scale for s in plan.values()), None),
         "time_scales": {
             "steady_state": {str(n): [size.scale, size.baseline_scale] for n, size in plan.items()},
             "burst": burst["time_scale"] if burst else None,
         },
         "workdir": str(workdir),
     }
-    results = assemble(meta, steady, burst)  # type: ignore[arg-type]
+    results = assemble(meta, steady, burst, hibernate)  # type: ignore[arg-type]
     args.out.mkdir(parents=True, exist_ok=True)
     stem = date + ("-quick" if args.quick else "")
     (args.out / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
