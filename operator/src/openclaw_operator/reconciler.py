@@ -181,12 +181,14 @@ class Reconciler:
         )
 
     async def _snapshots(self, uid: str, action: ActionObservation | None) -> tuple[SnapshotObservation, ...]:
-        """This instance's snapshots; one still being created is looked at again (at most once per poll,
-        at once when its create_image action is over), since hibernation waits for it."""
+        """This instance's snapshots; one still being created is looked at again, since hibernation waits
+        for it: at once when its create_image action is over, and at most once per poll when no action
+        is recorded (a crash lost it). While the action runs, the batched action poll says when it is
+        done, and a GET per image and poll would cost a mass suspension its rate limit."""
         snapshots = self.observer.snapshots_for(uid)
-        done = (
-            action is not None and action.command == "create_image" and action.status != ActionStatus.RUNNING
-        )
+        if action is not None and action.status == ActionStatus.RUNNING:
+            return snapshots
+        done = action is not None and action.command == "create_image"
         if not any(s.status == ImageStatus.CREATING for s in snapshots):
             return snapshots
         for snapshot in snapshots:
