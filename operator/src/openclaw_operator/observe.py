@@ -197,6 +197,8 @@ class Observer:
         self._server_seen: dict[int, float] = {}
         self._snapshots = _SnapshotBook()
         self._snapshot_seen: dict[int, float] = {}
+        self._snapshots_listed = False
+        self._hibernating: set[str] = set()  # uids whose spec says suspendMode Hibernate
         self._zones: dict[str, Zone | None] = {}
         self._records = _RecordBook()
         self._journal = _Journal()
@@ -241,7 +243,7 @@ class Observer:
 
     async def _list_everything(self, started: float) -> None:
         servers = await self.hetzner.list_servers()
-        snapshots = await self.hetzner.list_snapshots()
+        snapshots = await self.hetzner.list_snapshots() if self._snapshots_wanted() else None
         zones: dict[str, Zone | None] = {}
         records = _RecordBook()
         for name in self.managed_zones:
@@ -254,20 +256,33 @@ class Observer:
             book.put(server)
         self._servers, self._records = book, records
         self._server_seen = {server.id: started for server in servers}
-        self._snapshots = _SnapshotBook()
-        for snapshot in snapshots:
-            self._snapshots.put(snapshot)
-        self._snapshot_seen = {snapshot.id: started for snapshot in snapshots}
+        if snapshots is not None:
+            self._snapshots = _SnapshotBook()
+            for snapshot in snapshots:
+                self._snapshots.put(snapshot)
+            self._snapshot_seen = {snapshot.id: started for snapshot in snapshots}
+            self._snapshots_listed = True
         self._zones = zones
         self._journal.replay_after(started)
 
+    def _snapshots_wanted(self) -> bool:
+        """Snapshots are listed at the first listing (what a crashed process left), then only while some
+        instance may hibernate or a snapshot of ours exists: a fleet without Hibernate pays nothing for
+        it. Every snapshot this process makes is in the book from its create on (journal)."""
+        return not self._snapshots_listed or bool(self._hibernating) or bool(self._snapshots.by_id)
+
     # --- instance views ------------------------------------------------------------------------------
-    def track(self, uid: str, hostname: str) -> None:
+    def track(self, uid: str, hostname: str, hibernating: bool = False) -> None:
         self._tracked[uid] = hostname
+        if hibernating:
+            self._hibernating.add(uid)
+        else:
+            self._hibernating.discard(uid)
 
     def forget(self, uid: str) -> None:
         self._tracked.pop(uid, None)
         self._views.pop(uid, None)
+        self._hibernating.discard(uid)
 
     def _wake_changed(self) -> None:
         for uid, hostname in list(self._tracked.items()):

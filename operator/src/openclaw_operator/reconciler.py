@@ -123,7 +123,8 @@ class Reconciler:
     async def _pass(self, instance: api.OpenClawInstance, memory: InstanceMemory) -> tuple[PassResult, str]:
         if is_frozen(instance):
             return PassResult(instance.status, None), "frozen"
-        self.observer.track(instance.metadata.uid, instance.spec.hostname)
+        hibernating = instance.spec.suspend_mode == api.SuspendMode.HIBERNATE
+        self.observer.track(instance.metadata.uid, instance.spec.hostname, hibernating)
         status = instance.status
         try:
             decision = decide(await self._situation(instance))

@@ -12,7 +12,13 @@ from tests.operator.integration.harness import ZONE, Stage, condition, wait_unti
 
 pytestmark = pytest.mark.controlplane
 
-LIST_CALLS = {("GET", "/servers"), ("GET", "/zones"), ("GET", "/zones/{zone_id}/dns_records")}
+# The shared listings; GET /images (our snapshots) at a first listing and while Hibernate is in use.
+LIST_CALLS = {
+    ("GET", "/servers"),
+    ("GET", "/images"),
+    ("GET", "/zones"),
+    ("GET", "/zones/{zone_id}/dns_records"),
+}
 WINDOW = re.compile(r"rate-limit window: (\w+) bucket empty from ([\d.]+) to ([\d.]+)")
 
 

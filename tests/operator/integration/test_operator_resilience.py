@@ -16,7 +16,13 @@ from tests.operator.integration.harness import ZONE, OperatorProcess, Stage, con
 
 pytestmark = pytest.mark.controlplane
 
-LIST_CALLS = {("GET", "/servers"), ("GET", "/zones"), ("GET", "/zones/{zone_id}/dns_records")}
+# The shared listings; GET /images (our snapshots) at a first listing and while Hibernate is in use.
+LIST_CALLS = {
+    ("GET", "/servers"),
+    ("GET", "/images"),
+    ("GET", "/zones"),
+    ("GET", "/zones/{zone_id}/dns_records"),
+}
 
 
 def test_sigkill_between_create_and_status_write_adopts_the_server(stage: Stage) -> None:

@@ -8,7 +8,12 @@ import pytest
 
 from openclaw_operator.observe import Observer
 from openclaw_operator.reconcile import naming
-from openclaw_operator.reconcile.model import RecordObservation, ServerObservation
+from openclaw_operator.reconcile.model import (
+    ImageStatus,
+    RecordObservation,
+    ServerObservation,
+    SnapshotObservation,
+)
 
 ZONE_ID = "z1"
 
@@ -91,3 +96,51 @@ def test_reads_do_not_scan_the_fleet() -> None:
 )
 def test_listings_start_early_by_as_long_as_the_last_took(took: float, wait: float) -> None:
     assert observer().next_listing_in(took) == pytest.approx(wait)
+
+
+class CountingHetzner:
+    """Answers the listings with nothing, counting how often snapshots were listed."""
+
+    def __init__(self) -> None:
+        self.snapshot_lists = 0
+        self.snapshots: list[SnapshotObservation] = []
+
+    async def list_servers(self) -> list[ServerObservation]:
+        return []
+
+    async def list_snapshots(self) -> list[SnapshotObservation]:
+        self.snapshot_lists += 1
+        return list(self.snapshots)
+
+
+async def test_snapshots_are_listed_first_then_only_while_hibernation_is_in_use() -> None:
+    hetzner = CountingHetzner()
+    obs = Observer(hetzner, None, [], resync_interval=300, poll_interval=2)  # type: ignore[arg-type]
+    await obs.refresh()
+    assert hetzner.snapshot_lists == 1  # what a crashed process may have left
+    await obs.refresh()
+    assert hetzner.snapshot_lists == 1  # nobody hibernates: a fleet without Hibernate pays nothing
+    obs.track("u1", "alpha.example.com", hibernating=True)
+    hetzner.snapshots = [SnapshotObservation(41, ImageStatus.AVAILABLE, ours("u1"))]
+    await obs.refresh()
+    assert hetzner.snapshot_lists == 2
+    assert [s.id for s in obs.snapshots_for("u1")] == [41]
+    obs.track("u1", "alpha.example.com", hibernating=False)  # switched back to PowerOff while hibernated
+    await obs.refresh()
+    await obs.refresh()
+    assert hetzner.snapshot_lists == 4  # a snapshot of ours exists: keep looking
+    hetzner.snapshots = []
+    await obs.refresh()
+    await obs.refresh()
+    assert hetzner.snapshot_lists == 5 and obs.snapshots_for("u1") == ()
+
+
+def test_snapshots_for_are_the_instances_own_oldest_first() -> None:
+    obs = observer()
+    obs.snapshot_seen(SnapshotObservation(9, ImageStatus.AVAILABLE, ours("u1")))
+    obs.snapshot_seen(SnapshotObservation(4, ImageStatus.CREATING, ours("u1")))
+    obs.snapshot_seen(SnapshotObservation(5, ImageStatus.AVAILABLE, {naming.INSTANCE_UID_LABEL: "u1"}))
+    obs.snapshot_seen(SnapshotObservation(6, ImageStatus.AVAILABLE, ours("u2")))
+    assert [s.id for s in obs.snapshots_for("u1")] == [4, 9]  # 5 is not managed by us
+    obs.snapshot_gone(4)
+    assert [s.id for s in obs.snapshots_for("u1")] == [9]
