@@ -128,6 +128,8 @@ INVALID_SPECS: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("suspended string", with_spec(suspended="true"), "spec.suspended"),
     ("backups number", with_spec(backups=1), "spec.backups"),
+    ("suspend mode unknown", with_spec(suspendMode="Delete"), "spec.suspendMode"),
+    ("suspend mode case", with_spec(suspendMode="hibernate"), "spec.suspendMode"),
     (
         "deletion policy unknown",
         with_spec(deletionPolicy="Orphan"),
@@ -216,6 +218,7 @@ def test_defaults_are_applied_by_the_apiserver(cluster: ClusterAccess, namespace
     assert spec["gatewayTokenSecretRef"] == {"name": "a-gateway", "key": "token"}
     assert spec["suspended"] is False and spec["backups"] is False
     assert spec["deletionPolicy"] == "Delete"
+    assert spec["suspendMode"] == "PowerOff"  # today's behaviour unless asked
 
 
 def test_status_is_a_subresource(cluster: ClusterAccess, namespace: str) -> None:
