@@ -62,6 +62,8 @@ final class ModuleShapeTest extends ModuleTestCase
                 'OpenClaw Version',
                 'Backups',
                 'Deletion Policy',
+                'Suspend Mode',
+                'Customer Hibernate',
             ],
             array_keys($options),
         );
@@ -78,11 +80,21 @@ final class ModuleShapeTest extends ModuleTestCase
     public function testButtonsPointAtExistingFunctions(): void
     {
         self::assertSame(
-            ['Reboot' => 'reboot', 'Reinstall' => 'reinstall', 'Resync' => 'resync'],
+            [
+                'Reboot' => 'reboot',
+                'Reinstall' => 'reinstall',
+                'Resync' => 'resync',
+                'Approve devices' => 'approvedevices',
+            ],
             openclaw_AdminCustomButtonArray(),
         );
-        self::assertSame(['Reboot' => 'reboot'], openclaw_ClientAreaCustomButtonArray());
-        foreach (openclaw_AdminCustomButtonArray() + openclaw_ClientAreaCustomButtonArray() as $function) {
+        self::assertSame(
+            ['Reboot' => 'reboot', 'Approve my device' => 'approvedevices'],
+            openclaw_ClientAreaCustomButtonArray(),
+        );
+        $functions = [...openclaw_AdminCustomButtonArray(), ...openclaw_ClientAreaCustomButtonArray(),
+            ...openclaw_ClientAreaAllowedFunctions()];
+        foreach ($functions as $function) {
             self::assertTrue(function_exists('openclaw_' . $function), $function);
         }
     }

@@ -156,6 +156,9 @@ final class StatusSyncTest extends ModuleTestCase
             {
                 return [];
             }
+            public function recordUsage(int $serverId, int $serviceId, array $columns): void
+            {
+            }
         };
         Runtime::use(null, $directory);
         $summary = hook_openclaw_sync_status([]);

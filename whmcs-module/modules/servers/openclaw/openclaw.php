@@ -129,3 +129,57 @@ function openclaw_resync(array $params): string
 {
     return ModuleFunctions::resync($params);
 }
+
+/** @param array<mixed> $params */
+function openclaw_approvedevices(array $params): string
+{
+    return ModuleFunctions::approveDevices($params);
+}
+
+/** @param array<mixed> $params */
+function openclaw_hibernate(array $params): string
+{
+    return ModuleFunctions::hibernate($params);
+}
+
+/** @param array<mixed> $params */
+function openclaw_wake(array $params): string
+{
+    return ModuleFunctions::wake($params);
+}
+
+/** @param array<mixed> $params */
+function openclaw_updatecredentials(array $params): string
+{
+    return ModuleFunctions::updateCredentials($params);
+}
+
+/** @return list<string> */
+function openclaw_ClientAreaAllowedFunctions(): array
+{
+    return ModuleFunctions::clientAreaAllowedFunctions();
+}
+
+/**
+ * @param array<mixed> $params
+ * @return array{success: bool, redirectTo?: string, errorMsg?: string}
+ */
+function openclaw_ServiceSingleSignOn(array $params): array
+{
+    return ModuleFunctions::serviceSingleSignOn($params);
+}
+
+/**
+ * @param array<mixed> $params
+ * @return array{success: bool, accounts?: list<array<string, string>>, error?: string}
+ */
+function openclaw_ListAccounts(array $params): array
+{
+    return ModuleFunctions::listAccounts($params);
+}
+
+/** @param array<mixed> $params */
+function openclaw_UsageUpdate(array $params): string
+{
+    return ModuleFunctions::usageUpdate($params);
+}

@@ -24,16 +24,61 @@ final class Provisioner
     }
 
     /**
-     * Creates or updates the instance and makes sure the Secret with this token exists.
+     * Creates or updates the instance and makes sure the Secrets with this token and with any new
+     * customer credentials exist. Credentials stored before stay referenced.
      *
      * @return array<mixed> the instance as stored
      */
-    public function apply(ProductOptions $options, string $hostname, string $token): array
+    public function apply(
+        ProductOptions $options,
+        string $hostname,
+        string $token,
+        ?CustomerSecrets $credentials = null,
+    ): array {
+        return $this->write($options, $hostname, $this->find(), $token, $credentials);
+    }
+
+    /**
+     * Re-applies the product settings of an existing instance, keeping its current token Secret and
+     * credentials, and pointing at new credentials if any are given.
+     *
+     * @return array<mixed>
+     */
+    public function reapply(ProductOptions $options, string $hostname, ?CustomerSecrets $credentials = null): array
     {
-        $secretName = $this->service->gatewaySecretName($token);
+        $current = $this->existing();
+        return $this->write($options, $hostname, $current, null, $credentials);
+    }
+
+    /**
+     * @param array<mixed>|null $current the instance as it is now
+     * @param string|null $token a gateway token to store and use; null keeps the current Secret
+     * @return array<mixed>
+     */
+    private function write(
+        ProductOptions $options,
+        string $hostname,
+        ?array $current,
+        ?string $token,
+        ?CustomerSecrets $credentials,
+    ): array {
+        $spec = is_array($current['spec'] ?? null) ? $current['spec'] : [];
+        if ($token !== null) {
+            $secretName = $this->service->gatewaySecretName($token);
+        } else {
+            $secretName = $spec['gatewayTokenSecretRef']['name'] ?? null;
+            if (!is_string($secretName) || $secretName === '') {
+                throw new ModuleError($this->subject()->describe() . ' has no gateway token Secret; run Create again.');
+            }
+        }
+        $newSecrets = [];
+        foreach ($credentials->entries ?? [] as $entry) {
+            $newSecrets[$entry['env']] = $this->service->envSecretName($entry['env'], $entry['value']);
+        }
+        $env = Manifests::env(is_array($spec['env'] ?? null) ? $spec['env'] : [], $newSecrets);
         $instance = $this->kube->apply(
             $this->objectPath(),
-            Manifests::instance($this->api, $this->namespace, $this->service, $options, $hostname, $secretName),
+            Manifests::instance($this->api, $this->namespace, $this->service, $options, $hostname, $secretName, $env),
             $this->subject(),
         );
         if (isset($instance['metadata']['deletionTimestamp'])) {
@@ -42,32 +87,18 @@ final class Provisioner
                 . 'removing its server). Retry once it is gone.'
             );
         }
-        $this->createSecret($secretName, $token, $instance);
+        if ($token !== null) {
+            $this->createSecret($secretName, GatewayToken::SECRET_KEY, $token, $instance);
+        }
+        foreach ($credentials->entries ?? [] as $entry) {
+            $this->createSecret($newSecrets[$entry['env']], CustomerSecrets::SECRET_KEY, $entry['value'], $instance);
+        }
         return $instance;
     }
 
-    /**
-     * Re-applies the product settings of an existing instance, keeping its current token Secret.
-     *
-     * @return array<mixed>
-     */
-    public function reapply(ProductOptions $options, string $hostname): array
+    public function setSuspended(bool $suspended, ?string $mode = null): void
     {
-        $current = $this->existing();
-        $secretName = $current['spec']['gatewayTokenSecretRef']['name'] ?? null;
-        if (!is_string($secretName) || $secretName === '') {
-            throw new ModuleError($this->subject()->describe() . ' has no gateway token Secret; run Create again.');
-        }
-        return $this->kube->apply(
-            $this->objectPath(),
-            Manifests::instance($this->api, $this->namespace, $this->service, $options, $hostname, $secretName),
-            $this->subject(),
-        );
-    }
-
-    public function setSuspended(bool $suspended): void
-    {
-        $this->patchExisting(Manifests::suspension($suspended));
+        $this->patchExisting(Manifests::suspension($suspended, $mode));
     }
 
     /** Asks the operator for a day-2 action (reboot, reinstall, resync) through its annotation. */
@@ -118,17 +149,17 @@ final class Provisioner
     }
 
     /**
-     * Create-only: the module may not read or patch Secrets. AlreadyExists means this exact token is
-     * stored already, because the Secret name is derived from the token.
+     * Create-only: the module may not read or patch Secrets. AlreadyExists means this exact value is
+     * stored already, because the Secret name is derived from the value.
      *
      * @param array<mixed> $instance
      */
-    private function createSecret(string $secretName, string $token, array $instance): void
+    private function createSecret(string $secretName, string $key, string $value, array $instance): void
     {
         try {
             $this->kube->create(
                 InstanceApi::secretCollectionPath($this->namespace),
-                Manifests::gatewaySecret($this->namespace, $this->service, $secretName, $token, $instance),
+                Manifests::secret($this->namespace, $this->service, $secretName, $key, $value, $instance),
                 InstanceApi::secretSubject($this->namespace, $secretName),
             );
         } catch (ApiError $error) {

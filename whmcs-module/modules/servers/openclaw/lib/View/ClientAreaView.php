@@ -4,6 +4,9 @@ declare(strict_types=1);
 
 namespace WHMCS\Module\Server\OpenClaw\View;
 
+use WHMCS\Module\Server\OpenClaw\Instance\CustomerSecrets;
+use WHMCS\Module\Server\OpenClaw\Instance\InstanceApi;
+
 /**
  * The variables the customer's product page template (templates/overview.tpl) renders. Values are
  * raw; the template escapes them.
@@ -13,11 +16,24 @@ final class ClientAreaView
     /** Conditions a customer can follow while the instance comes up, in the order they happen. */
     private const PROGRESS = ['ServerReady' => 'Server', 'DNSReady' => 'DNS', 'AppReady' => 'OpenClaw'];
 
+    /** Request annotations the customer can follow, with what the page calls them. */
+    private const REQUESTS = [
+        InstanceApi::REBOOT_REQUESTED_AT => 'Reboot',
+        InstanceApi::REINSTALL_REQUESTED_AT => 'Reinstall',
+        InstanceApi::APPROVE_DEVICES_REQUESTED_AT => 'Device approval',
+    ];
+
     /**
+     * @param bool $hibernateAllowed the product lets customers hibernate
+     * @param bool $serviceActive WHMCS has the service Active (not suspended for billing)
      * @return array<string, mixed>
      */
-    public static function variables(?InstanceStatus $status, string $gatewayToken): array
-    {
+    public static function variables(
+        ?InstanceStatus $status,
+        string $gatewayToken,
+        bool $hibernateAllowed = false,
+        bool $serviceActive = true,
+    ): array {
         if ($status === null) {
             return ['instanceExists' => false, 'gatewayToken' => ''];
         }
@@ -37,9 +53,60 @@ final class ClientAreaView
             'ipv6' => $status->ipv6,
             'progress' => $progress,
             'canReboot' => $status->ready === true && !$status->suspended && !$status->deleting,
+            'canReinstall' => !$status->suspended && !$status->deleting,
+            'canApproveDevices' => $status->ready === true && !$status->suspended && !$status->deleting,
+            'canHibernate' => $hibernateAllowed && $serviceActive && !$status->suspended && !$status->deleting,
+            'canWake' => $hibernateAllowed && $serviceActive && $status->hibernated() && !$status->deleting,
+            'hibernated' => $status->hibernated(),
+            'requests' => self::requests($status),
+            'billing' => self::billing($status),
+            'credentials' => self::credentials($status),
+            'providers' => array_keys(CustomerSecrets::PROVIDERS),
+            'canOpenControlUi' => $status->ready === true && $status->url !== '' && $gatewayToken !== '',
             // Shown only when it is the token the instance uses; WHMCS decrypts it into $params.
             'gatewayToken' => $gatewayToken,
         ];
+    }
+
+    /** @return list<array{label: string, state: string, requestedAt: string}> */
+    private static function requests(InstanceStatus $status): array
+    {
+        $rows = [];
+        foreach (self::REQUESTS as $annotation => $label) {
+            $state = $status->requestState($annotation);
+            if ($state !== '') {
+                $rows[] = ['label' => $label, 'state' => $state,
+                    'requestedAt' => $status->requests[$annotation]['requested']];
+            }
+        }
+        return $rows;
+    }
+
+    /** @return list<array{label: string, value: string}> what the operator says is being paid for now */
+    private static function billing(InstanceStatus $status): array
+    {
+        $rows = [];
+        foreach ($status->billing as $key => $value) {
+            // camelCase field names of status.billing become words: snapshotSizeGB -> "Snapshot size GB".
+            $words = preg_replace('/(?<=[a-z])(?=[A-Z])/', ' ', $key) ?? $key;
+            $rows[] = ['label' => ucfirst(strtolower($words)), 'value' => $value];
+        }
+        return $rows;
+    }
+
+    /** @return list<array{label: string, configured: bool}> which credentials are stored (never their values) */
+    private static function credentials(InstanceStatus $status): array
+    {
+        $rows = [];
+        foreach (CustomerSecrets::PROVIDERS as $provider => $env) {
+            if (in_array($env, $status->envNames, true)) {
+                $rows[] = ['label' => ucfirst($provider) . ' API key', 'configured' => true];
+            }
+        }
+        foreach (CustomerSecrets::CHANNEL_FIELDS as $field => $env) {
+            $rows[] = ['label' => $field, 'configured' => in_array($env, $status->envNames, true)];
+        }
+        return $rows;
     }
 
     public static function statusLabel(InstanceStatus $status): string
@@ -48,7 +115,7 @@ final class ClientAreaView
             return 'Being deleted';
         }
         if ($status->suspended) {
-            return 'Suspended';
+            return $status->hibernated() ? 'Hibernated' : 'Suspended';
         }
         if ($status->ready === true) {
             return 'Ready';
