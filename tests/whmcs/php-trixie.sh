@@ -18,7 +18,7 @@ if [[ ! -f "$root/.complete" ]]; then
   echo "building a Debian trixie tree with php8.4 into $root (first run only; a few minutes)" >&2
   rm -rf "$root"
   mmdebstrap --variant=essential --mode=root --format=directory \
-    --include=php8.4-cli,php8.4-curl,php8.4-mbstring,php8.4-xml,phpunit,ca-certificates \
+    --include=php8.4-cli,php8.4-curl,php8.4-mbstring,php8.4-xml,phpunit,smarty4,ca-certificates \
     trixie "$root" http://deb.debian.org/debian >"$CACHE_ROOT/mmdebstrap.log" 2>&1 || {
     tail -40 "$CACHE_ROOT/mmdebstrap.log" >&2
     exit 1

@@ -48,15 +48,12 @@ final class ClientAreaView
             'statusLabel' => self::statusLabel($status),
             'message' => $status->message,
             'hostname' => $status->hostname,
-            'url' => $status->url,
+            // Only an https link becomes clickable: status is written by another program.
+            'url' => preg_match('#^https://#i', $status->url) === 1 ? $status->url : '',
             'ipv4' => $status->ipv4,
             'ipv6' => $status->ipv6,
             'progress' => $progress,
-            'canReboot' => $status->ready === true && !$status->suspended && !$status->deleting,
-            'canReinstall' => !$status->suspended && !$status->deleting,
-            'canApproveDevices' => $status->ready === true && !$status->suspended && !$status->deleting,
-            'canHibernate' => $hibernateAllowed && $serviceActive && !$status->suspended && !$status->deleting,
-            'canWake' => $hibernateAllowed && $serviceActive && $status->hibernated() && !$status->deleting,
+            'actions' => self::actions($status, $hibernateAllowed && $serviceActive),
             'hibernated' => $status->hibernated(),
             'requests' => self::requests($status),
             'billing' => self::billing($status),
@@ -66,6 +63,32 @@ final class ClientAreaView
             // Shown only when it is the token the instance uses; WHMCS decrypts it into $params.
             'gatewayToken' => $gatewayToken,
         ];
+    }
+
+    /**
+     * The buttons the page offers now (each function re-checks on the server).
+     *
+     * @return list<array{function: string, label: string, confirm: string}>
+     */
+    private static function actions(InstanceStatus $status, bool $mayHibernate): array
+    {
+        $running = $status->ready === true && !$status->suspended && !$status->deleting;
+        $offered = [
+            ['reboot', 'Reboot', 'Reboot the OpenClaw server now?', $running],
+            ['approvedevices', 'Approve my device', 'Approve the devices waiting to pair with your gateway?', $running],
+            ['reinstall', 'Reinstall', 'Reinstall the server from scratch? Data on it is lost.',
+                !$status->suspended && !$status->deleting],
+            ['hibernate', 'Hibernate', 'Hibernate the instance? It stops until you wake it.',
+                $mayHibernate && !$status->suspended && !$status->deleting],
+            ['wake', 'Wake', 'Wake the instance?', $mayHibernate && $status->hibernated() && !$status->deleting],
+        ];
+        $actions = [];
+        foreach ($offered as [$function, $label, $confirm, $available]) {
+            if ($available) {
+                $actions[] = ['function' => $function, 'label' => $label, 'confirm' => $confirm];
+            }
+        }
+        return $actions;
     }
 
     /** @return list<array{label: string, state: string, requestedAt: string}> */
