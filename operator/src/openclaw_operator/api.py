@@ -27,6 +27,7 @@ FINALIZER = f"{GROUP}/finalizer"
 REBOOT_REQUESTED_AT = f"{GROUP}/reboot-requested-at"
 REINSTALL_REQUESTED_AT = f"{GROUP}/reinstall-requested-at"
 RECONCILE_REQUESTED_AT = f"{GROUP}/reconcile-requested-at"
+APPROVE_DEVICES_REQUESTED_AT = f"{GROUP}/approve-devices-requested-at"
 
 # Labels the WHMCS module puts on the resources it writes.
 WHMCS_SERVICE_LABEL = f"{GROUP}/whmcs-service-id"
@@ -54,6 +55,11 @@ class Image(StrEnum):
     UBUNTU_24_04 = "ubuntu-24.04"
     DEBIAN_12 = "debian-12"
     DEBIAN_13 = "debian-13"
+
+
+class SuspendMode(StrEnum):
+    POWER_OFF = "PowerOff"
+    HIBERNATE = "Hibernate"
 
 
 class DeletionPolicy(StrEnum):
@@ -94,6 +100,11 @@ class SecretKeyRef(_Model):
     key: str = "token"
 
 
+class EnvVar(_Model):
+    name: str
+    secret_key_ref: SecretKeyRef
+
+
 class WhmcsRef(_Model):
     client_id: int | None = None
     service_id: int | None = None
@@ -109,6 +120,8 @@ class InstanceSpec(_Model):
     openclaw_version: str | None = None
     gateway_token_secret_ref: SecretKeyRef
     suspended: bool = False
+    suspend_mode: SuspendMode = SuspendMode.POWER_OFF
+    env: tuple[EnvVar, ...] = ()
     backups: bool = False
     deletion_policy: DeletionPolicy = DeletionPolicy.DELETE
     whmcs: WhmcsRef | None = None
@@ -135,6 +148,13 @@ class ActionInProgress(_Model):
     started_at: datetime | None = None
 
 
+class Usage(_Model):
+    disk_used_bytes: int | None = None
+    disk_limit_bytes: int | None = None
+    outgoing_traffic_bytes: int | None = None
+    included_traffic_bytes: int | None = None
+
+
 class InstanceStatus(_Model):
     observed_generation: int | None = None
     phase: Phase | None = None
@@ -151,6 +171,9 @@ class InstanceStatus(_Model):
     last_handled_reconcile_at: str | None = None
     last_handled_reboot_at: str | None = None
     last_handled_reinstall_at: str | None = None
+    last_handled_approve_devices_at: str | None = None
+    billing: dict[str, Any] | None = None
+    usage: Usage | None = None
     shutdown_started_at: datetime | None = None
     refused_generation: int | None = None
 
