@@ -151,7 +151,21 @@ final class Whmcs9AgainstApiServerTest extends IntegrationTestCase
         $suspended = $params + ['model' => new RecordingServiceModel('Suspended')];
         self::assertStringStartsWith('The service is suspended', openclaw_wake($suspended));
 
+        // Paying keeps the customer's hibernation (billing Unsuspend only ends billing's suspension).
+        self::assertSame('success', openclaw_UnsuspendAccount($params));
+        self::assertTrue($this->cluster->read($this->cluster->instancePath($id))['spec']['suspended']);
+
         self::assertSame('success', openclaw_wake($params));
+        $woken = $this->cluster->read($this->cluster->instancePath($id));
+        self::assertFalse($woken['spec']['suspended']);
+        self::assertArrayNotHasKey('clawhost.dev/whmcs-customer-hibernated', $woken['metadata']['annotations']);
+        self::assertStringStartsWith('The instance is not hibernated by you', openclaw_wake($params));
+
+        // Hibernated by billing (Suspend Mode Hibernate): the customer cannot wake it.
+        self::assertSame('success', openclaw_SuspendAccount($params + ['configoption9' => 'Hibernate']));
+        self::assertSame('Hibernate', $this->cluster->read($this->cluster->instancePath($id))['spec']['suspendMode']);
+        self::assertStringStartsWith('The instance is not hibernated by you', openclaw_wake($params));
+        self::assertSame('success', openclaw_UnsuspendAccount($params));
         self::assertFalse($this->cluster->read($this->cluster->instancePath($id))['spec']['suspended']);
         $params['configoption10'] = '';
         self::assertSame('This product does not let customers hibernate their instance.', openclaw_hibernate($params));

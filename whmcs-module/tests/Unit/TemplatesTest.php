@@ -70,11 +70,16 @@ final class TemplatesTest extends ModuleTestCase
     {
         $params = self::params(['configoption10' => 'on']);
         openclaw_CreateAccount($params);
-        $this->api->objects[self::INSTANCE]['status'] = ['phase' => 'Suspended'] + self::readyStatus();
-        $this->api->objects[self::INSTANCE]['spec'] += ['suspended' => true, 'suspendMode' => 'Hibernate'];
+        $this->api->objects[self::INSTANCE]['status'] = self::readyStatus();
+        self::assertSame('success', openclaw_hibernate($params));
+        $this->api->objects[self::INSTANCE]['status']['phase'] = 'Suspended';
         $html = $this->renderClientArea($params);
         self::assertStringContainsString('Hibernated', $html);
         self::assertSame(['wake', 'updatecredentials'], $this->buttons($html));
+
+        // Suspended for non-payment (also hibernating, by the product's Suspend Mode): no Wake button.
+        $this->api->objects[self::INSTANCE]['metadata']['annotations'] = [];
+        self::assertSame(['updatecredentials'], $this->buttons($this->renderClientArea($params)));
     }
 
     public function testTheErrorTemplate(): void

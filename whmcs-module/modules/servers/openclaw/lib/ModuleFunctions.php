@@ -128,7 +128,14 @@ final class ModuleFunctions
     public static function unsuspendAccount(array $params): string
     {
         $ctx = new ServiceContext($params, 'UnsuspendAccount');
-        return self::guard($ctx, static fn () => $ctx->provisioner()->setSuspended(false));
+        return self::guard($ctx, static function () use ($ctx): void {
+            $provisioner = $ctx->provisioner();
+            // Paying the invoice ends the billing suspension, not a hibernation the customer chose.
+            if (InstanceStatus::of($provisioner->existing())->customerHibernated) {
+                return;
+            }
+            $provisioner->setSuspended(false);
+        });
     }
 
     /** @param array<mixed> $params */
@@ -203,7 +210,7 @@ final class ModuleFunctions
             if (InstanceStatus::of($provisioner->existing())->suspended) {
                 throw new ModuleError('The instance is already suspended or hibernated.');
             }
-            $provisioner->setSuspended(true, InstanceApi::SUSPEND_HIBERNATE);
+            $provisioner->setCustomerHibernation(true);
         });
     }
 
@@ -215,10 +222,11 @@ final class ModuleFunctions
             self::requireCustomerHibernate($ctx);
             $provisioner = $ctx->provisioner();
             // Only what the customer hibernated: a suspension for non-payment is lifted by WHMCS alone.
-            if (!InstanceStatus::of($provisioner->existing())->hibernated()) {
-                throw new ModuleError('The instance is not hibernated.');
+            $status = InstanceStatus::of($provisioner->existing());
+            if (!$status->hibernated() || !$status->customerHibernated) {
+                throw new ModuleError('The instance is not hibernated by you; it cannot be woken from here.');
             }
-            $provisioner->setSuspended(false);
+            $provisioner->setCustomerHibernation(false);
         });
     }
 

@@ -42,6 +42,11 @@ final class InstanceApi
     /** spec.suspendMode values (the operator's hibernate support): keep the server, or snapshot and delete it. */
     public const SUSPEND_POWER_OFF = 'PowerOff';
     public const SUSPEND_HIBERNATE = 'Hibernate';
+    /**
+     * Marks a hibernation the customer asked for (value "true"), so that only it can be woken by the
+     * customer and a billing Unsuspend leaves it alone. WHMCS's own; the operator ignores it.
+     */
+    public const CUSTOMER_HIBERNATED = 'clawhost.dev/whmcs-customer-hibernated';
 
     public const LABEL_SERVICE_ID = 'clawhost.dev/whmcs-service-id';
     public const LABEL_CLIENT_ID = 'clawhost.dev/whmcs-client-id';

@@ -140,6 +140,20 @@ final class Manifests
     }
 
     /**
+     * The customer's hibernate (true) or wake (false): suspension plus the annotation saying the
+     * customer, not billing, asked for it (null removes it in a merge patch).
+     *
+     * @return array<string, mixed>
+     */
+    public static function customerHibernation(bool $hibernate): array
+    {
+        return [
+            'metadata' => ['annotations' => [InstanceApi::CUSTOMER_HIBERNATED => $hibernate ? 'true' : null]],
+            'spec' => self::suspension($hibernate, InstanceApi::SUSPEND_HIBERNATE)['spec'],
+        ];
+    }
+
+    /**
      * Suspension, with how to suspend when suspending (PowerOff keeps the server, Hibernate snapshots
      * and deletes it). Waking leaves the mode alone: it says how the instance was suspended.
      *

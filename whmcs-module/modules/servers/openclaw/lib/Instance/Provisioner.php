@@ -101,6 +101,11 @@ final class Provisioner
         $this->patchExisting(Manifests::suspension($suspended, $mode));
     }
 
+    public function setCustomerHibernation(bool $hibernate): void
+    {
+        $this->patchExisting(Manifests::customerHibernation($hibernate));
+    }
+
     /** Asks the operator for a day-2 action (reboot, reinstall, resync) through its annotation. */
     public function request(string $annotation, string $requestedAt): void
     {

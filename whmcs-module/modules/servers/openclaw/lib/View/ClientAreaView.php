@@ -80,7 +80,8 @@ final class ClientAreaView
                 !$status->suspended && !$status->deleting],
             ['hibernate', 'Hibernate', 'Hibernate the instance? It stops until you wake it.',
                 $mayHibernate && !$status->suspended && !$status->deleting],
-            ['wake', 'Wake', 'Wake the instance?', $mayHibernate && $status->hibernated() && !$status->deleting],
+            ['wake', 'Wake', 'Wake the instance?',
+                $mayHibernate && $status->hibernated() && $status->customerHibernated && !$status->deleting],
         ];
         $actions = [];
         foreach ($offered as [$function, $label, $confirm, $available]) {

@@ -43,6 +43,7 @@ final class InstanceStatus
         public readonly array $envNames,
         public readonly string $createdAt,
         public readonly string $serverTypeWanted,
+        public readonly bool $customerHibernated,
     ) {
     }
 
@@ -125,6 +126,7 @@ final class InstanceStatus
             $envNames,
             self::text($metadata, 'creationTimestamp'),
             self::text($spec, 'serverType'),
+            self::text($annotations, InstanceApi::CUSTOMER_HIBERNATED) === 'true',
         );
     }
 
