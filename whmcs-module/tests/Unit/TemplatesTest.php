@@ -143,7 +143,12 @@ final class TemplatesTest extends ModuleTestCase
             $status[$field] = self::HOSTILE;
         }
         $status['conditions'][0]['message'] = self::HOSTILE;
+        $status['billing'] = [self::HOSTILE => self::HOSTILE];
         $this->api->objects[self::INSTANCE]['status'] = $status;
+        $this->api->objects[self::INSTANCE]['metadata']['annotations'] = [
+            'clawhost.dev/reboot-requested-at' => self::HOSTILE,
+        ];
+        $this->api->objects[self::INSTANCE]['spec']['env'] = [['name' => self::HOSTILE, 'secretKeyRef' => []]];
         $fields = openclaw_AdminServicesTabFields(self::params());
         self::assertNoInjectedMarkup('<table>' . implode('', array_map(
             static fn (string $label, string $html): string => '<tr><td>' . $label . '</td><td>' . $html . '</td></tr>',
