@@ -18,7 +18,8 @@ final class ModuleShapeTest extends ModuleTestCase
     {
         $names = [
             'CreateAccount', 'SuspendAccount', 'UnsuspendAccount', 'TerminateAccount', 'ChangePackage',
-            'ChangePassword', 'reboot', 'reinstall', 'resync',
+            'ChangePassword', 'reboot', 'reinstall', 'resync', 'approvedevices', 'hibernate', 'wake',
+            'updatecredentials',
         ];
         return array_combine($names, array_map(static fn (string $name): array => [$name], $names));
     }
@@ -97,6 +98,20 @@ final class ModuleShapeTest extends ModuleTestCase
         foreach ($functions as $function) {
             self::assertTrue(function_exists('openclaw_' . $function), $function);
         }
+    }
+
+    public function testSingleSignOnListAccountsAndUsageUpdateFailWithAMessage(): void
+    {
+        $sso = openclaw_ServiceSingleSignOn([]);
+        self::assertFalse($sso['success']);
+        self::assertStringContainsString('No Kubernetes API server', $sso['errorMsg'] ?? '');
+        $list = openclaw_ListAccounts([]);
+        self::assertFalse($list['success']);
+        self::assertStringContainsString('No Kubernetes API server', $list['error'] ?? '');
+        self::assertSame('UsageUpdate needs the server id.', openclaw_UsageUpdate([]));
+        $meta = openclaw_MetaData();
+        self::assertSame('Open the Control UI', $meta['ServiceSingleSignOnLabel']);
+        self::assertSame('domain', $meta['ListAccountsUniqueIdentifierField']);
     }
 
     public function testTestConnectionWithoutParamsFailsWithMessage(): void

@@ -174,11 +174,12 @@ final class ModuleFunctions
         $ctx = new ServiceContext($params, 'UpdateCredentials');
         array_map([$ctx->log, 'addSecret'], array_values($values));
         return self::guard($ctx, static function () use ($ctx, $values): void {
+            $provisioner = $ctx->provisioner();
             $credentials = CustomerSecrets::fromValues($values);
             if ($credentials->entries === []) {
                 throw new ModuleError('Enter a key or token to store; empty fields keep what is stored.');
             }
-            $ctx->provisioner()->reapply($ctx->options(), $ctx->hostname(), $credentials);
+            $provisioner->reapply($ctx->options(), $ctx->hostname(), $credentials);
         });
     }
 
@@ -205,8 +206,8 @@ final class ModuleFunctions
     {
         $ctx = new ServiceContext($params, 'Hibernate');
         return self::guard($ctx, static function () use ($ctx): void {
-            self::requireCustomerHibernate($ctx);
             $provisioner = $ctx->provisioner();
+            self::requireCustomerHibernate($ctx);
             if (InstanceStatus::of($provisioner->existing())->suspended) {
                 throw new ModuleError('The instance is already suspended or hibernated.');
             }
@@ -219,8 +220,8 @@ final class ModuleFunctions
     {
         $ctx = new ServiceContext($params, 'Wake');
         return self::guard($ctx, static function () use ($ctx): void {
-            self::requireCustomerHibernate($ctx);
             $provisioner = $ctx->provisioner();
+            self::requireCustomerHibernate($ctx);
             // Only what the customer hibernated: a suspension for non-payment is lifted by WHMCS alone.
             $status = InstanceStatus::of($provisioner->existing());
             if (!$status->hibernated() || !$status->customerHibernated) {
