@@ -65,7 +65,7 @@ final class Whmcs9AgainstApiServerTest extends IntegrationTestCase
         $params['customfields'] = [];
         $params['password'] = $this->gatewayTokens[0];
         $form = ['openclaw_provider' => 'anthropic', 'openclaw_api_key' => $newKey];
-        self::assertSame('success', \WHMCS\Module\Server\OpenClaw\ModuleFunctions::updateCredentials($params, $form));
+        self::assertSame('success', \WHMCS\Module\Server\OpenClaw\CustomerActions::updateCredentials($params, $form));
         $env2 = $this->cluster->read($this->cluster->instancePath($id))['spec']['env'];
         self::assertSame(['ANTHROPIC_API_KEY', 'TELEGRAM_BOT_TOKEN'], array_column($env2, 'name'));
         self::assertNotSame($env[0]['secretKeyRef']['name'], $env2[0]['secretKeyRef']['name']);

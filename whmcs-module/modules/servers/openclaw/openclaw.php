@@ -14,7 +14,9 @@ declare(strict_types=1);
 // classes), which PSR-1's "symbols or side effects" rule cannot express; it is relaxed here only.
 // phpcs:disable PSR1.Files.SideEffects
 
+use WHMCS\Module\Server\OpenClaw\CustomerActions;
 use WHMCS\Module\Server\OpenClaw\ModuleFunctions;
+use WHMCS\Module\Server\OpenClaw\ServerFunctions;
 
 if (!defined('WHMCS')) {
     die('This file cannot be accessed directly');
@@ -133,25 +135,25 @@ function openclaw_resync(array $params): string
 /** @param array<mixed> $params */
 function openclaw_approvedevices(array $params): string
 {
-    return ModuleFunctions::approveDevices($params);
+    return CustomerActions::approveDevices($params);
 }
 
 /** @param array<mixed> $params */
 function openclaw_hibernate(array $params): string
 {
-    return ModuleFunctions::hibernate($params);
+    return CustomerActions::hibernate($params);
 }
 
 /** @param array<mixed> $params */
 function openclaw_wake(array $params): string
 {
-    return ModuleFunctions::wake($params);
+    return CustomerActions::wake($params);
 }
 
 /** @param array<mixed> $params */
 function openclaw_updatecredentials(array $params): string
 {
-    return ModuleFunctions::updateCredentials($params);
+    return CustomerActions::updateCredentials($params);
 }
 
 /** @return list<string> */
@@ -166,7 +168,7 @@ function openclaw_ClientAreaAllowedFunctions(): array
  */
 function openclaw_ServiceSingleSignOn(array $params): array
 {
-    return ModuleFunctions::serviceSingleSignOn($params);
+    return CustomerActions::serviceSingleSignOn($params);
 }
 
 /**
@@ -175,11 +177,11 @@ function openclaw_ServiceSingleSignOn(array $params): array
  */
 function openclaw_ListAccounts(array $params): array
 {
-    return ModuleFunctions::listAccounts($params);
+    return ServerFunctions::listAccounts($params);
 }
 
 /** @param array<mixed> $params */
 function openclaw_UsageUpdate(array $params): string
 {
-    return ModuleFunctions::usageUpdate($params);
+    return ServerFunctions::usageUpdate($params);
 }

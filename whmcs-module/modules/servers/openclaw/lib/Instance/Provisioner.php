@@ -4,6 +4,8 @@ declare(strict_types=1);
 
 namespace WHMCS\Module\Server\OpenClaw\Instance;
 
+use DateTimeImmutable;
+use DateTimeZone;
 use WHMCS\Module\Server\OpenClaw\Kube\ApiError;
 use WHMCS\Module\Server\OpenClaw\Kube\KubeClient;
 use WHMCS\Module\Server\OpenClaw\Kube\Subject;
@@ -106,9 +108,14 @@ final class Provisioner
         $this->patchExisting(Manifests::customerHibernation($hibernate));
     }
 
-    /** Asks the operator for a day-2 action (reboot, reinstall, resync) through its annotation. */
-    public function request(string $annotation, string $requestedAt): void
+    /**
+     * Asks the operator for a day-2 action (reboot, reinstall, resync, device approval) through its
+     * annotation. The value is the time of the request: a new value per request, microseconds so
+     * that two clicks are two requests.
+     */
+    public function request(string $annotation): void
     {
+        $requestedAt = (new DateTimeImmutable('now', new DateTimeZone('UTC')))->format('Y-m-d\TH:i:s.u\Z');
         $this->patchExisting(Manifests::request($annotation, $requestedAt));
     }
 
