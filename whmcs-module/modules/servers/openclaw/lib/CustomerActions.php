@@ -55,13 +55,10 @@ final class CustomerActions
     public static function approveDevices(array $params): string
     {
         $ctx = new ServiceContext($params, 'ApproveDevices');
-        return ModuleCall::guard($ctx, static function () use ($ctx): void {
-            $provisioner = $ctx->provisioner();
-            if (InstanceStatus::of($provisioner->existing())->suspended) {
-                throw new ModuleError('The instance is suspended; devices can be approved once it is running again.');
-            }
-            $provisioner->request(InstanceApi::APPROVE_DEVICES_REQUESTED_AT);
-        });
+        return ModuleCall::guard($ctx, static fn () => $ctx->provisioner()->requestUnlessSuspended(
+            InstanceApi::APPROVE_DEVICES_REQUESTED_AT,
+            'The instance is suspended; devices can be approved once it is running again.',
+        ));
     }
 
     /**

@@ -172,13 +172,10 @@ final class ModuleFunctions
     public static function reboot(array $params): string
     {
         $ctx = new ServiceContext($params, 'Reboot');
-        return ModuleCall::guard($ctx, static function () use ($ctx): void {
-            $provisioner = $ctx->provisioner();
-            if (InstanceStatus::of($provisioner->existing())->suspended) {
-                throw new ModuleError('The instance is suspended; it can be rebooted once it is active again.');
-            }
-            $provisioner->request(InstanceApi::REBOOT_REQUESTED_AT);
-        });
+        return ModuleCall::guard($ctx, static fn () => $ctx->provisioner()->requestUnlessSuspended(
+            InstanceApi::REBOOT_REQUESTED_AT,
+            'The instance is suspended; it can be rebooted once it is active again.',
+        ));
     }
 
     /** @param array<mixed> $params */

@@ -10,6 +10,7 @@ use WHMCS\Module\Server\OpenClaw\Kube\ApiError;
 use WHMCS\Module\Server\OpenClaw\Kube\KubeClient;
 use WHMCS\Module\Server\OpenClaw\Kube\Subject;
 use WHMCS\Module\Server\OpenClaw\ModuleError;
+use WHMCS\Module\Server\OpenClaw\View\InstanceStatus;
 
 /**
  * The lifecycle of one service's OpenClawInstance, as Kubernetes writes. Every method is safe to
@@ -117,6 +118,15 @@ final class Provisioner
     {
         $requestedAt = (new DateTimeImmutable('now', new DateTimeZone('UTC')))->format('Y-m-d\TH:i:s.u\Z');
         $this->patchExisting(Manifests::request($annotation, $requestedAt));
+    }
+
+    /** A request that makes no sense for a suspended instance (reboot, device approval). */
+    public function requestUnlessSuspended(string $annotation, string $refusal): void
+    {
+        if (InstanceStatus::of($this->existing())->suspended) {
+            throw new ModuleError($refusal);
+        }
+        $this->request($annotation);
     }
 
     /** Deletes the instance; an instance that is already gone counts as deleted. */
