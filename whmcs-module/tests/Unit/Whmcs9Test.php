@@ -70,6 +70,15 @@ final class Whmcs9Test extends ModuleTestCase
         );
     }
 
+    public function testTheProviderMayBeAConfigurableOption(): void
+    {
+        $secrets = CustomerSecrets::fromCustomFields(self::params([
+            'configoptions' => ['Model Provider' => 'openrouter|OpenRouter'],
+            'customfields' => ['Model API Key' => self::KEY],
+        ]));
+        self::assertSame('OPENROUTER_API_KEY', $secrets->entries[0]['env']);
+    }
+
     public function testCreateWithABadCredentialFailsReadablyAndLogsNoValue(): void
     {
         $params = self::params(['customfields' => ['Model Provider' => 'acme', 'Model API Key' => self::KEY]]);

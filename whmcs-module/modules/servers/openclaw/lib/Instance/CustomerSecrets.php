@@ -17,7 +17,7 @@ use WHMCS\Module\Server\OpenClaw\Params;
  */
 final class CustomerSecrets
 {
-    /** Product custom field with the provider (a dropdown of the keys below, or "key|Label"). */
+    /** Product custom field or configurable option with the provider (the keys below, or "key|Label"). */
     public const PROVIDER_FIELD = 'Model Provider';
     /** Product custom field with that provider's API key (type password). */
     public const API_KEY_FIELD = 'Model API Key';
@@ -62,6 +62,10 @@ final class CustomerSecrets
         $values = [];
         foreach ([self::PROVIDER_FIELD, self::API_KEY_FIELD, ...array_keys(self::CHANNEL_FIELDS)] as $field) {
             $values[$field] = Params::named($params, 'customfields', $field) ?? '';
+        }
+        // The provider may also be a configurable option (priced per provider); a custom field wins.
+        if ($values[self::PROVIDER_FIELD] === '') {
+            $values[self::PROVIDER_FIELD] = Params::named($params, 'configoptions', self::PROVIDER_FIELD) ?? '';
         }
         return self::fromValues($values);
     }
