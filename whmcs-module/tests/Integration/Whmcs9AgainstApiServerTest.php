@@ -4,6 +4,7 @@ declare(strict_types=1);
 
 namespace WHMCS\Module\Server\OpenClaw\Tests\Integration;
 
+use PHPUnit\Framework\Attributes\Group;
 use WHMCS\Module\Server\OpenClaw\Kube\ClusterSettings;
 use WHMCS\Module\Server\OpenClaw\Kube\CurlTransport;
 use WHMCS\Module\Server\OpenClaw\Kube\Transport;
@@ -21,6 +22,7 @@ use WHMCS\Module\Server\OpenClaw\Tests\Support\WhmcsRecorder;
  *
  * @group integration
  */
+#[Group('integration')]
 final class Whmcs9AgainstApiServerTest extends IntegrationTestCase
 {
     private const ANTHROPIC_KEY = 'sk-ant-api03-integration-test-key-0123456789abcdef';

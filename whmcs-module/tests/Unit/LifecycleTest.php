@@ -4,6 +4,7 @@ declare(strict_types=1);
 
 namespace WHMCS\Module\Server\OpenClaw\Tests\Unit;
 
+use PHPUnit\Framework\Attributes\DataProvider;
 use WHMCS\Module\Server\OpenClaw\Kube\HttpRequest;
 use WHMCS\Module\Server\OpenClaw\Kube\HttpResponse;
 use WHMCS\Module\Server\OpenClaw\Tests\Support\FakeTransport;
@@ -213,6 +214,7 @@ final class LifecycleTest extends ModuleTestCase
     }
 
     /** @dataProvider requestButtons */
+    #[DataProvider('requestButtons')]
     public function testButtonsSetTheirRequestAnnotation(string $function, string $annotation): void
     {
         openclaw_CreateAccount(self::params());

@@ -4,6 +4,7 @@ declare(strict_types=1);
 
 namespace WHMCS\Module\Server\OpenClaw\Tests\Unit;
 
+use PHPUnit\Framework\Attributes\DataProvider;
 use WHMCS\Module\Server\OpenClaw\Tests\Support\ModuleTestCase;
 use WHMCS\Module\Server\OpenClaw\Tests\Support\WhmcsRecorder;
 
@@ -25,6 +26,7 @@ final class ModuleShapeTest extends ModuleTestCase
     }
 
     /** @dataProvider actions */
+    #[DataProvider('actions')]
     public function testActionsWithoutParamsReturnAMessage(string $function): void
     {
         $result = ('openclaw_' . $function)([]);
@@ -35,6 +37,7 @@ final class ModuleShapeTest extends ModuleTestCase
     }
 
     /** @dataProvider actions */
+    #[DataProvider('actions')]
     public function testActionsWithoutServiceIdSayWhichServiceIsMissing(string $function): void
     {
         $result = ('openclaw_' . $function)(self::params(['serviceid' => '']));

@@ -4,6 +4,7 @@ declare(strict_types=1);
 
 namespace WHMCS\Module\Server\OpenClaw\Tests\Unit;
 
+use PHPUnit\Framework\Attributes\DataProvider;
 use WHMCS\Module\Server\OpenClaw\Instance\CustomerSecrets;
 use WHMCS\Module\Server\OpenClaw\ModuleError;
 use WHMCS\Module\Server\OpenClaw\Tests\Support\ModuleTestCase;
@@ -108,6 +109,7 @@ final class Whmcs9Test extends ModuleTestCase
      * @param list<array<mixed>> $instances
      * @param array<int, array<string, int>> $expected
      */
+    #[DataProvider('usage')]
     public function testUsagePlan(array $instances, array $expected): void
     {
         self::assertSame($expected, UsageReport::plan($instances, [1, 2]));
