@@ -10,6 +10,9 @@ command -v phpunit >/dev/null || need+=(phpunit)
 command -v phpcs >/dev/null || need+=(php-codesniffer)
 command -v cloud-init >/dev/null || need+=(cloud-init)
 command -v openssl >/dev/null || need+=(openssl)
+# The WHMCS templates are rendered by the real Smarty in tests (both Debian majors: 3.1 and 4).
+[[ -f /usr/share/php/smarty3/Smarty.class.php ]] || need+=(smarty3)
+[[ -f /usr/share/php/smarty4/Smarty.class.php ]] || need+=(smarty4)
 # tests/e2e_vm's fast tests: the stand-in apt repositories (apt-ftparchive) and the NoCloud seed (isoinfo).
 command -v apt-ftparchive >/dev/null || need+=(apt-utils)
 command -v genisoimage >/dev/null || need+=(genisoimage)

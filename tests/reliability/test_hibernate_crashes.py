@@ -11,6 +11,8 @@ finish the transition. After every round the books are checked at the simulators
 - every server and snapshot ever created is accounted for: creates per instance = 1 + restores, snapshot
   creates = hibernations (a second create after a crash counts even if it was cleaned up later);
 - nothing else carries our marks (no leaked snapshot or server) and the records are the instance's own.
+At the end every instance is deleted mid-hibernation, right after a crash that followed a snapshot create
+(a snapshot still being made): nothing at all may be left.
 """
 
 from __future__ import annotations
@@ -169,6 +171,29 @@ def test_crashes_during_hibernate_and_unsuspend_leak_nothing_and_lose_nothing(
     )
     assert books.problems == {}, books.findings
     assert stage.hetzner.images() == []
+
+    # Deleted mid-hibernation: suspended, the operator dies right after the first snapshot create, and
+    # every instance is deleted (one has a snapshot being made, the others are shutting down or not yet
+    # started); a fresh operator must leave nothing at all.
+    for process in list(stage.operators):
+        process.stop()
+        stage.operators.remove(process)
+        retired.append(process)
+    for name in names:
+        stage.patch_spec(name, suspended=True)
+    dying = stage.start_operator(crash_after="create_snapshot")
+    assert dying.proc.wait(timeout=90) == 137, dying.logs()[-4000:]
+    stage.operators.remove(dying)
+    retired.append(dying)
+    # Being made (for a few wall seconds), nobody knows its id; creates in flight at once all landed.
+    owners = [ours(image) for image in stage.hetzner.images()]
+    assert 1 <= len(owners) == len(set(owners)) <= len(names), owners
+    for name in names:
+        stage.delete(name)
+    stage.start_operator()
+    converge(stage, [], names, timeout=plan.settle_seconds)
+    assert stage.servers() == [] and stage.hetzner.images() == [] and stage.records() == []
+    figures["deleted mid-hibernation"] = len(names)
     stage.operators.extend(retired)  # dead, but their logs must hold no token either
     stage.assert_no_secrets_leaked()
 

@@ -6,7 +6,9 @@ simulators.
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -17,6 +19,7 @@ from tests.whmcs.whmcs_driver import ModuleAnswer, call_module, run_cron_hook
 pytestmark = [pytest.mark.controlplane, pytest.mark.php]
 
 SERVICE_ID = 4242
+PROVIDER_KEY = "sk-ant-api03-end-to-end-test-key-0123456789abcdef"
 
 
 def test_order_to_ready_client_area_cron_suspend_and_terminate(stage: Stage) -> None:
@@ -39,6 +42,8 @@ def test_order_to_ready_client_area_cron_suspend_and_terminate(stage: Stage) -> 
         "configoption2": "fsn1",
         "configoption3": "ubuntu-24.04",
         "configoption4": ZONE,
+        # Ordered with a model provider key: it becomes a create-only Secret referenced from spec.env.
+        "customfields": {"Model Provider": "anthropic", "Model API Key": PROVIDER_KEY},
     }
     answers: list[ModuleAnswer] = []
 
@@ -47,6 +52,7 @@ def test_order_to_ready_client_area_cron_suspend_and_terminate(stage: Stage) -> 
         answers.append(answer)
         return answer.result
 
+    stage.gateway_tokens.append(PROVIDER_KEY)  # scanned for in logs, events and status like the tokens
     stage.start_operator()
     created = call_module("CreateAccount", params)
     answers.append(created)
@@ -58,8 +64,16 @@ def test_order_to_ready_client_area_cron_suspend_and_terminate(stage: Stage) -> 
     stage.gateway_tokens.append(gateway_token)
     params |= {"password": gateway_token, "domain": hostname}  # what WHMCS now holds
 
+    params["customfields"] = {}  # WHMCS empties the field once the Secret exists
     name = f"whmcs-{SERVICE_ID}"
     body = stage.wait_ready(name)
+    [env] = body["spec"]["env"]
+    assert env["name"] == "ANTHROPIC_API_KEY"
+    assert PROVIDER_KEY not in json.dumps(body)
+    secret = stage.cluster.request(
+        "GET", f"/api/v1/namespaces/{stage.namespace}/secrets/{env['secretKeyRef']['name']}"
+    )
+    assert base64.b64decode(secret.json()["data"]["value"]).decode() == PROVIDER_KEY
     [hetzner_server] = stage.servers()
     ipv4 = hetzner_server["public_net"]["ipv4"]["ip"]
     assert body["status"]["ipv4"] == ipv4
@@ -75,6 +89,13 @@ def test_order_to_ready_client_area_cron_suspend_and_terminate(stage: Stage) -> 
     assert shown["gatewayToken"] == gateway_token
     a_records = [r for r in stage.records() if r["name"] == hostname and r["type"] == "A"]
     assert [r["content"] for r in a_records] == [ipv4]
+    sso = whmcs("ServiceSingleSignOn")
+    assert sso == {
+        "success": True,
+        "redirectTo": f"https://{hostname}/#token={quote(gateway_token, safe='')}",
+    }
+    assert whmcs("approvedevices") == "success"
+    assert stage.get(name)["metadata"]["annotations"]["clawhost.dev/approve-devices-requested-at"]
 
     cron = run_cron_hook(
         {1: server}, {1: {SERVICE_ID: {"dedicatedip": "", "assignedips": "", "domain": hostname}}}
@@ -103,8 +124,15 @@ def test_order_to_ready_client_area_cron_suspend_and_terminate(stage: Stage) -> 
     assert [r for r in stage.records() if r["name"] == hostname] == []
     assert whmcs("TerminateAccount") == "success"
 
-    secrets = [server["serverpassword"], gateway_token, base64.b64encode(gateway_token.encode()).decode()]
+    secrets = [
+        server["serverpassword"],
+        gateway_token,
+        base64.b64encode(gateway_token.encode()).decode(),
+        PROVIDER_KEY,
+    ]
     for answer in answers:
         for secret in secrets:
             assert secret not in answer.logged_text(), "a token reached logModuleCall"
     assert gateway_token not in stage.all_logs()
+    assert PROVIDER_KEY not in stage.all_logs()
+    stage.assert_no_secrets_leaked()

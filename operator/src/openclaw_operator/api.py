@@ -27,6 +27,7 @@ FINALIZER = f"{GROUP}/finalizer"
 REBOOT_REQUESTED_AT = f"{GROUP}/reboot-requested-at"
 REINSTALL_REQUESTED_AT = f"{GROUP}/reinstall-requested-at"
 RECONCILE_REQUESTED_AT = f"{GROUP}/reconcile-requested-at"
+APPROVE_DEVICES_REQUESTED_AT = f"{GROUP}/approve-devices-requested-at"
 
 # Labels the WHMCS module puts on the resources it writes.
 WHMCS_SERVICE_LABEL = f"{GROUP}/whmcs-service-id"
@@ -101,6 +102,11 @@ class SecretKeyRef(_Model):
     key: str = "token"
 
 
+class EnvVar(_Model):
+    name: str
+    secret_key_ref: SecretKeyRef
+
+
 class WhmcsRef(_Model):
     client_id: int | None = None
     service_id: int | None = None
@@ -117,6 +123,7 @@ class InstanceSpec(_Model):
     gateway_token_secret_ref: SecretKeyRef
     suspended: bool = False
     suspend_mode: SuspendMode = SuspendMode.POWER_OFF
+    env: tuple[EnvVar, ...] = ()
     backups: bool = False
     deletion_policy: DeletionPolicy = DeletionPolicy.DELETE
     whmcs: WhmcsRef | None = None
@@ -158,6 +165,13 @@ class Billing(_Model):
     snapshot_size_gb: float = Field(default=0.0, alias="snapshotSizeGB")
 
 
+class Usage(_Model):
+    disk_used_bytes: int | None = None
+    disk_limit_bytes: int | None = None
+    outgoing_traffic_bytes: int | None = None
+    included_traffic_bytes: int | None = None
+
+
 class InstanceStatus(_Model):
     observed_generation: int | None = None
     phase: Phase | None = None
@@ -174,6 +188,8 @@ class InstanceStatus(_Model):
     last_handled_reconcile_at: str | None = None
     last_handled_reboot_at: str | None = None
     last_handled_reinstall_at: str | None = None
+    last_handled_approve_devices_at: str | None = None
+    usage: Usage | None = None
     shutdown_started_at: datetime | None = None
     refused_generation: int | None = None
     hibernation: Hibernation | None = None

@@ -4,6 +4,7 @@ declare(strict_types=1);
 
 namespace WHMCS\Module\Server\OpenClaw\Tests\Integration;
 
+use PHPUnit\Framework\Attributes\Group;
 use WHMCS\Module\Server\OpenClaw\Kube\ClusterSettings;
 use WHMCS\Module\Server\OpenClaw\Kube\CurlTransport;
 use WHMCS\Module\Server\OpenClaw\Runtime;
@@ -17,6 +18,7 @@ use WHMCS\Module\Server\OpenClaw\Tests\Support\WhmcsRecorder;
  *
  * @group integration
  */
+#[Group('integration')]
 final class LifecycleAgainstApiServerTest extends IntegrationTestCase
 {
     public function testTestConnectionPassesWithTheRole(): void

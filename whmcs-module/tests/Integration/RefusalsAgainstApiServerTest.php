@@ -4,6 +4,8 @@ declare(strict_types=1);
 
 namespace WHMCS\Module\Server\OpenClaw\Tests\Integration;
 
+use PHPUnit\Framework\Attributes\DataProvider;
+use PHPUnit\Framework\Attributes\Group;
 use WHMCS\Module\Server\OpenClaw\Tests\Support\HostileInput;
 use WHMCS\Module\Server\OpenClaw\Tests\Support\IntegrationTestCase;
 use WHMCS\Module\Server\OpenClaw\Tests\Support\WhmcsRecorder;
@@ -14,6 +16,7 @@ use WHMCS\Module\Server\OpenClaw\Tests\Support\WhmcsRecorder;
  *
  * @group integration
  */
+#[Group('integration')]
 final class RefusalsAgainstApiServerTest extends IntegrationTestCase
 {
     /** @return array<string, array{0: array<string, mixed>, 1: list<string>}> */
@@ -49,6 +52,7 @@ final class RefusalsAgainstApiServerTest extends IntegrationTestCase
      * @param array<string, mixed> $server
      * @param list<string> $expected
      */
+    #[DataProvider('badServers')]
     public function testBadServerSettings(array $server, array $expected): void
     {
         if (($server['serverusername'] ?? null) === '@other') {
@@ -95,6 +99,7 @@ final class RefusalsAgainstApiServerTest extends IntegrationTestCase
      * @dataProvider invalidInputs
      * @param array<string, mixed> $input
      */
+    #[DataProvider('invalidInputs')]
     public function testInvalidInputIsRejectedNamingTheField(array $input, string $field): void
     {
         $result = openclaw_CreateAccount($this->cluster->params(self::newServiceId(), $input));

@@ -4,6 +4,7 @@ declare(strict_types=1);
 
 namespace WHMCS\Module\Server\OpenClaw\Tests\Integration;
 
+use PHPUnit\Framework\Attributes\Group;
 use WHMCS\Module\Server\OpenClaw\Tests\Support\IntegrationTestCase;
 
 /**
@@ -13,6 +14,7 @@ use WHMCS\Module\Server\OpenClaw\Tests\Support\IntegrationTestCase;
  *
  * @group integration
  */
+#[Group('integration')]
 final class TerminationAgainstApiServerTest extends IntegrationTestCase
 {
     public function testTerminateDeletesAndRepeatsAsSuccess(): void

@@ -9,6 +9,9 @@ use WHMCS\Module\Server\OpenClaw\Whmcs\ServerDirectory;
 /** WHMCS servers and services held in memory. */
 final class FakeServerDirectory implements ServerDirectory
 {
+    /** @var array<int, array<int, array<string, int>>> server id => service id => usage columns written */
+    public array $usage = [];
+
     /**
      * @param array<int, array<string, mixed>> $servers server id => server params
      * @param array<int, array<int, array{dedicatedip: string, assignedips: string, domain: string}>> $services
@@ -34,5 +37,10 @@ final class FakeServerDirectory implements ServerDirectory
     public function services(int $serverId): array
     {
         return $this->services[$serverId] ?? [];
+    }
+
+    public function recordUsage(int $serverId, int $serviceId, array $columns): void
+    {
+        $this->usage[$serverId][$serviceId] = $columns;
     }
 }

@@ -75,6 +75,19 @@ final class CapsuleServerDirectoryTest extends ModuleTestCase
         ], $services);
     }
 
+    public function testUsageIsWrittenToThatServiceOnThatServerOnly(): void
+    {
+        $directory = new CapsuleServerDirectory(new LocalApi());
+        $directory->recordUsage(1, 10, ['diskusage' => 5, 'bwusage' => 7]);
+        $directory->recordUsage(1, 13, ['diskusage' => 99]);  // service 13 is on server 3: untouched
+        [$service10, , , $service13] = Capsule::$tables['tblhosting'];
+        self::assertSame(5, $service10->diskusage);
+        self::assertSame(7, $service10->bwusage);
+        self::assertMatchesRegularExpression('/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/', $service10->lastupdate);
+        self::assertFalse(isset(Capsule::$tables['tblhosting'][1]->diskusage), 'only service 10');
+        self::assertFalse(isset($service13->diskusage));
+    }
+
     public function testDecryptFailureIsReadable(): void
     {
         WhmcsRecorder::$localApiAnswers['DecryptPassword'] = ['result' => 'error', 'message' => 'Invalid password'];

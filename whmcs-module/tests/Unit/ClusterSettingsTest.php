@@ -4,6 +4,7 @@ declare(strict_types=1);
 
 namespace WHMCS\Module\Server\OpenClaw\Tests\Unit;
 
+use PHPUnit\Framework\Attributes\DataProvider;
 use PHPUnit\Framework\TestCase;
 use WHMCS\Module\Server\OpenClaw\Kube\ClusterSettings;
 use WHMCS\Module\Server\OpenClaw\ModuleError;
@@ -48,6 +49,7 @@ final class ClusterSettingsTest extends TestCase
      * @dataProvider urls
      * @param array<string, mixed> $server
      */
+    #[DataProvider('urls')]
     public function testApiUrl(array $server, string $expected): void
     {
         self::assertSame($expected, ClusterSettings::fromParams($server + self::valid())->apiUrl);
@@ -86,6 +88,7 @@ final class ClusterSettingsTest extends TestCase
      * @dataProvider refusals
      * @param array<string, mixed> $server
      */
+    #[DataProvider('refusals')]
     public function testRefusals(array $server, string $expected): void
     {
         try {

@@ -4,6 +4,7 @@ declare(strict_types=1);
 
 namespace WHMCS\Module\Server\OpenClaw\Tests\Unit;
 
+use PHPUnit\Framework\Attributes\DataProvider;
 use PHPUnit\Framework\TestCase;
 use WHMCS\Module\Server\OpenClaw\Kube\FailureDescriber;
 use WHMCS\Module\Server\OpenClaw\Kube\HttpResponse;
@@ -40,6 +41,7 @@ final class FailureDescriberTest extends TestCase
      * @dataProvider transportFailures
      * @param list<string> $expected
      */
+    #[DataProvider('transportFailures')]
     public function testTransportFailures(int $errno, string $curlMessage, array $expected): void
     {
         $message = FailureDescriber::transport(new TransportFailure($errno, $curlMessage), self::URL);
@@ -153,6 +155,7 @@ final class FailureDescriberTest extends TestCase
      * @dataProvider responses
      * @param list<string> $expected
      */
+    #[DataProvider('responses')]
     public function testResponses(HttpResponse $response, array $expected, bool $objectMissing): void
     {
         $error = FailureDescriber::response(

@@ -22,7 +22,8 @@ final class FuzzTest extends ModuleTestCase
     private const FIELDS = [
         'serviceid', 'userid', 'domain', 'password', 'serverhostname', 'serverip', 'serverport', 'serverusername',
         'serverpassword', 'serveraccesshash', 'configoption1', 'configoption2', 'configoption3', 'configoption4',
-        'configoption5', 'configoption6', 'configoption7', 'configoption8', 'configoptions', 'customfields',
+        'configoption5', 'configoption6', 'configoption7', 'configoption8', 'configoption9', 'configoption10',
+        'configoptions', 'customfields', 'model', 'status',
     ];
 
     public function testHostileParamsAndAnswers(): void
@@ -37,6 +38,11 @@ final class FuzzTest extends ModuleTestCase
             'openclaw_TerminateAccount',
             'openclaw_ChangePassword',
             'openclaw_reboot',
+            'openclaw_UnsuspendAccount',
+            'openclaw_approvedevices',
+            'openclaw_hibernate',
+            'openclaw_wake',
+            'openclaw_UsageUpdate',
         ];
         $outcomes = ['success' => 0, 'message' => 0];
         for ($run = 0; $run < $runs; $run++) {
@@ -71,6 +77,29 @@ final class FuzzTest extends ModuleTestCase
         }
         self::assertGreaterThan(0, $outcomes['success'], 'the fuzzer also reaches the success path');
         self::assertGreaterThan(0, $outcomes['message']);
+    }
+
+    public function testHostileAnswersNeverBreakThePagesSsoOrImport(): void
+    {
+        mt_srand((int) (getenv('FUZZ_SEED') ?: 20261203));
+        $functions = ['openclaw_ClientArea', 'openclaw_AdminServicesTabFields', 'openclaw_ServiceSingleSignOn',
+            'openclaw_ListAccounts'];
+        for ($run = 0; $run < 200; $run++) {
+            $answer = self::hostileAnswer();
+            $this->useTransport(new FakeTransport(static function () use ($answer): HttpResponse {
+                if ($answer instanceof TransportFailure) {
+                    throw $answer;
+                }
+                return $answer;
+            }));
+            $function = $functions[$run % count($functions)];
+            $result = $function(self::params());
+            self::assertIsArray($result, $function);
+            self::assertStringNotContainsString(self::CLUSTER_TOKEN, (string) json_encode(
+                $result,
+                JSON_INVALID_UTF8_SUBSTITUTE,
+            ), $function);
+        }
     }
 
     public function testHostileConfigOptionsNeverBreakCreate(): void

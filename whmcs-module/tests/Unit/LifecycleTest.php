@@ -4,6 +4,7 @@ declare(strict_types=1);
 
 namespace WHMCS\Module\Server\OpenClaw\Tests\Unit;
 
+use PHPUnit\Framework\Attributes\DataProvider;
 use WHMCS\Module\Server\OpenClaw\Kube\HttpRequest;
 use WHMCS\Module\Server\OpenClaw\Kube\HttpResponse;
 use WHMCS\Module\Server\OpenClaw\Tests\Support\FakeTransport;
@@ -23,7 +24,9 @@ final class LifecycleTest extends ModuleTestCase
     {
         self::assertSame('success', openclaw_CreateAccount(self::params()));
 
-        [$apply, $secret] = $this->transport->requests;
+        [$read, $apply, $secret] = $this->transport->requests;
+        self::assertSame('GET', $read->method, 'the current instance is read first, to keep its spec.env');
+        self::assertSame(self::INSTANCE, $read->path);
         self::assertSame('PATCH', $apply->method);
         self::assertSame(self::INSTANCE . '?fieldManager=whmcs-openclaw&force=true', $apply->path);
         self::assertSame('application/apply-patch+yaml', $apply->contentType);
@@ -74,7 +77,7 @@ final class LifecycleTest extends ModuleTestCase
         $token = $updates[0]['servicepassword'];
         self::assertSame(43, strlen($token));
         self::assertArrayNotHasKey('domain', $updates[0], 'a full domain is already the host name');
-        $secretBody = FakeTransport::body($this->transport->requests[1]);
+        $secretBody = FakeTransport::body($this->transport->requests[2]);
         self::assertSame(base64_encode($token), $secretBody['data']['token']);
         self::assertLogHasNoSecrets($token, self::CLUSTER_TOKEN);
     }
@@ -130,10 +133,10 @@ final class LifecycleTest extends ModuleTestCase
         self::assertSame('success', openclaw_UnsuspendAccount(self::params()));
         self::assertFalse($this->api->objects[self::INSTANCE]['spec']['suspended']);
 
-        [$suspend] = $this->transport->requests;
+        [, $suspend] = $this->transport->requests;
         self::assertSame('application/merge-patch+json', $suspend->contentType);
         self::assertSame(self::INSTANCE . '?fieldManager=whmcs-openclaw', $suspend->path);
-        self::assertSame(['spec' => ['suspended' => true]], FakeTransport::body($suspend));
+        self::assertSame(['spec' => ['suspended' => true, 'suspendMode' => 'PowerOff']], FakeTransport::body($suspend));
     }
 
     public function testSuspendOfAMissingInstanceSaysSo(): void
@@ -211,6 +214,7 @@ final class LifecycleTest extends ModuleTestCase
     }
 
     /** @dataProvider requestButtons */
+    #[DataProvider('requestButtons')]
     public function testButtonsSetTheirRequestAnnotation(string $function, string $annotation): void
     {
         openclaw_CreateAccount(self::params());

@@ -77,10 +77,11 @@ final class ManifestsTest extends TestCase
     public function testGatewaySecretIsOwnedByTheInstance(): void
     {
         $instance = ['apiVersion' => 'clawhost.dev/v1alpha1', 'metadata' => ['uid' => 'u-1']];
-        $secret = Manifests::gatewaySecret(
+        $secret = Manifests::secret(
             'shop',
             new ServiceIdentity(42, 7),
             'whmcs-42-gateway-abc',
+            'token',
             'tok',
             $instance,
         );

@@ -4,6 +4,7 @@ declare(strict_types=1);
 
 namespace WHMCS\Module\Server\OpenClaw\Tests\Unit;
 
+use PHPUnit\Framework\Attributes\DataProvider;
 use WHMCS\Module\Server\OpenClaw\Tests\Support\ModuleTestCase;
 use WHMCS\Module\Server\OpenClaw\Tests\Support\WhmcsRecorder;
 
@@ -18,12 +19,14 @@ final class ModuleShapeTest extends ModuleTestCase
     {
         $names = [
             'CreateAccount', 'SuspendAccount', 'UnsuspendAccount', 'TerminateAccount', 'ChangePackage',
-            'ChangePassword', 'reboot', 'reinstall', 'resync',
+            'ChangePassword', 'reboot', 'reinstall', 'resync', 'approvedevices', 'hibernate', 'wake',
+            'updatecredentials',
         ];
         return array_combine($names, array_map(static fn (string $name): array => [$name], $names));
     }
 
     /** @dataProvider actions */
+    #[DataProvider('actions')]
     public function testActionsWithoutParamsReturnAMessage(string $function): void
     {
         $result = ('openclaw_' . $function)([]);
@@ -34,6 +37,7 @@ final class ModuleShapeTest extends ModuleTestCase
     }
 
     /** @dataProvider actions */
+    #[DataProvider('actions')]
     public function testActionsWithoutServiceIdSayWhichServiceIsMissing(string $function): void
     {
         $result = ('openclaw_' . $function)(self::params(['serviceid' => '']));
@@ -62,6 +66,8 @@ final class ModuleShapeTest extends ModuleTestCase
                 'OpenClaw Version',
                 'Backups',
                 'Deletion Policy',
+                'Suspend Mode',
+                'Customer Hibernate',
             ],
             array_keys($options),
         );
@@ -78,13 +84,37 @@ final class ModuleShapeTest extends ModuleTestCase
     public function testButtonsPointAtExistingFunctions(): void
     {
         self::assertSame(
-            ['Reboot' => 'reboot', 'Reinstall' => 'reinstall', 'Resync' => 'resync'],
+            [
+                'Reboot' => 'reboot',
+                'Reinstall' => 'reinstall',
+                'Resync' => 'resync',
+                'Approve devices' => 'approvedevices',
+            ],
             openclaw_AdminCustomButtonArray(),
         );
-        self::assertSame(['Reboot' => 'reboot'], openclaw_ClientAreaCustomButtonArray());
-        foreach (openclaw_AdminCustomButtonArray() + openclaw_ClientAreaCustomButtonArray() as $function) {
+        self::assertSame(
+            ['Reboot' => 'reboot', 'Approve my device' => 'approvedevices'],
+            openclaw_ClientAreaCustomButtonArray(),
+        );
+        $functions = [...openclaw_AdminCustomButtonArray(), ...openclaw_ClientAreaCustomButtonArray(),
+            ...openclaw_ClientAreaAllowedFunctions()];
+        foreach ($functions as $function) {
             self::assertTrue(function_exists('openclaw_' . $function), $function);
         }
+    }
+
+    public function testSingleSignOnListAccountsAndUsageUpdateFailWithAMessage(): void
+    {
+        $sso = openclaw_ServiceSingleSignOn([]);
+        self::assertFalse($sso['success']);
+        self::assertStringContainsString('No Kubernetes API server', $sso['errorMsg'] ?? '');
+        $list = openclaw_ListAccounts([]);
+        self::assertFalse($list['success']);
+        self::assertStringContainsString('No Kubernetes API server', $list['error'] ?? '');
+        self::assertSame('UsageUpdate needs the server id.', openclaw_UsageUpdate([]));
+        $meta = openclaw_MetaData();
+        self::assertSame('Open the Control UI', $meta['ServiceSingleSignOnLabel']);
+        self::assertSame('domain', $meta['ListAccountsUniqueIdentifierField']);
     }
 
     public function testTestConnectionWithoutParamsFailsWithMessage(): void

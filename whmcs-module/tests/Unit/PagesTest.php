@@ -91,7 +91,8 @@ final class PagesTest extends ModuleTestCase
         self::assertSame('203.0.113.10', $vars['ipv4']);
         self::assertSame('2001:db8::1', $vars['ipv6']);
         self::assertSame(self::GATEWAY_TOKEN, $vars['gatewayToken']);
-        self::assertTrue($vars['canReboot']);
+        self::assertSame(['reboot', 'approvedevices', 'reinstall'], array_column($vars['actions'], 'function'));
+        self::assertTrue($vars['canOpenControlUi']);
     }
 
     public function testClientAreaHidesATokenTheInstanceDoesNotUse(): void
@@ -101,7 +102,8 @@ final class PagesTest extends ModuleTestCase
         self::assertSame('', $vars['gatewayToken']);
         self::assertFalse($vars['ready']);
         self::assertSame('Setting up', $vars['statusLabel']);
-        self::assertFalse($vars['canReboot']);
+        self::assertSame(['reinstall'], array_column($vars['actions'], 'function'), 'no reboot before it is ready');
+        self::assertFalse($vars['canOpenControlUi']);
         self::assertSame(
             [
                 ['label' => 'Server', 'state' => 'unknown'],

@@ -4,6 +4,7 @@ declare(strict_types=1);
 
 namespace WHMCS\Module\Server\OpenClaw\Tests\Unit;
 
+use PHPUnit\Framework\Attributes\DataProvider;
 use PHPUnit\Framework\TestCase;
 use WHMCS\Module\Server\OpenClaw\Instance\ProductOptions;
 use WHMCS\Module\Server\OpenClaw\ModuleError;
@@ -67,6 +68,7 @@ final class ProductOptionsTest extends TestCase
      * @dataProvider overrides
      * @param array<string, mixed> $configurable
      */
+    #[DataProvider('overrides')]
     public function testConfigurableOptionsOverrideProductSettings(
         array $configurable,
         string $property,
@@ -96,6 +98,7 @@ final class ProductOptionsTest extends TestCase
     }
 
     /** @dataProvider hostnames */
+    #[DataProvider('hostnames')]
     public function testHostname(string $base, string $domain, string $expected): void
     {
         $options = ProductOptions::fromParams(['configoption4' => $base]);

@@ -4,6 +4,7 @@ declare(strict_types=1);
 
 namespace WHMCS\Module\Server\OpenClaw\Tests\Unit;
 
+use PHPUnit\Framework\Attributes\DataProvider;
 use WHMCS\Module\Server\OpenClaw\Kube\ClusterSettings;
 use WHMCS\Module\Server\OpenClaw\Kube\HttpRequest;
 use WHMCS\Module\Server\OpenClaw\Kube\HttpResponse;
@@ -81,6 +82,7 @@ final class StatusSyncTest extends ModuleTestCase
      * @param array<int, array{dedicatedip: string, assignedips: string, domain: string}> $services
      * @param array<int, array<string, string>> $expected
      */
+    #[DataProvider('plans')]
     public function testPlan(array $instances, array $services, array $expected): void
     {
         self::assertSame($expected, StatusSync::plan($instances, $services));
@@ -155,6 +157,9 @@ final class StatusSyncTest extends ModuleTestCase
             public function services(int $serverId): array
             {
                 return [];
+            }
+            public function recordUsage(int $serverId, int $serviceId, array $columns): void
+            {
             }
         };
         Runtime::use(null, $directory);

@@ -14,7 +14,9 @@ declare(strict_types=1);
 // classes), which PSR-1's "symbols or side effects" rule cannot express; it is relaxed here only.
 // phpcs:disable PSR1.Files.SideEffects
 
+use WHMCS\Module\Server\OpenClaw\CustomerActions;
 use WHMCS\Module\Server\OpenClaw\ModuleFunctions;
+use WHMCS\Module\Server\OpenClaw\ServerFunctions;
 
 if (!defined('WHMCS')) {
     die('This file cannot be accessed directly');
@@ -128,4 +130,58 @@ function openclaw_reinstall(array $params): string
 function openclaw_resync(array $params): string
 {
     return ModuleFunctions::resync($params);
+}
+
+/** @param array<mixed> $params */
+function openclaw_approvedevices(array $params): string
+{
+    return CustomerActions::approveDevices($params);
+}
+
+/** @param array<mixed> $params */
+function openclaw_hibernate(array $params): string
+{
+    return CustomerActions::hibernate($params);
+}
+
+/** @param array<mixed> $params */
+function openclaw_wake(array $params): string
+{
+    return CustomerActions::wake($params);
+}
+
+/** @param array<mixed> $params */
+function openclaw_updatecredentials(array $params): string
+{
+    return CustomerActions::updateCredentials($params);
+}
+
+/** @return list<string> */
+function openclaw_ClientAreaAllowedFunctions(): array
+{
+    return ModuleFunctions::clientAreaAllowedFunctions();
+}
+
+/**
+ * @param array<mixed> $params
+ * @return array{success: bool, redirectTo?: string, errorMsg?: string}
+ */
+function openclaw_ServiceSingleSignOn(array $params): array
+{
+    return CustomerActions::serviceSingleSignOn($params);
+}
+
+/**
+ * @param array<mixed> $params
+ * @return array{success: bool, accounts?: list<array<string, string>>, error?: string}
+ */
+function openclaw_ListAccounts(array $params): array
+{
+    return ServerFunctions::listAccounts($params);
+}
+
+/** @param array<mixed> $params */
+function openclaw_UsageUpdate(array $params): string
+{
+    return ServerFunctions::usageUpdate($params);
 }

@@ -13,6 +13,21 @@ final class CapsuleQuery
     {
     }
 
+    /**
+     * Writes the columns into every selected row (rows are shared objects, so the table sees it).
+     *
+     * @param array<string, mixed> $values
+     */
+    public function update(array $values): int
+    {
+        foreach ($this->rows as $row) {
+            foreach ($values as $column => $value) {
+                $row->{$column} = $value;
+            }
+        }
+        return count($this->rows);
+    }
+
     public function where(string $column, mixed $value): self
     {
         return new self(array_values(array_filter(

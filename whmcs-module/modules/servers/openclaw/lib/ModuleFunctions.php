@@ -4,18 +4,15 @@ declare(strict_types=1);
 
 namespace WHMCS\Module\Server\OpenClaw;
 
-use Closure;
-use DateTimeImmutable;
-use DateTimeZone;
-use Throwable;
+use WHMCS\Module\Server\OpenClaw\Instance\CustomerSecrets;
 use WHMCS\Module\Server\OpenClaw\Instance\GatewayToken;
 use WHMCS\Module\Server\OpenClaw\Instance\InstanceApi;
 use WHMCS\Module\Server\OpenClaw\Instance\ProductOptions;
-use WHMCS\Module\Server\OpenClaw\Kube\FailureDescriber;
 use WHMCS\Module\Server\OpenClaw\View\AdminTab;
 use WHMCS\Module\Server\OpenClaw\View\ClientAreaView;
 use WHMCS\Module\Server\OpenClaw\View\InstanceStatus;
 use WHMCS\Module\Server\OpenClaw\Whmcs\LocalApi;
+use WHMCS\Module\Server\OpenClaw\Whmcs\ServiceFields;
 
 /**
  * What each WHMCS module function does. openclaw.php only forwards to these.
@@ -34,8 +31,12 @@ final class ModuleFunctions
             'RequiresServer' => true,
             'DefaultSSLPort' => (string) Kube\ClusterSettings::DEFAULT_PORT,
             'DefaultNonSSLPort' => (string) Kube\ClusterSettings::DEFAULT_PORT,
-            'ServiceSingleSignOnLabel' => false,
+            'ServiceSingleSignOnLabel' => 'Open the Control UI',
             'AdminSingleSignOnLabel' => false,
+            // Server Sync (ListAccounts): instances are matched to services by host name.
+            'ListAccountsUniqueIdentifierDisplayName' => 'Host name',
+            'ListAccountsUniqueIdentifierField' => 'domain',
+            'ListAccountsProductField' => 'configoption1',
         ];
     }
 
@@ -54,7 +55,7 @@ final class ModuleFunctions
     public static function testConnection(array $params): array
     {
         $ctx = new ServiceContext($params, 'TestConnection');
-        $result = self::guard($ctx, static function () use ($ctx): void {
+        $result = ModuleCall::guard($ctx, static function () use ($ctx): void {
             $namespace = $ctx->settings()->namespace;
             $api = $ctx->api();
             $discovery = $ctx->kube()->get($api->groupPath(), $api->subject($namespace));
@@ -82,7 +83,7 @@ final class ModuleFunctions
     public static function createAccount(array $params): string
     {
         $ctx = new ServiceContext($params, 'CreateAccount');
-        return self::guard($ctx, static function () use ($ctx): void {
+        return ModuleCall::guard($ctx, static function () use ($ctx): void {
             $hostname = $ctx->hostname();
             $token = $ctx->servicePassword();
             $whmcsUpdates = [];
@@ -98,7 +99,9 @@ final class ModuleFunctions
             if ($whmcsUpdates !== []) {
                 (new LocalApi())->updateService($ctx->service()->serviceId, $whmcsUpdates);
             }
-            $ctx->provisioner()->apply($ctx->options(), $hostname, $token);
+            $credentials = CustomerSecrets::fromCustomFields($ctx->params);
+            $ctx->provisioner()->apply($ctx->options(), $hostname, $token, $credentials);
+            ServiceFields::clear($ctx->params, $credentials->fields());
         });
     }
 
@@ -106,28 +109,45 @@ final class ModuleFunctions
     public static function suspendAccount(array $params): string
     {
         $ctx = new ServiceContext($params, 'SuspendAccount');
-        return self::guard($ctx, static fn () => $ctx->provisioner()->setSuspended(true));
+        return ModuleCall::guard($ctx, static function () use ($ctx): void {
+            $provisioner = $ctx->provisioner();
+            // A hibernated instance stays hibernated: powering it back on to power it off would cost more.
+            $hibernated = InstanceStatus::of($provisioner->existing())->hibernated();
+            $provisioner->setSuspended(true, $hibernated ? null : $ctx->options()->suspendMode);
+        });
     }
 
     /** @param array<mixed> $params */
     public static function unsuspendAccount(array $params): string
     {
         $ctx = new ServiceContext($params, 'UnsuspendAccount');
-        return self::guard($ctx, static fn () => $ctx->provisioner()->setSuspended(false));
+        return ModuleCall::guard($ctx, static function () use ($ctx): void {
+            $provisioner = $ctx->provisioner();
+            // Paying the invoice ends the billing suspension, not a hibernation the customer chose.
+            if (InstanceStatus::of($provisioner->existing())->customerHibernated) {
+                return;
+            }
+            $provisioner->setSuspended(false);
+        });
     }
 
     /** @param array<mixed> $params */
     public static function terminateAccount(array $params): string
     {
         $ctx = new ServiceContext($params, 'TerminateAccount');
-        return self::guard($ctx, static fn () => $ctx->provisioner()->delete());
+        return ModuleCall::guard($ctx, static fn () => $ctx->provisioner()->delete());
     }
 
     /** @param array<mixed> $params */
     public static function changePackage(array $params): string
     {
         $ctx = new ServiceContext($params, 'ChangePackage');
-        return self::guard($ctx, static fn () => $ctx->provisioner()->reapply($ctx->options(), $ctx->hostname()));
+        return ModuleCall::guard($ctx, static function () use ($ctx): void {
+            // Credentials an admin re-entered in the custom fields are stored and used too.
+            $credentials = CustomerSecrets::fromCustomFields($ctx->params);
+            $ctx->provisioner()->reapply($ctx->options(), $ctx->hostname(), $credentials);
+            ServiceFields::clear($ctx->params, $credentials->fields());
+        });
     }
 
     /**
@@ -138,7 +158,7 @@ final class ModuleFunctions
     public static function changePassword(array $params): string
     {
         $ctx = new ServiceContext($params, 'ChangePassword');
-        return self::guard($ctx, static function () use ($ctx): void {
+        return ModuleCall::guard($ctx, static function () use ($ctx): void {
             if (!GatewayToken::isUsable($ctx->servicePassword())) {
                 throw new ModuleError(GatewayToken::requirement());
             }
@@ -152,22 +172,19 @@ final class ModuleFunctions
     public static function reboot(array $params): string
     {
         $ctx = new ServiceContext($params, 'Reboot');
-        return self::guard($ctx, static function () use ($ctx): void {
-            $provisioner = $ctx->provisioner();
-            if (InstanceStatus::of($provisioner->existing())->suspended) {
-                throw new ModuleError('The instance is suspended; it can be rebooted once it is active again.');
-            }
-            $provisioner->request(InstanceApi::REBOOT_REQUESTED_AT, self::now());
-        });
+        return ModuleCall::guard($ctx, static fn () => $ctx->provisioner()->requestUnlessSuspended(
+            InstanceApi::REBOOT_REQUESTED_AT,
+            'The instance is suspended; it can be rebooted once it is active again.',
+        ));
     }
 
     /** @param array<mixed> $params */
     public static function reinstall(array $params): string
     {
         $ctx = new ServiceContext($params, 'Reinstall');
-        return self::guard(
+        return ModuleCall::guard(
             $ctx,
-            static fn () => $ctx->provisioner()->request(InstanceApi::REINSTALL_REQUESTED_AT, self::now()),
+            static fn () => $ctx->provisioner()->request(InstanceApi::REINSTALL_REQUESTED_AT),
         );
     }
 
@@ -175,22 +192,38 @@ final class ModuleFunctions
     public static function resync(array $params): string
     {
         $ctx = new ServiceContext($params, 'Resync');
-        return self::guard(
+        return ModuleCall::guard(
             $ctx,
-            static fn () => $ctx->provisioner()->request(InstanceApi::RECONCILE_REQUESTED_AT, self::now()),
+            static fn () => $ctx->provisioner()->request(InstanceApi::RECONCILE_REQUESTED_AT),
         );
     }
 
     /** @return array<string, string> */
     public static function adminCustomButtonArray(): array
     {
-        return ['Reboot' => 'reboot', 'Reinstall' => 'reinstall', 'Resync' => 'resync'];
+        return [
+            'Reboot' => 'reboot',
+            'Reinstall' => 'reinstall',
+            'Resync' => 'resync',
+            'Approve devices' => 'approvedevices',
+        ];
     }
 
     /** @return array<string, string> */
     public static function clientAreaCustomButtonArray(): array
     {
-        return ['Reboot' => 'reboot'];
+        return ['Reboot' => 'reboot', 'Approve my device' => 'approvedevices'];
+    }
+
+    /**
+     * Functions the overview template's own forms call (modop=custom). Each re-checks on the server
+     * what the page only hides (suspension, the product's hibernate permission).
+     *
+     * @return list<string>
+     */
+    public static function clientAreaAllowedFunctions(): array
+    {
+        return ['reboot', 'reinstall', 'approvedevices', 'hibernate', 'wake', 'updatecredentials'];
     }
 
     /**
@@ -201,7 +234,7 @@ final class ModuleFunctions
     {
         $ctx = new ServiceContext($params, 'ClientArea');
         $variables = [];
-        $result = self::guard($ctx, static function () use ($ctx, &$variables): void {
+        $result = ModuleCall::guard($ctx, static function () use ($ctx, &$variables): void {
             $instance = $ctx->provisioner()->find();
             $token = $ctx->servicePassword();
             // Reveal the password only if it is the token the instance actually uses.
@@ -210,6 +243,8 @@ final class ModuleFunctions
             $variables = ClientAreaView::variables(
                 $instance === null ? null : InstanceStatus::of($instance),
                 $inUse ? $token : '',
+                $ctx->options()->customerHibernate,
+                $ctx->serviceActive(),
             );
         });
         if ($result !== 'success') {
@@ -232,7 +267,7 @@ final class ModuleFunctions
     {
         $ctx = new ServiceContext($params, 'AdminServicesTabFields');
         $fields = [];
-        $result = self::guard($ctx, static function () use ($ctx, &$fields): void {
+        $result = ModuleCall::guard($ctx, static function () use ($ctx, &$fields): void {
             $instance = $ctx->provisioner()->find();
             $fields = AdminTab::fields(
                 $instance === null ? null : InstanceStatus::of($instance),
@@ -246,26 +281,6 @@ final class ModuleFunctions
         return $fields;
     }
 
-    /**
-     * Runs one action: 'success', or the readable (and masked) reason it failed.
-     *
-     * @param Closure(): mixed $work
-     */
-    private static function guard(ServiceContext $ctx, Closure $work): string
-    {
-        try {
-            $work();
-            return 'success';
-        } catch (ModuleError $error) {
-            return $ctx->log->mask($error->getMessage());
-        } catch (Throwable $error) {
-            $message = 'Unexpected error in the OpenClaw module (' . get_class($error) . ': '
-                . FailureDescriber::clip($error->getMessage(), 300) . ').';
-            $ctx->log->record('internal error', '', $message);
-            return $ctx->log->mask($message);
-        }
-    }
-
     /** @return list<array{0: string, 1: string, 2: string}> */
     private static function requiredPermissions(InstanceApi $api): array
     {
@@ -275,11 +290,5 @@ final class ModuleFunctions
         }
         $needed[] = ['create', '', 'secrets'];
         return $needed;
-    }
-
-    /** Request annotations need a new value per request; microseconds make two clicks distinct. */
-    private static function now(): string
-    {
-        return (new DateTimeImmutable('now', new DateTimeZone('UTC')))->format('Y-m-d\TH:i:s.u\Z');
     }
 }

@@ -4,6 +4,7 @@ declare(strict_types=1);
 
 namespace WHMCS\Module\Server\OpenClaw;
 
+use WHMCS\Module\Server\OpenClaw\Instance\CustomerSecrets;
 use WHMCS\Module\Server\OpenClaw\Instance\InstanceApi;
 use WHMCS\Module\Server\OpenClaw\Instance\ProductOptions;
 use WHMCS\Module\Server\OpenClaw\Instance\Provisioner;
@@ -29,6 +30,9 @@ final class ServiceContext
         // Registered before anything can fail, so even a message about a malformed value is masked.
         $this->log->addSecret(Params::string($params, 'serverpassword'));
         $this->log->addSecret(Params::string($params, 'password'));
+        foreach ([CustomerSecrets::API_KEY_FIELD, ...array_keys(CustomerSecrets::CHANNEL_FIELDS)] as $field) {
+            $this->log->addSecret(Params::named($params, 'customfields', $field) ?? '');
+        }
     }
 
     public function settings(): ClusterSettings
@@ -81,5 +85,17 @@ final class ServiceContext
     public function servicePassword(): string
     {
         return Params::string($this->params, 'password');
+    }
+
+    /**
+     * Whether WHMCS has the service Active, i.e. not suspended for billing. WHMCS passes its status in
+     * the service model (tblhosting.domainstatus); older versions in `status`.
+     */
+    public function serviceActive(): bool
+    {
+        $model = $this->params['model'] ?? null;
+        $status = is_object($model) && is_string($model->domainstatus ?? null) ? $model->domainstatus
+            : Params::string($this->params, 'status');
+        return !in_array(strtolower($status), ['suspended', 'terminated', 'cancelled', 'fraud'], true);
     }
 }

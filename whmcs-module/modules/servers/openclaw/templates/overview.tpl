@@ -46,14 +46,60 @@
         </tr>
         {/if}
     </table>
-    {if $canReboot}
-    <form method="post" action="clientarea.php?action=productdetails">
-        <input type="hidden" name="token" value="{$token}">
+    {if $requests}
+    <h4>Your requests</h4>
+    <table class="table table-condensed">
+        {foreach $requests as $request}
+        <tr>
+            <td>{$request.label|escape:'html'}</td>
+            <td>{if $request.state eq 'done'}done{else}in progress{/if} <small>(requested {$request.requestedAt|escape:'html'})</small></td>
+        </tr>
+        {/foreach}
+    </table>
+    {/if}
+    {if $billing}
+    <h4>What you are paying for now</h4>
+    <table class="table table-condensed">
+        {foreach $billing as $item}
+        <tr><td>{$item.label|escape:'html'}</td><td>{$item.value|escape:'html'}</td></tr>
+        {/foreach}
+    </table>
+    {/if}
+    <div class="openclaw-actions">
+    {if $canOpenControlUi}
+        <a class="btn btn-primary" href="clientarea.php?action=productdetails&amp;id={$serviceid|escape:'url'}&amp;dosinglesignon=1" target="_blank" rel="noopener noreferrer">Open the Control UI</a>
+    {/if}
+    {foreach $actions as $action}
+        <form method="post" action="clientarea.php?action=productdetails" style="display: inline">
+            <input type="hidden" name="token" value="{$token|escape:'html'}">
+            <input type="hidden" name="id" value="{$serviceid|escape:'html'}">
+            <input type="hidden" name="modop" value="custom">
+            <input type="hidden" name="a" value="{$action.function|escape:'html'}">
+            <button type="submit" class="btn btn-default" onclick="return confirm('{$action.confirm|escape:'javascript'|escape:'html'}');">{$action.label|escape:'html'}</button>
+        </form>
+    {/foreach}
+    </div>
+    <h4>Your keys and tokens</h4>
+    <table class="table table-condensed">
+        {foreach $credentials as $credential}
+        <tr><td>{$credential.label|escape:'html'}</td><td>{if $credential.configured}stored{else}not set{/if}</td></tr>
+        {/foreach}
+    </table>
+    <form method="post" action="clientarea.php?action=productdetails" autocomplete="off">
+        <input type="hidden" name="token" value="{$token|escape:'html'}">
         <input type="hidden" name="id" value="{$serviceid|escape:'html'}">
         <input type="hidden" name="modop" value="custom">
-        <input type="hidden" name="a" value="reboot">
-        <button type="submit" class="btn btn-default" onclick="return confirm('Reboot the OpenClaw server now?');">Reboot</button>
+        <input type="hidden" name="a" value="updatecredentials">
+        <p><small>A new value replaces the stored one. Stored values are never shown; leave a field empty to keep it.</small></p>
+        <label>Model provider
+            <select name="openclaw_provider">
+                {foreach $providers as $provider}<option value="{$provider|escape:'html'}">{$provider|escape:'html'}</option>{/foreach}
+            </select>
+        </label>
+        <label>API key <input type="password" name="openclaw_api_key" value=""></label>
+        <label>Telegram bot token <input type="password" name="openclaw_telegram_token" value=""></label>
+        <label>Discord bot token <input type="password" name="openclaw_discord_token" value=""></label>
+        <button type="submit" class="btn btn-default">Store</button>
     </form>
-    {/if}
 {/if}
 </div>

@@ -4,6 +4,7 @@ declare(strict_types=1);
 
 namespace WHMCS\Module\Server\OpenClaw\Instance;
 
+use WHMCS\Module\Server\OpenClaw\Kube\KubeClient;
 use WHMCS\Module\Server\OpenClaw\Kube\Subject;
 use WHMCS\Module\Server\OpenClaw\ModuleError;
 
@@ -25,6 +26,27 @@ final class InstanceApi
     public const REBOOT_REQUESTED_AT = 'clawhost.dev/reboot-requested-at';
     public const REINSTALL_REQUESTED_AT = 'clawhost.dev/reinstall-requested-at';
     public const RECONCILE_REQUESTED_AT = 'clawhost.dev/reconcile-requested-at';
+    public const APPROVE_DEVICES_REQUESTED_AT = 'clawhost.dev/approve-devices-requested-at';
+
+    /**
+     * Day-2 request annotation => the status field where the operator records the value it acted on
+     * (docs/architecture.md); comparing the two tells the customer whether a request is done.
+     */
+    public const HANDLED_IN_STATUS = [
+        self::REBOOT_REQUESTED_AT => 'lastHandledRebootAt',
+        self::REINSTALL_REQUESTED_AT => 'lastHandledReinstallAt',
+        self::RECONCILE_REQUESTED_AT => 'lastHandledReconcileAt',
+        self::APPROVE_DEVICES_REQUESTED_AT => 'lastHandledApproveDevicesAt',
+    ];
+
+    /** spec.suspendMode values (the operator's hibernate support): keep the server, or snapshot and delete it. */
+    public const SUSPEND_POWER_OFF = 'PowerOff';
+    public const SUSPEND_HIBERNATE = 'Hibernate';
+    /**
+     * Marks a hibernation the customer asked for (value "true"), so that only it can be woken by the
+     * customer and a billing Unsuspend leaves it alone. WHMCS's own; the operator ignores it.
+     */
+    public const CUSTOMER_HIBERNATED = 'clawhost.dev/whmcs-customer-hibernated';
 
     public const LABEL_SERVICE_ID = 'clawhost.dev/whmcs-service-id';
     public const LABEL_CLIENT_ID = 'clawhost.dev/whmcs-client-id';
@@ -75,6 +97,20 @@ final class InstanceApi
     public function subject(string $namespace, string $name = ''): Subject
     {
         return new Subject(self::KIND, $name, $namespace, $this->apiVersion());
+    }
+
+    /**
+     * Every instance WHMCS created in a namespace, in one LIST (label selector; never a GET each).
+     *
+     * @return list<array<mixed>>
+     */
+    public function managedInstances(KubeClient $kube, string $namespace): array
+    {
+        return $kube->list(
+            $this->collectionPath($namespace),
+            ServiceIdentity::managedSelector(),
+            $this->subject($namespace),
+        );
     }
 
     public static function secretCollectionPath(string $namespace): string

@@ -13,6 +13,7 @@ final class Manifests
      * The OpenClawInstance as WHMCS wants it. `suspended` is deliberately absent: Suspend/Unsuspend
      * own it through merge patches, so a later apply (ChangePackage) can never unsuspend by accident.
      *
+     * @param list<array{name: string, secretKeyRef: array{name: string, key: string}}> $env
      * @return array<string, mixed>
      */
     public static function instance(
@@ -22,6 +23,7 @@ final class Manifests
         ProductOptions $options,
         string $hostname,
         string $secretName,
+        array $env = [],
     ): array {
         $spec = [
             'hostname' => $hostname,
@@ -45,6 +47,9 @@ final class Manifests
         if ($options->sshKeys !== []) {
             $spec['sshKeys'] = $options->sshKeys;
         }
+        if ($env !== []) {
+            $spec['env'] = $env;
+        }
         return [
             'apiVersion' => $api->apiVersion(),
             'kind' => InstanceApi::KIND,
@@ -58,17 +63,19 @@ final class Manifests
     }
 
     /**
-     * The Secret with the gateway token, owned by the instance so Kubernetes' garbage collector
-     * removes it with the instance (the module itself may not delete Secrets).
+     * A Secret holding one value the module never reads back (gateway token, customer credential),
+     * owned by the instance so Kubernetes' garbage collector removes it with the instance (the module
+     * itself may not delete Secrets).
      *
      * @param array<mixed> $instance the instance as returned by the API server (for its uid)
      * @return array<string, mixed>
      */
-    public static function gatewaySecret(
+    public static function secret(
         string $namespace,
         ServiceIdentity $service,
         string $secretName,
-        string $token,
+        string $key,
+        string $value,
         array $instance,
     ): array {
         $metadata = [
@@ -90,8 +97,36 @@ final class Manifests
             'kind' => 'Secret',
             'metadata' => $metadata,
             'type' => 'Opaque',
-            'data' => [GatewayToken::SECRET_KEY => base64_encode($token)],
+            'data' => [$key => base64_encode($value)],
         ];
+    }
+
+    /**
+     * spec.env: the entries the instance has, with the newly stored credentials replacing those of the
+     * same variable. Only well-formed entries survive (status of other writers is not trusted blindly).
+     *
+     * @param array<mixed> $current the current spec.env, or []
+     * @param array<string, string> $newSecrets environment variable => Secret name
+     * @return list<array{name: string, secretKeyRef: array{name: string, key: string}}>
+     */
+    public static function env(array $current, array $newSecrets): array
+    {
+        $byName = [];
+        foreach ($current as $entry) {
+            $name = is_array($entry) ? ($entry['name'] ?? null) : null;
+            $ref = is_array($entry) && is_array($entry['secretKeyRef'] ?? null) ? $entry['secretKeyRef'] : [];
+            if (is_string($name) && is_string($ref['name'] ?? null) && is_string($ref['key'] ?? null)) {
+                $byName[$name] = ['name' => $name, 'secretKeyRef' => ['name' => $ref['name'], 'key' => $ref['key']]];
+            }
+        }
+        foreach ($newSecrets as $name => $secretName) {
+            $byName[$name] = [
+                'name' => $name,
+                'secretKeyRef' => ['name' => $secretName, 'key' => CustomerSecrets::SECRET_KEY],
+            ];
+        }
+        ksort($byName);
+        return array_values($byName);
     }
 
     /**
@@ -104,9 +139,32 @@ final class Manifests
         return ['metadata' => ['annotations' => [$annotation => $requestedAt]]];
     }
 
-    /** @return array<string, mixed> */
-    public static function suspension(bool $suspended): array
+    /**
+     * The customer's hibernate (true) or wake (false): suspension plus the annotation saying the
+     * customer, not billing, asked for it (null removes it in a merge patch).
+     *
+     * @return array<string, mixed>
+     */
+    public static function customerHibernation(bool $hibernate): array
     {
-        return ['spec' => ['suspended' => $suspended]];
+        return [
+            'metadata' => ['annotations' => [InstanceApi::CUSTOMER_HIBERNATED => $hibernate ? 'true' : null]],
+            'spec' => self::suspension($hibernate, InstanceApi::SUSPEND_HIBERNATE)['spec'],
+        ];
+    }
+
+    /**
+     * Suspension, with how to suspend when suspending (PowerOff keeps the server, Hibernate snapshots
+     * and deletes it). Waking leaves the mode alone: it says how the instance was suspended.
+     *
+     * @return array<string, mixed>
+     */
+    public static function suspension(bool $suspended, ?string $mode = null): array
+    {
+        $spec = ['suspended' => $suspended];
+        if ($suspended && $mode !== null) {
+            $spec['suspendMode'] = $mode;
+        }
+        return ['spec' => $spec];
     }
 }

@@ -85,6 +85,19 @@ final class ProductOptions
             'Default' => 'Delete',
             'Description' => 'What termination does to the Hetzner server and DNS records.',
         ], false],
+        'Suspend Mode' => [[
+            'Type' => 'dropdown',
+            'Options' => [
+                'PowerOff' => 'Power off (the server is kept and billed by Hetzner)',
+                'Hibernate' => 'Hibernate (snapshot, delete the server; only the snapshot is billed)',
+            ],
+            'Default' => 'PowerOff',
+            'Description' => 'How a suspension for non-payment stops the instance (spec.suspendMode).',
+        ], false],
+        'Customer Hibernate' => [[
+            'Type' => 'yesno',
+            'Description' => 'Customers may hibernate and wake their instance from the client area.',
+        ], true],
     ];
 
     /** Custom field (by name) whose lines are OpenSSH public keys for the admin user. */
@@ -101,6 +114,8 @@ final class ProductOptions
         public readonly bool $backups,
         public readonly string $deletionPolicy,
         public readonly array $sshKeys,
+        public readonly string $suspendMode,
+        public readonly bool $customerHibernate,
     ) {
     }
 
@@ -124,6 +139,8 @@ final class ProductOptions
             Params::isYes($value('Backups')),
             $value('Deletion Policy') === 'Retain' ? 'Retain' : 'Delete',
             self::sshKeys(Params::named($params, 'customfields', self::SSH_KEYS_FIELD) ?? ''),
+            $value('Suspend Mode') === 'Hibernate' ? 'Hibernate' : 'PowerOff',
+            Params::isYes($value('Customer Hibernate')),
         );
     }
 

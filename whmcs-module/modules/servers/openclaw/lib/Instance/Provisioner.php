@@ -4,10 +4,13 @@ declare(strict_types=1);
 
 namespace WHMCS\Module\Server\OpenClaw\Instance;
 
+use DateTimeImmutable;
+use DateTimeZone;
 use WHMCS\Module\Server\OpenClaw\Kube\ApiError;
 use WHMCS\Module\Server\OpenClaw\Kube\KubeClient;
 use WHMCS\Module\Server\OpenClaw\Kube\Subject;
 use WHMCS\Module\Server\OpenClaw\ModuleError;
+use WHMCS\Module\Server\OpenClaw\View\InstanceStatus;
 
 /**
  * The lifecycle of one service's OpenClawInstance, as Kubernetes writes. Every method is safe to
@@ -24,16 +27,61 @@ final class Provisioner
     }
 
     /**
-     * Creates or updates the instance and makes sure the Secret with this token exists.
+     * Creates or updates the instance and makes sure the Secrets with this token and with any new
+     * customer credentials exist. Credentials stored before stay referenced.
      *
      * @return array<mixed> the instance as stored
      */
-    public function apply(ProductOptions $options, string $hostname, string $token): array
+    public function apply(
+        ProductOptions $options,
+        string $hostname,
+        string $token,
+        ?CustomerSecrets $credentials = null,
+    ): array {
+        return $this->write($options, $hostname, $this->find(), $token, $credentials);
+    }
+
+    /**
+     * Re-applies the product settings of an existing instance, keeping its current token Secret and
+     * credentials, and pointing at new credentials if any are given.
+     *
+     * @return array<mixed>
+     */
+    public function reapply(ProductOptions $options, string $hostname, ?CustomerSecrets $credentials = null): array
     {
-        $secretName = $this->service->gatewaySecretName($token);
+        $current = $this->existing();
+        return $this->write($options, $hostname, $current, null, $credentials);
+    }
+
+    /**
+     * @param array<mixed>|null $current the instance as it is now
+     * @param string|null $token a gateway token to store and use; null keeps the current Secret
+     * @return array<mixed>
+     */
+    private function write(
+        ProductOptions $options,
+        string $hostname,
+        ?array $current,
+        ?string $token,
+        ?CustomerSecrets $credentials,
+    ): array {
+        $spec = is_array($current['spec'] ?? null) ? $current['spec'] : [];
+        if ($token !== null) {
+            $secretName = $this->service->gatewaySecretName($token);
+        } else {
+            $secretName = $spec['gatewayTokenSecretRef']['name'] ?? null;
+            if (!is_string($secretName) || $secretName === '') {
+                throw new ModuleError($this->subject()->describe() . ' has no gateway token Secret; run Create again.');
+            }
+        }
+        $newSecrets = [];
+        foreach ($credentials->entries ?? [] as $entry) {
+            $newSecrets[$entry['env']] = $this->service->envSecretName($entry['env'], $entry['value']);
+        }
+        $env = Manifests::env(is_array($spec['env'] ?? null) ? $spec['env'] : [], $newSecrets);
         $instance = $this->kube->apply(
             $this->objectPath(),
-            Manifests::instance($this->api, $this->namespace, $this->service, $options, $hostname, $secretName),
+            Manifests::instance($this->api, $this->namespace, $this->service, $options, $hostname, $secretName, $env),
             $this->subject(),
         );
         if (isset($instance['metadata']['deletionTimestamp'])) {
@@ -42,38 +90,43 @@ final class Provisioner
                 . 'removing its server). Retry once it is gone.'
             );
         }
-        $this->createSecret($secretName, $token, $instance);
+        if ($token !== null) {
+            $this->createSecret($secretName, GatewayToken::SECRET_KEY, $token, $instance);
+        }
+        foreach ($credentials->entries ?? [] as $entry) {
+            $this->createSecret($newSecrets[$entry['env']], CustomerSecrets::SECRET_KEY, $entry['value'], $instance);
+        }
         return $instance;
     }
 
+    public function setSuspended(bool $suspended, ?string $mode = null): void
+    {
+        $this->patchExisting(Manifests::suspension($suspended, $mode));
+    }
+
+    public function setCustomerHibernation(bool $hibernate): void
+    {
+        $this->patchExisting(Manifests::customerHibernation($hibernate));
+    }
+
     /**
-     * Re-applies the product settings of an existing instance, keeping its current token Secret.
-     *
-     * @return array<mixed>
+     * Asks the operator for a day-2 action (reboot, reinstall, resync, device approval) through its
+     * annotation. The value is the time of the request: a new value per request, microseconds so
+     * that two clicks are two requests.
      */
-    public function reapply(ProductOptions $options, string $hostname): array
+    public function request(string $annotation): void
     {
-        $current = $this->existing();
-        $secretName = $current['spec']['gatewayTokenSecretRef']['name'] ?? null;
-        if (!is_string($secretName) || $secretName === '') {
-            throw new ModuleError($this->subject()->describe() . ' has no gateway token Secret; run Create again.');
-        }
-        return $this->kube->apply(
-            $this->objectPath(),
-            Manifests::instance($this->api, $this->namespace, $this->service, $options, $hostname, $secretName),
-            $this->subject(),
-        );
-    }
-
-    public function setSuspended(bool $suspended): void
-    {
-        $this->patchExisting(Manifests::suspension($suspended));
-    }
-
-    /** Asks the operator for a day-2 action (reboot, reinstall, resync) through its annotation. */
-    public function request(string $annotation, string $requestedAt): void
-    {
+        $requestedAt = (new DateTimeImmutable('now', new DateTimeZone('UTC')))->format('Y-m-d\TH:i:s.u\Z');
         $this->patchExisting(Manifests::request($annotation, $requestedAt));
+    }
+
+    /** A request that makes no sense for a suspended instance (reboot, device approval). */
+    public function requestUnlessSuspended(string $annotation, string $refusal): void
+    {
+        if (InstanceStatus::of($this->existing())->suspended) {
+            throw new ModuleError($refusal);
+        }
+        $this->request($annotation);
     }
 
     /** Deletes the instance; an instance that is already gone counts as deleted. */
@@ -118,17 +171,17 @@ final class Provisioner
     }
 
     /**
-     * Create-only: the module may not read or patch Secrets. AlreadyExists means this exact token is
-     * stored already, because the Secret name is derived from the token.
+     * Create-only: the module may not read or patch Secrets. AlreadyExists means this exact value is
+     * stored already, because the Secret name is derived from the value.
      *
      * @param array<mixed> $instance
      */
-    private function createSecret(string $secretName, string $token, array $instance): void
+    private function createSecret(string $secretName, string $key, string $value, array $instance): void
     {
         try {
             $this->kube->create(
                 InstanceApi::secretCollectionPath($this->namespace),
-                Manifests::gatewaySecret($this->namespace, $this->service, $secretName, $token, $instance),
+                Manifests::secret($this->namespace, $this->service, $secretName, $key, $value, $instance),
                 InstanceApi::secretSubject($this->namespace, $secretName),
             );
         } catch (ApiError $error) {

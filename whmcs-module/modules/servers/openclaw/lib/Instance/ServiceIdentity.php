@@ -41,7 +41,21 @@ final class ServiceIdentity
      */
     public function gatewaySecretName(string $token): string
     {
-        return $this->resourceName() . '-gateway-' . substr(hash('sha256', $token), 0, 10);
+        return $this->resourceName() . '-gateway-' . self::suffix($token);
+    }
+
+    /**
+     * The Secret holding one customer credential (spec.env), named like the gateway token's: a new
+     * value gets a new Secret, e.g. whmcs-42-anthropic-api-key-<10 hex>.
+     */
+    public function envSecretName(string $env, string $value): string
+    {
+        return $this->resourceName() . '-' . str_replace('_', '-', strtolower($env)) . '-' . self::suffix($value);
+    }
+
+    private static function suffix(string $value): string
+    {
+        return substr(hash('sha256', $value), 0, 10);
     }
 
     /** @return array<string, string> */

@@ -36,8 +36,31 @@ final class AdminTab
             'Addresses' => $addresses === [] ? 'none yet' : self::e(implode(', ', $addresses)),
             'URL' => $status->url === '' ? 'none yet' : self::link($status->url),
             'Last Message' => $status->message === '' ? '&mdash;' : self::e($status->message),
+            'Suspension' => self::e(!$status->suspended ? 'not suspended' : $status->suspendMode
+                . ($status->customerHibernated ? ' (hibernated by the customer)' : '')),
+            'Credentials' => $status->envNames === [] ? 'none' : self::e(implode(', ', $status->envNames))
+                . ' <small>(from Secrets; values are never shown)</small>',
+            'Requests' => self::requests($status),
+            'Billing' => $status->billing === [] ? 'not reported' : self::e(implode(', ', array_map(
+                static fn (string $key, string $value): string => $key . ': ' . $value,
+                array_keys($status->billing),
+                $status->billing,
+            ))),
             'kubectl' => $kubectl,
         ];
+    }
+
+    private static function requests(InstanceStatus $status): string
+    {
+        $lines = [];
+        foreach (array_keys(InstanceApi::HANDLED_IN_STATUS) as $annotation) {
+            $state = $status->requestState($annotation);
+            if ($state !== '') {
+                $lines[] = self::e(substr($annotation, strlen(InstanceApi::GROUP) + 1) . ' '
+                    . $status->requests[$annotation]['requested'] . ': ' . $state);
+            }
+        }
+        return $lines === [] ? 'none' : implode('<br>', $lines);
     }
 
     private static function conditions(InstanceStatus $status): string

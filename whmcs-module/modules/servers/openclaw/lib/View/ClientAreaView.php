@@ -4,6 +4,9 @@ declare(strict_types=1);
 
 namespace WHMCS\Module\Server\OpenClaw\View;
 
+use WHMCS\Module\Server\OpenClaw\Instance\CustomerSecrets;
+use WHMCS\Module\Server\OpenClaw\Instance\InstanceApi;
+
 /**
  * The variables the customer's product page template (templates/overview.tpl) renders. Values are
  * raw; the template escapes them.
@@ -13,11 +16,24 @@ final class ClientAreaView
     /** Conditions a customer can follow while the instance comes up, in the order they happen. */
     private const PROGRESS = ['ServerReady' => 'Server', 'DNSReady' => 'DNS', 'AppReady' => 'OpenClaw'];
 
+    /** Request annotations the customer can follow, with what the page calls them. */
+    private const REQUESTS = [
+        InstanceApi::REBOOT_REQUESTED_AT => 'Reboot',
+        InstanceApi::REINSTALL_REQUESTED_AT => 'Reinstall',
+        InstanceApi::APPROVE_DEVICES_REQUESTED_AT => 'Device approval',
+    ];
+
     /**
+     * @param bool $hibernateAllowed the product lets customers hibernate
+     * @param bool $serviceActive WHMCS has the service Active (not suspended for billing)
      * @return array<string, mixed>
      */
-    public static function variables(?InstanceStatus $status, string $gatewayToken): array
-    {
+    public static function variables(
+        ?InstanceStatus $status,
+        string $gatewayToken,
+        bool $hibernateAllowed = false,
+        bool $serviceActive = true,
+    ): array {
         if ($status === null) {
             return ['instanceExists' => false, 'gatewayToken' => ''];
         }
@@ -32,14 +48,89 @@ final class ClientAreaView
             'statusLabel' => self::statusLabel($status),
             'message' => $status->message,
             'hostname' => $status->hostname,
-            'url' => $status->url,
+            // Only an https link becomes clickable: status is written by another program.
+            'url' => preg_match('#^https://#i', $status->url) === 1 ? $status->url : '',
             'ipv4' => $status->ipv4,
             'ipv6' => $status->ipv6,
             'progress' => $progress,
-            'canReboot' => $status->ready === true && !$status->suspended && !$status->deleting,
+            'actions' => self::actions($status, $hibernateAllowed && $serviceActive),
+            'hibernated' => $status->hibernated(),
+            'requests' => self::requests($status),
+            'billing' => self::billing($status),
+            'credentials' => self::credentials($status),
+            'providers' => array_keys(CustomerSecrets::PROVIDERS),
+            'canOpenControlUi' => $status->ready === true && $status->url !== '' && $gatewayToken !== '',
             // Shown only when it is the token the instance uses; WHMCS decrypts it into $params.
             'gatewayToken' => $gatewayToken,
         ];
+    }
+
+    /**
+     * The buttons the page offers now (each function re-checks on the server).
+     *
+     * @return list<array{function: string, label: string, confirm: string}>
+     */
+    private static function actions(InstanceStatus $status, bool $mayHibernate): array
+    {
+        $running = $status->ready === true && !$status->suspended && !$status->deleting;
+        $offered = [
+            ['reboot', 'Reboot', 'Reboot the OpenClaw server now?', $running],
+            ['approvedevices', 'Approve my device', 'Approve the devices waiting to pair with your gateway?', $running],
+            ['reinstall', 'Reinstall', 'Reinstall the server from scratch? Data on it is lost.',
+                !$status->suspended && !$status->deleting],
+            ['hibernate', 'Hibernate', 'Hibernate the instance? It stops until you wake it.',
+                $mayHibernate && !$status->suspended && !$status->deleting],
+            ['wake', 'Wake', 'Wake the instance?',
+                $mayHibernate && $status->hibernated() && $status->customerHibernated && !$status->deleting],
+        ];
+        $actions = [];
+        foreach ($offered as [$function, $label, $confirm, $available]) {
+            if ($available) {
+                $actions[] = ['function' => $function, 'label' => $label, 'confirm' => $confirm];
+            }
+        }
+        return $actions;
+    }
+
+    /** @return list<array{label: string, state: string, requestedAt: string}> */
+    private static function requests(InstanceStatus $status): array
+    {
+        $rows = [];
+        foreach (self::REQUESTS as $annotation => $label) {
+            $state = $status->requestState($annotation);
+            if ($state !== '') {
+                $rows[] = ['label' => $label, 'state' => $state,
+                    'requestedAt' => $status->requests[$annotation]['requested']];
+            }
+        }
+        return $rows;
+    }
+
+    /** @return list<array{label: string, value: string}> what the operator says is being paid for now */
+    private static function billing(InstanceStatus $status): array
+    {
+        $rows = [];
+        foreach ($status->billing as $key => $value) {
+            // camelCase field names of status.billing become words: snapshotSizeGB -> "Snapshot size GB".
+            $words = preg_replace('/(?<=[a-z])(?=[A-Z])/', ' ', $key) ?? $key;
+            $rows[] = ['label' => ucfirst(strtolower($words)), 'value' => $value];
+        }
+        return $rows;
+    }
+
+    /** @return list<array{label: string, configured: bool}> which credentials are stored (never their values) */
+    private static function credentials(InstanceStatus $status): array
+    {
+        $rows = [];
+        foreach (CustomerSecrets::PROVIDERS as $provider => $env) {
+            if (in_array($env, $status->envNames, true)) {
+                $rows[] = ['label' => ucfirst($provider) . ' API key', 'configured' => true];
+            }
+        }
+        foreach (CustomerSecrets::CHANNEL_FIELDS as $field => $env) {
+            $rows[] = ['label' => $field, 'configured' => in_array($env, $status->envNames, true)];
+        }
+        return $rows;
     }
 
     public static function statusLabel(InstanceStatus $status): string
@@ -48,7 +139,7 @@ final class ClientAreaView
             return 'Being deleted';
         }
         if ($status->suspended) {
-            return 'Suspended';
+            return $status->hibernated() ? 'Hibernated' : 'Suspended';
         }
         if ($status->ready === true) {
             return 'Ready';

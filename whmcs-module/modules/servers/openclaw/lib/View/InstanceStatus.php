@@ -4,13 +4,21 @@ declare(strict_types=1);
 
 namespace WHMCS\Module\Server\OpenClaw\View;
 
+use WHMCS\Module\Server\OpenClaw\Instance\InstanceApi;
+
 /**
  * The operator's view of an instance, read defensively from the resource: status is written by
  * another program and may be partial (a fresh instance has none at all).
  */
 final class InstanceStatus
 {
-    /** @param list<array{type: string, status: string, reason: string, message: string, since: string}> $conditions */
+    /**
+     * @param list<array{type: string, status: string, reason: string, message: string, since: string}> $conditions
+     * @param array<string, array{requested: string, handled: string}> $requests by request annotation
+     * @param array<string, string> $billing status.billing's scalar fields (what is paid for now)
+     * @param array<string, int> $usage status.usage's counters (bytes)
+     * @param list<string> $envNames the environment variables spec.env fills from Secrets
+     */
     private function __construct(
         public readonly string $name,
         public readonly string $namespace,
@@ -28,6 +36,14 @@ final class InstanceStatus
         public readonly bool $deleting,
         public readonly bool $observed,
         public readonly array $conditions,
+        public readonly string $suspendMode,
+        public readonly array $requests,
+        public readonly array $billing,
+        public readonly array $usage,
+        public readonly array $envNames,
+        public readonly string $createdAt,
+        public readonly string $serverTypeWanted,
+        public readonly bool $customerHibernated,
     ) {
     }
 
@@ -62,6 +78,30 @@ final class InstanceStatus
         }
         $generation = $metadata['generation'] ?? null;
         $serverId = $status['serverId'] ?? null;
+        $annotations = self::map($metadata, 'annotations');
+        $requests = [];
+        foreach (InstanceApi::HANDLED_IN_STATUS as $annotation => $field) {
+            $requests[$annotation] = ['requested' => self::text($annotations, $annotation),
+                'handled' => self::text($status, $field)];
+        }
+        $billing = [];
+        foreach (self::map($status, 'billing') as $key => $value) {
+            if (is_string($key) && (is_scalar($value))) {
+                $billing[$key] = is_bool($value) ? ($value ? 'yes' : 'no') : (string) $value;
+            }
+        }
+        $usage = [];
+        foreach (self::map($status, 'usage') as $key => $value) {
+            if (is_string($key) && is_int($value) && $value >= 0) {
+                $usage[$key] = $value;
+            }
+        }
+        $envNames = [];
+        foreach (is_array($spec['env'] ?? null) ? $spec['env'] : [] as $entry) {
+            if (is_array($entry) && is_string($entry['name'] ?? null)) {
+                $envNames[] = $entry['name'];
+            }
+        }
         return new self(
             self::text($metadata, 'name'),
             self::text($metadata, 'namespace'),
@@ -79,7 +119,31 @@ final class InstanceStatus
             isset($metadata['deletionTimestamp']),
             is_int($generation) && ($status['observedGeneration'] ?? null) === $generation,
             $conditions,
+            self::text($spec, 'suspendMode') ?: InstanceApi::SUSPEND_POWER_OFF,
+            $requests,
+            $billing,
+            $usage,
+            $envNames,
+            self::text($metadata, 'creationTimestamp'),
+            self::text($spec, 'serverType'),
+            self::text($annotations, InstanceApi::CUSTOMER_HIBERNATED) === 'true',
         );
+    }
+
+    /** Suspended by hibernation (server snapshotted and deleted) rather than powered off. */
+    public function hibernated(): bool
+    {
+        return $this->suspended && $this->suspendMode === InstanceApi::SUSPEND_HIBERNATE;
+    }
+
+    /** Whether the operator has acted on the latest request of this kind ('' when never requested). */
+    public function requestState(string $annotation): string
+    {
+        $request = $this->requests[$annotation] ?? ['requested' => '', 'handled' => ''];
+        if ($request['requested'] === '') {
+            return '';
+        }
+        return $request['handled'] === $request['requested'] ? 'done' : 'pending';
     }
 
     /** The address WHMCS shows as the service's dedicated IP: IPv4, else IPv6. */

@@ -50,6 +50,14 @@ final class CapsuleServerDirectory implements ServerDirectory
         return $services;
     }
 
+    public function recordUsage(int $serverId, int $serviceId, array $columns): void
+    {
+        Capsule::table('tblhosting')
+            ->where('server', $serverId)
+            ->where('id', $serviceId)
+            ->update($columns + ['lastupdate' => date('Y-m-d H:i:s')]);
+    }
+
     /** @return array<string, mixed> */
     private function params(object $row): array
     {

@@ -27,4 +27,12 @@ interface ServerDirectory
      * @return array<int, array{dedicatedip: string, assignedips: string, domain: string}>
      */
     public function services(int $serverId): array;
+
+    /**
+     * Writes usage figures (tblhosting columns diskusage, disklimit, bwusage, bwlimit in MB) and the
+     * time of the update into one service of a server.
+     *
+     * @param array<string, int> $columns
+     */
+    public function recordUsage(int $serverId, int $serviceId, array $columns): void;
 }

@@ -7,7 +7,6 @@ namespace WHMCS\Module\Server\OpenClaw\Whmcs;
 use Closure;
 use Throwable;
 use WHMCS\Module\Server\OpenClaw\Instance\InstanceApi;
-use WHMCS\Module\Server\OpenClaw\Instance\ServiceIdentity;
 use WHMCS\Module\Server\OpenClaw\Kube\ClusterSettings;
 use WHMCS\Module\Server\OpenClaw\Kube\KubeClient;
 use WHMCS\Module\Server\OpenClaw\Kube\Transport;
@@ -17,8 +16,9 @@ use WHMCS\Module\Server\OpenClaw\View\InstanceStatus;
 
 /**
  * The cron job: copies what the operator observed (IP addresses, host name) into the WHMCS services,
- * so invoices, welcome e-mails and the admin's lists show them. One LIST per server, and WHMCS is
- * written only where something changed.
+ * so invoices, welcome e-mails and the admin's lists show them. One LIST per namespace, however many
+ * WHMCS server records point at it (and never a GET per service), and WHMCS is written only where
+ * something changed.
  */
 final class StatusSync
 {
@@ -38,22 +38,24 @@ final class StatusSync
     {
         $updated = 0;
         $errors = [];
-        foreach ($this->directory->servers() as $server) {
+        foreach (self::byNamespace($this->directory->servers()) as $group) {
             $log = new ModuleLog('CronStatusSync');
-            $log->addSecret(is_string($server['serverpassword'] ?? null) ? $server['serverpassword'] : '');
-            $serverId = is_int($server['serverid'] ?? null) ? $server['serverid'] : 0;
+            foreach ($group as $server) {
+                $log->addSecret(is_string($server['serverpassword'] ?? null) ? $server['serverpassword'] : '');
+            }
+            $serverIds = array_map(
+                static fn (array $server): int => is_int($server['serverid'] ?? null) ? $server['serverid'] : 0,
+                $group,
+            );
             try {
-                $settings = ClusterSettings::fromParams($server);
-                $kube = new KubeClient(($this->transportFor)($settings), $log);
-                $instances = $kube->list(
-                    $this->api->collectionPath($settings->namespace),
-                    ServiceIdentity::managedSelector(),
-                    $this->api->subject($settings->namespace),
-                );
-                $changes = self::plan($instances, $this->directory->services($serverId));
+                $instances = $this->instances(ClusterSettings::fromParams($group[0]), $log);
+                $changes = [];
+                foreach ($serverIds as $serverId) {
+                    $changes += self::plan($instances, $this->directory->services($serverId));
+                }
             } catch (Throwable $e) {
-                $errors[] = 'server ' . $serverId . ': ' . $log->mask($e instanceof ModuleError ? $e->getMessage()
-                    : get_class($e) . ': ' . $e->getMessage());
+                $errors[] = 'server ' . implode(', ', $serverIds) . ': ' . $log->mask($e instanceof ModuleError
+                    ? $e->getMessage() : get_class($e) . ': ' . $e->getMessage());
                 continue;
             }
             foreach ($changes as $serviceId => $fields) {
@@ -69,6 +71,40 @@ final class StatusSync
     }
 
     /**
+     * The WHMCS-managed instances of one namespace, in one LIST.
+     *
+     * @return list<array<mixed>>
+     */
+    public function instances(ClusterSettings $settings, ModuleLog $log): array
+    {
+        $kube = new KubeClient(($this->transportFor)($settings), $log);
+        return $this->api->managedInstances($kube, $settings->namespace);
+    }
+
+    /**
+     * Server records grouped by the namespace they point at (API URL + namespace; WHMCS's server ids
+     * differ, the namespace's instances do not). A record whose settings are invalid stays alone, so
+     * its error is reported under its own id.
+     *
+     * @param list<array<string, mixed>> $servers
+     * @return list<non-empty-list<array<string, mixed>>>
+     */
+    public static function byNamespace(array $servers): array
+    {
+        $groups = [];
+        foreach ($servers as $index => $server) {
+            try {
+                $settings = ClusterSettings::fromParams($server);
+                $key = $settings->apiUrl . ' ' . $settings->namespace;
+            } catch (Throwable) {
+                $key = 'invalid ' . $index;
+            }
+            $groups[$key][] = $server;
+        }
+        return array_values($groups);
+    }
+
+    /**
      * What to write into which service. Pure. Only services of this server are touched (the label alone
      * could match another WHMCS installation sharing the namespace), addresses not yet known are left
      * alone instead of being blanked, and an admin's own domain is never overwritten.
@@ -81,8 +117,7 @@ final class StatusSync
     {
         $changes = [];
         foreach ($instances as $instance) {
-            $label = $instance['metadata']['labels'][InstanceApi::LABEL_SERVICE_ID] ?? null;
-            $serviceId = is_string($label) && ctype_digit($label) ? (int) $label : 0;
+            $serviceId = self::serviceId($instance);
             if (!isset($services[$serviceId])) {
                 continue;
             }
@@ -106,5 +141,16 @@ final class StatusSync
             }
         }
         return $changes;
+    }
+
+    /**
+     * The WHMCS service id an instance was created for (its label), 0 if none.
+     *
+     * @param array<mixed> $instance
+     */
+    public static function serviceId(array $instance): int
+    {
+        $label = $instance['metadata']['labels'][InstanceApi::LABEL_SERVICE_ID] ?? null;
+        return is_string($label) && preg_match('/^[1-9][0-9]{0,17}$/', $label) === 1 ? (int) $label : 0;
     }
 }

@@ -1,0 +1,268 @@
+<?php
+
+declare(strict_types=1);
+
+namespace WHMCS\Module\Server\OpenClaw\Tests\Unit;
+
+use DOMDocument;
+use DOMElement;
+use ErrorException;
+use Smarty;
+use WHMCS\Module\Server\OpenClaw\Tests\Support\FakeTransport;
+use WHMCS\Module\Server\OpenClaw\Tests\Support\ModuleTestCase;
+
+/**
+ * The client-area templates rendered by the real Smarty (Debian's smarty3 or smarty4 package; which
+ * one: OPENCLAW_TEST_SMARTY, default smarty4) with exactly the variables openclaw_ClientArea returns,
+ * plus the two WHMCS itself provides on the product page ($serviceid, $token).
+ *
+ * Undefined variables are errors here (Smarty reports them as PHP warnings; the handler turns every
+ * warning into an exception), and output is parsed as HTML: a hostile value in status must show up as
+ * text, never as markup, attributes or a javascript: link. Auto-escaping stays off, as in WHMCS, so
+ * a missing |escape fails.
+ */
+final class TemplatesTest extends ModuleTestCase
+{
+    private const INSTANCE = '/apis/clawhost.dev/v1alpha1/namespaces/clawhost/openclawinstances/whmcs-42';
+    private const TEMPLATES = __DIR__ . '/../../modules/servers/openclaw/templates/';
+    private const HOSTILE = '"><img src=x onerror=alert(1)><script>alert(2)</script>\'';
+    /** What WHMCS assigns on clientarea.php?action=productdetails besides the module's variables. */
+    private const WHMCS_VARIABLES = ['serviceid' => 42, 'token' => 'csrf-token-value'];
+
+    public function testBeforeCreation(): void
+    {
+        $html = $this->renderClientArea(self::params());
+        self::assertStringContainsString('being prepared', $html);
+    }
+
+    public function testSettingUp(): void
+    {
+        openclaw_CreateAccount(self::params());
+        $html = $this->renderClientArea(self::params());
+        self::assertStringContainsString('Setting up', $html);
+        self::assertSame(['reinstall', 'updatecredentials'], $this->buttons($html));
+        self::assertStringNotContainsString('Open the Control UI', $html);
+    }
+
+    public function testReadyWithRequestsBillingAndCredentials(): void
+    {
+        openclaw_CreateAccount(self::params());
+        $this->api->objects[self::INSTANCE]['status'] = self::readyStatus();
+        $this->api->objects[self::INSTANCE]['spec']['env'] = [
+            ['name' => 'ANTHROPIC_API_KEY', 'secretKeyRef' => ['name' => 'whmcs-42-anthropic-0', 'key' => 'value']],
+        ];
+        $this->api->objects[self::INSTANCE]['metadata']['annotations'] = [
+            'clawhost.dev/reboot-requested-at' => '2026-12-03T10:00:00.000000Z',
+            'clawhost.dev/approve-devices-requested-at' => '2026-12-03T11:00:00.000000Z',
+        ];
+        $this->api->objects[self::INSTANCE]['status']['lastHandledRebootAt'] = '2026-12-03T10:00:00.000000Z';
+        $html = $this->renderClientArea(self::params());
+        self::assertSame(['reboot', 'approvedevices', 'reinstall', 'updatecredentials'], $this->buttons($html));
+        self::assertMatchesRegularExpression('#Reboot</td>\s*<td>done#', $html);
+        self::assertMatchesRegularExpression('#Device approval</td>\s*<td>in progress#', $html);
+        self::assertMatchesRegularExpression('#Server type</td><td>cx23#', $html);
+        self::assertMatchesRegularExpression('#Anthropic API key</td><td>stored#', $html);
+        self::assertStringContainsString('dosinglesignon=1', $html);
+        self::assertStringNotContainsString(self::GATEWAY_TOKEN . '#', $html, 'the SSO link carries no token');
+    }
+
+    public function testHibernatedWithCustomerHibernate(): void
+    {
+        $params = self::params(['configoption10' => 'on']);
+        openclaw_CreateAccount($params);
+        $this->api->objects[self::INSTANCE]['status'] = self::readyStatus();
+        self::assertSame('success', openclaw_hibernate($params));
+        $this->api->objects[self::INSTANCE]['status']['phase'] = 'Suspended';
+        $html = $this->renderClientArea($params);
+        self::assertStringContainsString('Hibernated', $html);
+        self::assertSame(['wake', 'updatecredentials'], $this->buttons($html));
+
+        // Suspended for non-payment (also hibernating, by the product's Suspend Mode): no Wake button.
+        $this->api->objects[self::INSTANCE]['metadata']['annotations'] = [];
+        self::assertSame(['updatecredentials'], $this->buttons($this->renderClientArea($params)));
+    }
+
+    public function testTheErrorTemplate(): void
+    {
+        $this->api->objects = [];
+        $this->useTransport(new FakeTransport(static fn () => FakeTransport::status(500, 'InternalError', 'x')));
+        $html = $this->renderClientArea(self::params());
+        self::assertStringContainsString('temporarily unavailable', $html);
+    }
+
+    public function testAMissingVariableFailsTheRender(): void
+    {
+        openclaw_CreateAccount(self::params());
+        $this->api->objects[self::INSTANCE]['status'] = self::readyStatus();
+        $page = openclaw_ClientArea(self::params());
+        foreach (['url', 'statusLabel', 'actions', 'credentials'] as $variable) {
+            $vars = $page['templateVariables'];
+            unset($vars[$variable]);
+            try {
+                self::render($page['tabOverviewModuleOutputTemplate'], $vars + self::WHMCS_VARIABLES);
+                self::fail('rendering without $' . $variable . ' must fail');
+            } catch (ErrorException $error) {
+                self::assertStringContainsString($variable, $error->getMessage());
+            }
+        }
+    }
+
+    public function testHostileStatusCannotInjectMarkup(): void
+    {
+        openclaw_CreateAccount(self::params());
+        $hostile = self::HOSTILE;
+        $status = self::readyStatus();
+        $status['message'] = $hostile;
+        $status['ipv4'] = $hostile;
+        $status['ipv6'] = $hostile;
+        $status['billing'] = ['serverType' => $hostile, $hostile => 'x'];
+        $status['lastHandledRebootAt'] = 'other';
+        $this->api->objects[self::INSTANCE]['status'] = $status;
+        $this->api->objects[self::INSTANCE]['metadata']['annotations'] = [
+            'clawhost.dev/reboot-requested-at' => $hostile,
+        ];
+        $html = $this->renderClientArea(self::params());
+        self::assertNoInjectedMarkup($html);
+        self::assertStringContainsString(htmlspecialchars($hostile, ENT_QUOTES), $html, 'shown, as text');
+
+        // Not ready: the host name is shown instead of the link; a javascript: URL never becomes a link.
+        $status['conditions'] = [];
+        $status['url'] = 'javascript:alert(3)';
+        $this->api->objects[self::INSTANCE]['status'] = $status;
+        $this->api->objects[self::INSTANCE]['spec']['hostname'] = $hostile;
+        $html = $this->renderClientArea(self::params());
+        self::assertNoInjectedMarkup($html);
+        self::assertStringNotContainsString('javascript:alert(3)', $html);
+    }
+
+    public function testHostileStatusInTheAdminTab(): void
+    {
+        openclaw_CreateAccount(self::params());
+        $status = self::readyStatus();
+        foreach (['message', 'url', 'ipv4', 'serverName', 'phase'] as $field) {
+            $status[$field] = self::HOSTILE;
+        }
+        $status['conditions'][0]['message'] = self::HOSTILE;
+        $status['billing'] = [self::HOSTILE => self::HOSTILE];
+        $this->api->objects[self::INSTANCE]['status'] = $status;
+        $this->api->objects[self::INSTANCE]['metadata']['annotations'] = [
+            'clawhost.dev/reboot-requested-at' => self::HOSTILE,
+        ];
+        $this->api->objects[self::INSTANCE]['spec']['env'] = [['name' => self::HOSTILE, 'secretKeyRef' => []]];
+        $fields = openclaw_AdminServicesTabFields(self::params());
+        self::assertNoInjectedMarkup('<table>' . implode('', array_map(
+            static fn (string $label, string $html): string => '<tr><td>' . $label . '</td><td>' . $html . '</td></tr>',
+            array_keys($fields),
+            $fields,
+        )) . '</table>');
+    }
+
+    /** @param array<string, mixed> $params */
+    private function renderClientArea(array $params): string
+    {
+        $page = openclaw_ClientArea($params);
+        $template = $page['tabOverviewModuleOutputTemplate'];
+        return self::render($template, $page['templateVariables'] + self::WHMCS_VARIABLES);
+    }
+
+    /** @param array<string, mixed> $variables */
+    private static function render(string $template, array $variables): string
+    {
+        $smarty = self::smarty();
+        foreach ($variables as $name => $value) {
+            $smarty->assign($name, $value);
+        }
+        set_error_handler(static function (int $level, string $message, string $file, int $line): bool {
+            if ($level === E_DEPRECATED || $level === E_USER_DEPRECATED) {
+                return true; // Smarty 3.1 on PHP 8.2: its own dynamic properties, not our templates
+            }
+            throw new ErrorException($message, 0, $level, $file, $line);
+        });
+        try {
+            return $smarty->fetch(self::TEMPLATES . basename($template));
+        } finally {
+            restore_error_handler();
+        }
+    }
+
+    private static function smarty(): Smarty
+    {
+        $package = getenv('OPENCLAW_TEST_SMARTY') ?: 'smarty4';
+        $class = '/usr/share/php/' . $package . '/Smarty.class.php';
+        if (!class_exists(Smarty::class, false)) {
+            if (!is_file($class)) {
+                self::fail('Smarty is not installed at ' . $class . ': apt-get install ' . $package
+                    . ' (make system-deps)');
+            }
+            require_once $class;
+        }
+        $smarty = new Smarty();
+        $smarty->setCompileDir(sys_get_temp_dir() . '/openclaw-smarty-' . $package . '-' . getmypid());
+        $smarty->error_reporting = E_ALL;
+        $smarty->escape_html = false;
+        return $smarty;
+    }
+
+    /** @return list<string> the module functions the page's forms call */
+    private function buttons(string $html): array
+    {
+        $functions = [];
+        foreach (self::dom($html)->getElementsByTagName('input') as $input) {
+            if ($input->getAttribute('name') === 'a') {
+                $functions[] = $input->getAttribute('value');
+            }
+        }
+        return $functions;
+    }
+
+    private static function assertNoInjectedMarkup(string $html): void
+    {
+        $dom = self::dom($html);
+        foreach (['script', 'img', 'iframe', 'object', 'svg'] as $tag) {
+            self::assertSame(0, $dom->getElementsByTagName($tag)->length, '<' . $tag . '> in the output');
+        }
+        foreach ($dom->getElementsByTagName('*') as $element) {
+            self::assertInstanceOf(DOMElement::class, $element);
+            foreach ($element->attributes ?? [] as $attribute) {
+                $name = strtolower($attribute->nodeName);
+                if (str_starts_with($name, 'on')) {
+                    self::assertSame('onclick', $name, 'event handler attribute ' . $name);
+                    self::assertMatchesRegularExpression("/^return confirm\\('[^'<>]*'\\);$/", $attribute->nodeValue);
+                }
+                if (in_array($name, ['href', 'src', 'action'], true)) {
+                    self::assertDoesNotMatchRegularExpression('/^\s*javascript:/i', (string) $attribute->nodeValue);
+                }
+            }
+        }
+    }
+
+    private static function dom(string $html): DOMDocument
+    {
+        $dom = new DOMDocument();
+        $previous = libxml_use_internal_errors(true);
+        $dom->loadHTML('<!DOCTYPE html><html><body>' . $html . '</body></html>');
+        libxml_clear_errors();
+        libxml_use_internal_errors($previous);
+        return $dom;
+    }
+
+    /** @return array<string, mixed> */
+    private static function readyStatus(): array
+    {
+        return [
+            'phase' => 'Running',
+            'message' => 'ready',
+            'url' => 'https://whmcs-42.claw.example.com/',
+            'ipv4' => '203.0.113.10',
+            'ipv6' => '2001:db8::1',
+            'billing' => ['serverType' => 'cx23', 'snapshotSizeGB' => 0],
+            'conditions' => [[
+                'type' => 'Ready',
+                'status' => 'True',
+                'reason' => 'Ready',
+                'message' => 'ok',
+                'lastTransitionTime' => '2026-01-01T00:00:00Z',
+            ]],
+        ];
+    }
+}
