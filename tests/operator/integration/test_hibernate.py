@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import hcloud
 import pytest
 
 from openclaw_operator.bootstrap.render import GATEWAY_CONFIG_FILE
@@ -117,3 +118,36 @@ def test_deleting_a_hibernated_instance_deletes_its_snapshot(stage: Stage) -> No
     stage.delete("hib")
     stage.wait_gone("hib", timeout=60)
     assert stage.servers() == [] and stage.hetzner.images() == [] and address_records(stage) == {}
+
+
+def test_a_hibernated_instance_deleted_without_the_operator_leaves_no_snapshot(stage: Stage) -> None:
+    """The orphan sweep covers snapshots: the instance was hibernated, then deleted while no operator ran
+    (finalizer removed by hand). The next operator deletes its snapshot and records; a snapshot with our
+    marks but another cluster's id, and one without our marks, are never touched."""
+    stage.start_operator()
+    stage.create_instance("hib", hostname=HOST, suspended=False, suspendMode="Hibernate")
+    stage.wait_ready("hib")
+    (server,) = stage.servers()
+    client = hcloud.Client(stage.hetzner_token, api_endpoint=stage.hetzner.url)
+    bound = client.servers.get_by_id(server["id"])
+    twin = {**server["labels"], naming.CLUSTER_LABEL: "another-cluster", naming.INSTANCE_UID_LABEL: "u-twin"}
+    client.servers.power_off(bound).wait_until_finished()
+    foreign = client.servers.create_image(bound, description="someone's own", type="snapshot")
+    foreign.action.wait_until_finished()  # one action at a time per server
+    elsewhere = client.servers.create_image(bound, description="twin", type="snapshot", labels=twin)
+    elsewhere.action.wait_until_finished()
+    stage.patch_spec("hib", suspended=True)
+    stage.wait_for(
+        "hib", lambda b: phase(b) == "Suspended" and not stage.servers(), timeout=90, what="hibernated"
+    )
+    assert len(stage.hetzner.images()) == 3
+    stage.stop_operators()
+    stage.patch("hib", {"metadata": {"finalizers": None}})
+    stage.delete("hib")
+    stage.wait_gone("hib", timeout=10)
+
+    stage.start_operator()  # the harness's grace period is 0: the first sweep hands the orphan over
+    keep = {foreign.image.id, elsewhere.image.id}
+    wait_until(lambda: {i["id"] for i in stage.hetzner.images()} == keep, timeout=30, what="orphan swept")
+    wait_until(lambda: address_records(stage) == {}, timeout=30, what="records deleted")
+    assert stage.servers() == []
