@@ -143,6 +143,13 @@ ROWS = [
         steps=["delete_snapshot"],
         server_reason="DeletingSnapshot",
     ),
+    Row(
+        "off, but the snapshot is of a server this one replaced: delete it, never delete the server on it",
+        server=OFF,
+        snapshots=(replace(SNAP, server_id=5),),
+        steps=["delete_snapshot"],
+        server_reason="DeletingSnapshot",
+    ),
     # --- unsuspending ---------------------------------------------------------------------------------
     Row(
         "unsuspended, no server, snapshot: create the server from it",

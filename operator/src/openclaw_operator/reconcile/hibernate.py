@@ -150,6 +150,9 @@ def with_server(inp: HibernationInputs, server: ServerObservation) -> Move | Non
         if stale is not None or not hibernating(inp.spec):
             return stale
         return Move(verdict=cond.false("ShuttingDown", "shutting down to hibernate"), shut_down=True)
+    others = tuple(s for s in inp.snapshots if s.server_id not in (None, server.id))
+    if others:  # copies of a server this one replaced (it was recreated): never its data
+        return _delete_stale(others, server)
     snapshot = kept(inp.snapshots)
     if snapshot is None:
         creating = [s for s in inp.snapshots if s.status == ImageStatus.CREATING]
