@@ -60,7 +60,7 @@ import aiohttp
 import yaml
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from clawhost_sandbox.controlplane import die_with_parent, find_repo_root, pid_alive
+from clawhost_sandbox.controlplane import die_with_parent, find_repo_root
 
 __all__ = [
     "DIFFERENCES",
@@ -114,9 +114,9 @@ DIFFERENCES: tuple[Difference, ...] = (
     Difference(
         "service manager",
         "a supervised process instead of systemd: ExecStart, Environment, EnvironmentFile, User, "
-        "WorkingDirectory, NoNewPrivileges, PrivateTmp, KillMode, TimeoutStopSec and SuccessExitStatus are "
-        "honoured (the unit's control group is the gateway's session); Restart=, MemoryHigh/MemoryMax, "
-        "ProtectSystem and ProtectKernel* are not applied",
+        "WorkingDirectory, NoNewPrivileges, PrivateTmp, KillMode, TimeoutStopSec, SuccessExitStatus and "
+        "MemoryMax are honoured, in a memory cgroup of the unit's own (on a cgroup v1 host MemoryHigh has no "
+        "equivalent, as under systemd there); Restart=, ProtectSystem and ProtectKernel* are not applied",
         "PID 1 here is not systemd (no system bus; systemd-run cannot start units)",
     ),
     Difference(
@@ -325,6 +325,16 @@ def _parse_unit(text: str) -> dict[str, tuple[tuple[str, str], ...]]:
     return {name: tuple(pairs) for name, pairs in sections.items()}
 
 
+def _megabytes(value: str) -> int | None:
+    """A systemd memory size with the M suffix the unit uses (or `infinity`), in bytes."""
+    if value == "infinity":
+        return None
+    match = re.fullmatch(r"(\d+)([KMG])", value)
+    if match is None:
+        raise ValueError(f"cannot read the systemd memory size {value!r}")
+    return int(match.group(1)) * {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[match.group(2)]
+
+
 def _systemd_seconds(value: str) -> float:
     match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(ms|s|sec|min|m)?", value.strip())
     if match is None:
@@ -397,8 +407,9 @@ def _environment_value(value: str) -> str:
 # --- the running server -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class GatewayMemory:
-    rss_bytes: int  # now, summed over the gateway's processes
-    peak_rss_bytes: int  # the high-water mark (VmHWM) since each process started, summed likewise
+    rss_bytes: int  # now, summed over the processes of the unit's control group
+    peak_rss_bytes: int  # the high-water mark (VmHWM) of each of those processes, summed
+    cgroup_peak_bytes: int  # the control group's peak charge (page cache included): systemd's MemoryPeak
 
 
 @dataclass(frozen=True)
@@ -463,6 +474,11 @@ class RealServer:
         except KeyError:
             raise RealAppUnavailable("no `caddy` account: install Debian's caddy package") from None
         self._network: _Network | None = None
+        self._unit = ControlGroup.create(f"clawhost-realapp-{self.directory.name}")
+        self._unit.limit(
+            high=_megabytes(files.service("MemoryHigh", "infinity")),
+            maximum=_megabytes(files.service("MemoryMax", "infinity")),
+        )
         self._gateway: subprocess.Popen[bytes] | None = None
         self._caddy: subprocess.Popen[bytes] | None = None
         self._logs: list[Any] = []
@@ -537,23 +553,38 @@ class RealServer:
         )  # fmt: skip
 
     def memory(self) -> GatewayMemory:
+        self._running_gateway()
         rss = peak = 0
-        for pid in _session_members(self._running_gateway().pid):
+        for pid in self._unit.pids():
             status = _proc_status(pid)
             rss += status.get("VmRSS", 0)
             peak += status.get("VmHWM", 0)
-        return GatewayMemory(rss_bytes=rss * 1024, peak_rss_bytes=peak * 1024)
+        return GatewayMemory(rss * 1024, peak * 1024, self._unit.peak_bytes())
 
     @property
     def gateway_pid(self) -> int:
         return self._running_gateway().pid
 
     def gateway_processes(self) -> list[int]:
-        """Every live process of the gateway's "control group"."""
-        return _session_members(self._running_gateway().pid)
+        """Every live process of the unit's control group."""
+        return self._unit.pids()
 
     def gateway_log(self) -> str:
+        """What the gateway wrote to stdout and stderr (the journal, on a server)."""
         return (self.directory / "gateway.log").read_text(errors="replace")
+
+    def gateway_file_log(self) -> list[dict[str, Any]]:
+        """The gateway's own JSON-lines log (/tmp/openclaw/openclaw-<date>.log in its private /tmp)."""
+        entries: list[dict[str, Any]] = []
+        for path in sorted((self.private_tmp / "openclaw").glob("openclaw-*.log")):
+            for line in path.read_text(errors="replace").splitlines():
+                with contextlib.suppress(ValueError):
+                    entries.append(json.loads(line))
+        return entries
+
+    @property
+    def private_tmp(self) -> Path:
+        return self.directory / "gateway-tmp"
 
     def caddy_log(self) -> str:
         return (self.directory / "caddy.log").read_text(errors="replace")
@@ -587,7 +618,7 @@ class RealServer:
     def stop(self) -> StopResult:
         """Stops the gateway as `systemctl stop openclaw-gateway` would (Caddy keeps running)."""
         gateway, self._gateway = self._running_gateway(), None
-        return _stop_unit(gateway, self.files)
+        return _stop_unit(gateway, self._unit, self.files)
 
     def restart(self, timeout: float = START_TIMEOUT) -> StopResult:
         result = self.stop()
@@ -605,6 +636,7 @@ class RealServer:
         if self._network is not None:
             network, self._network = self._network, None
             network.remove()
+        self._unit.remove()
         for log in self._logs:
             log.close()
         self._logs.clear()
@@ -640,6 +672,8 @@ class RealServer:
         env_file = self.files.environment_file
         _write(self._root_path(env_file), self.files.files[env_file], 0o600)
         _write(self._root_path(CADDYFILE), caddyfile_here(self.files.caddyfile), 0o644)
+        self.private_tmp.mkdir()
+        self.private_tmp.chmod(0o1777)
         self._caddy_home.mkdir(parents=True)
         os.chown(self._caddy_home, caddy.pw_uid, caddy.pw_gid)
 
@@ -666,7 +700,8 @@ class RealServer:
             f"mount --bind {shlex.quote(str(self._root_path(home)))} {shlex.quote(home)}",
             f"mount --bind {shlex.quote(str(self.installation.root))} {APP_MOUNT}",
             f"mount -o remount,bind,ro {APP_MOUNT}",  # installed by root: not the gateway's to change
-            "mount -t tmpfs -o mode=1777 clawhost-tmp /tmp",  # PrivateTmp=yes
+            # PrivateTmp=yes: a /tmp of the unit's own (kept, to read the gateway's file log).
+            f"mount --bind {shlex.quote(str(self.private_tmp))} /tmp",
             f"cd {shlex.quote(self.files.service('WorkingDirectory', home))}",
         ]
         account = self._gateway_account
@@ -703,8 +738,7 @@ class RealServer:
         self._gateway = subprocess.Popen(
             [*self._gateway_prefix(), *self._openclaw_command(), *argv[1:]],
             env=self._unit_environment(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            # The unit's control group, here: a session of its own (see _stop_unit).
-            start_new_session=True, preexec_fn=die_with_parent,
+            start_new_session=True, preexec_fn=self._unit.join_and_die_with_parent,
         )  # fmt: skip
 
     def _wait_until_ready(self, deadline: float) -> None:
@@ -879,34 +913,104 @@ def _ip(*args: str, prefix: list[str] | None = None) -> None:
 
 
 # --- systemd's stop, emulated -----------------------------------------------------------------------------
-def _stop_unit(main: subprocess.Popen[bytes], files: ServerFiles) -> StopResult:
+def _stop_unit(main: subprocess.Popen[bytes], unit: ControlGroup, files: ServerFiles) -> StopResult:
     """`systemctl stop` for this unit. KillMode=mixed: SIGTERM to the main process only, up to
-    TimeoutStopSec for it to exit, then SIGKILL to everything left in the control group (here, the
-    session). control-group: SIGTERM to every process at once. Either way systemd SIGKILLs whatever is left
-    once the main process is gone."""
+    TimeoutStopSec for it to exit, then SIGKILL to everything left in the control group. control-group:
+    SIGTERM to every process of it at once. Either way, what is left once the main process is gone is
+    SIGKILLed (and reported)."""
     began = time.monotonic()
-    session = main.pid  # start_new_session: the main process leads its session
     if files.kill_mode == "mixed":
         _signal(main.pid, signal.SIGTERM)
     else:
-        for pid in _session_members_by_sid(session):
+        for pid in unit.pids():
             _signal(pid, signal.SIGTERM)
     killed = False
     try:
         main.wait(timeout=files.stop_timeout)
     except subprocess.TimeoutExpired:
         killed = True
-        for pid in _session_members_by_sid(session):
+        for pid in unit.pids():
             _signal(pid, signal.SIGKILL)
         main.wait()
     seconds = time.monotonic() - began
-    leftovers = tuple(_session_members_by_sid(session))
-    for pid in leftovers:
-        _signal(pid, signal.SIGKILL)
+    leftovers = tuple(unit.pids())
+    unit.kill_all()
     code = main.returncode
     clean = code == 0 or str(code) in files.success_exit_statuses or code == -signal.SIGTERM
     result = "timeout" if killed else "success" if clean else "signal" if code < 0 else "exit-code"
     return StopResult(seconds, code, killed, leftovers, result)
+
+
+class ControlGroup:
+    """The unit's control group: a memory cgroup below this process's own (v2, or v1's memory hierarchy
+    as systemd uses it on a v1 host). It finds every process of the unit, also those that left the
+    session (OpenClaw's spawn broker does), and reports the unit's peak memory."""
+
+    def __init__(self, path: Path, version: int) -> None:
+        self.path = path
+        self.version = version
+
+    @classmethod
+    def create(cls, name: str) -> ControlGroup:
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, controllers, own = line.split(":", 2)
+            if controllers == "" and Path("/sys/fs/cgroup/cgroup.controllers").exists():
+                path, version = Path("/sys/fs/cgroup") / own.lstrip("/") / name, 2
+                break
+            if "memory" in controllers.split(","):
+                path, version = Path("/sys/fs/cgroup/memory") / own.lstrip("/") / name, 1
+                break
+        else:
+            raise RealAppUnavailable("no memory cgroup to run the gateway's unit in")
+        try:
+            path.mkdir()
+        except OSError as exc:
+            raise RealAppUnavailable(f"cannot create the cgroup {path}: {exc}") from exc
+        return cls(path, version)
+
+    def limit(self, high: int | None, maximum: int | None) -> None:
+        """MemoryHigh and MemoryMax, in bytes (None: no limit)."""
+        if self.version == 2:
+            for name, value in (("memory.high", high), ("memory.max", maximum)):
+                (self.path / name).write_text("max" if value is None else str(value))
+        elif maximum is not None:
+            (self.path / "memory.limit_in_bytes").write_text(str(maximum))
+
+    def join_and_die_with_parent(self) -> None:
+        # Runs in the child between fork and exec.
+        (self.path / "cgroup.procs").write_text("0")
+        die_with_parent()
+
+    def pids(self) -> list[int]:
+        with contextlib.suppress(FileNotFoundError):
+            return [int(pid) for pid in (self.path / "cgroup.procs").read_text().split()]
+        return []
+
+    def peak_bytes(self) -> int:
+        name = "memory.peak" if self.version == 2 else "memory.max_usage_in_bytes"
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            return int((self.path / name).read_text())
+        return 0
+
+    def kill_all(self) -> None:
+        for _ in range(50):
+            pids = self.pids()
+            if not pids:
+                return
+            for pid in pids:
+                _signal(pid, signal.SIGKILL)
+            time.sleep(0.02)
+
+    def remove(self) -> None:
+        self.kill_all()
+        for _ in range(50):
+            try:
+                self.path.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.02)
 
 
 def _stop_process(process: subprocess.Popen[bytes], grace: float) -> None:
@@ -944,10 +1048,6 @@ def _session_members_by_sid(session: int) -> list[int]:
             if stat is not None and stat[0] != "Z" and int(stat[3]) == session:
                 members.append(int(entry.name))
     return members
-
-
-def _session_members(pid: int) -> list[int]:
-    return _session_members_by_sid(os.getsid(pid)) if pid_alive(pid) else []
 
 
 def _proc_status(pid: int) -> dict[str, int]:
