@@ -15,9 +15,12 @@ Used by tests/realapp and by the sandbox. The API (kept stable; other branches b
         server.ca_file        # the internal CA's root certificate (PEM); server.ssl_context() trusts it
         server.connector()    # an aiohttp TCPConnector resolving the host name to the server, with that CA
         server.https_get(path, headers)   # (status, headers, body) through Caddy, as a remote client
+        server.https_request(method, path, body, headers)     # the same for any method
+        server.client_address # the address such a client connects from
         server.local_get(path)            # the same asked on the server itself, curl to 127.0.0.1:18789
         server.memory()       # GatewayMemory(rss_bytes, peak_rss_bytes) of the gateway's processes
         server.started_seconds            # how long the last start took until /readyz answered 200
+        server.startup_log    # the gateway's JSON log entries up to the end of that start
         server.gateway_log(), server.caddy_log()
         server.run_cli("config", "validate", "--json")  # the openclaw CLI as the gateway's user, with the
                                                           # unit's environment (what openclaw-admin does)
@@ -483,6 +486,8 @@ class RealServer:
         self._caddy: subprocess.Popen[bytes] | None = None
         self._logs: list[Any] = []
         self.started_seconds: float | None = None
+        # The gateway's JSON log as it stood when the last start() returned, before any client's traffic.
+        self.startup_log: list[dict[str, Any]] = []
         self._lay_out()
 
     # what a client sees --------------------------------------------------------------------------------
@@ -514,14 +519,31 @@ class RealServer:
     def connector(self) -> aiohttp.TCPConnector:
         return connector_for([self])
 
+    @property
+    def client_address(self) -> str:
+        """The address a client on this host connects from (the host's end of the link)."""
+        if self._network is None:
+            raise RuntimeError("the server is not started")
+        return self._network.host_address
+
     def https_get(
         self, path: str, headers: Mapping[str, str] | None = None, timeout: float = 10
     ) -> tuple[int, dict[str, str], bytes]:
         """GET https://<hostname><path> through Caddy from this host (a remote client), verified against
         the internal CA: (status, headers lower-cased, body). Error statuses are returned, not raised."""
+        return self.https_request("GET", path, None, headers, timeout)
+
+    def https_request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 10,
+    ) -> tuple[int, dict[str, str], bytes]:
         connection = _PinnedHTTPS(self.hostname, self.address, self.ssl_context(), timeout)
         try:
-            connection.request("GET", path, headers=dict(headers or {}))
+            connection.request(method, path, body=body, headers=dict(headers or {}))
             response = connection.getresponse()
             return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
         finally:
@@ -611,6 +633,7 @@ class RealServer:
             self.started_seconds = time.monotonic() - began
             if self._caddy is None:
                 self._start_caddy(time.monotonic() + 30)
+            self.startup_log = self.gateway_file_log()
         except BaseException:
             self.close()
             raise
@@ -679,8 +702,10 @@ class RealServer:
 
     # the gateway ---------------------------------------------------------------------------------------
     def _network_prefix(self) -> list[str]:
+        """Into the server's network; before start() (a CLI run such as `config validate`), none: the
+        command then runs without a network namespace."""
         if self._network is None:
-            raise RuntimeError("the server is not started")
+            return []
         return ["nsenter", f"--net={self._network.namespace}", "--"]
 
     def _openclaw_command(self) -> list[str]:
