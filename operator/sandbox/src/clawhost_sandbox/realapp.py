@@ -641,7 +641,7 @@ class RealServer:
     def stop(self) -> StopResult:
         """Stops the gateway as `systemctl stop openclaw-gateway` would (Caddy keeps running)."""
         gateway, self._gateway = self._running_gateway(), None
-        return _stop_unit(gateway, self._unit, self.files)
+        return stop_unit(gateway, self._unit, self.files)
 
     def restart(self, timeout: float = START_TIMEOUT) -> StopResult:
         result = self.stop()
@@ -938,7 +938,7 @@ def _ip(*args: str, prefix: list[str] | None = None) -> None:
 
 
 # --- systemd's stop, emulated -----------------------------------------------------------------------------
-def _stop_unit(main: subprocess.Popen[bytes], unit: ControlGroup, files: ServerFiles) -> StopResult:
+def stop_unit(main: subprocess.Popen[bytes], unit: ControlGroup, files: ServerFiles) -> StopResult:
     """`systemctl stop` for this unit. KillMode=mixed: SIGTERM to the main process only, up to
     TimeoutStopSec for it to exit, then SIGKILL to everything left in the control group. control-group:
     SIGTERM to every process of it at once. Either way, what is left once the main process is gone is
