@@ -41,6 +41,7 @@ import contextlib
 import fcntl
 import http.client
 import ipaddress
+import itertools
 import json
 import os
 import pwd
@@ -70,6 +71,7 @@ __all__ = [
     "Difference",
     "GatewayMemory",
     "Installation",
+    "LocalCA",
     "RealAppUnavailable",
     "RealServer",
     "ServerFiles",
@@ -90,6 +92,7 @@ LINK_NETWORK = ipaddress.ip_network("198.18.0.0/15")
 START_TIMEOUT = 120.0
 # Debian's caddy.service: TimeoutStopSec=5s.
 CADDY_STOP_TIMEOUT = 5.0
+_UNIT_NUMBERS = itertools.count(1)
 SYSTEMD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -464,9 +467,18 @@ def connector_for(servers: Iterable[RealServer]) -> aiohttp.TCPConnector:
 class RealServer:
     """One server: its network, the gateway from the rendered unit, Caddy from the rendered Caddyfile."""
 
-    def __init__(self, installation: Installation, files: ServerFiles, directory: Path | None = None) -> None:
+    def __init__(
+        self,
+        installation: Installation,
+        files: ServerFiles,
+        directory: Path | None = None,
+        ca: LocalCA | None = None,
+    ) -> None:
+        """`ca`: the root Caddy's internal CA signs with (default: Caddy makes one of its own), so that
+        several servers can share one root a client trusts once (the sandbox does)."""
         self.installation = installation
         self.files = files
+        self._ca = ca
         self._owns_directory = directory is None
         # Under /tmp, not pytest's 0700 tmp_path: the unprivileged accounts must reach it.
         self.directory = directory or Path(tempfile.mkdtemp(prefix="clawhost-realapp-"))
@@ -477,7 +489,7 @@ class RealServer:
         except KeyError:
             raise RealAppUnavailable("no `caddy` account: install Debian's caddy package") from None
         self._network: _Network | None = None
-        self._unit = ControlGroup.create(f"clawhost-realapp-{self.directory.name}")
+        self._unit = ControlGroup.create(f"clawhost-realapp-{os.getpid()}-{next(_UNIT_NUMBERS)}")
         self._unit.limit(
             high=_megabytes(files.service("MemoryHigh", "infinity")),
             maximum=_megabytes(files.service("MemoryMax", "infinity")),
@@ -699,6 +711,17 @@ class RealServer:
         self.private_tmp.chmod(0o1777)
         self._caddy_home.mkdir(parents=True)
         os.chown(self._caddy_home, caddy.pw_uid, caddy.pw_gid)
+        if self._ca is not None:
+            # Where Caddy keeps its internal CA's root; it signs an intermediate with it at start.
+            authority = self.ca_file.parent
+            authority.mkdir(parents=True)
+            shutil.copyfile(self._ca.certificate, authority / "root.crt")
+            shutil.copyfile(self._ca.key, authority / "root.key")
+            (authority / "root.key").chmod(0o600)
+            for path in [authority / "root.crt", authority / "root.key", authority, *authority.parents]:
+                if path == self._caddy_home:
+                    break
+                os.chown(path, caddy.pw_uid, caddy.pw_gid)
 
     # the gateway ---------------------------------------------------------------------------------------
     def _network_prefix(self) -> list[str]:
@@ -817,6 +840,31 @@ class RealServer:
         log = open(self.directory / name, "ab")  # noqa: SIM115 - open while the process runs
         self._logs.append(log)
         return log
+
+
+@dataclass(frozen=True)
+class LocalCA:
+    """A root certificate and key (PEM files) for Caddy's internal CA."""
+
+    certificate: Path
+    key: Path
+
+    @classmethod
+    def create(cls, directory: Path, name: str = "clawhost sandbox servers") -> LocalCA:
+        """A new root in `directory` (root.crt, root.key), or the one already there."""
+        ca = cls(directory / "root.crt", directory / "root.key")
+        if ca.certificate.exists() and ca.key.exists():
+            return ca
+        directory.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+             "-nodes", "-keyout", str(ca.key), "-out", str(ca.certificate), "-days", "3650",
+             "-subj", f"/CN={name}", "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        ca.key.chmod(0o600)
+        return ca
 
 
 def caddyfile_here(rendered: str) -> str:
