@@ -45,7 +45,11 @@ def installation() -> realapp.Installation:
 def server(installation: realapp.Installation) -> Iterator[realapp.RealServer]:
     """One gateway with Caddy for the module, from the default rendering (newest pinned release)."""
     try:
-        with realapp.RealServer(installation, rendered_files()) as running:
-            yield running
-    except realapp.RealAppUnavailable as exc:
-        pytest.fail(f"the real gateway did not come up: {exc}")
+        running = realapp.RealServer(installation, rendered_files())
+        running.start()
+    except realapp.RealAppUnavailable as exc:  # this machine, not the rendered files (GatewayError fails)
+        pytest.skip(f"the real OpenClaw cannot run here: {exc}")
+    try:
+        yield running
+    finally:
+        running.close()

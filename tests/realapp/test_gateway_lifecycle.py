@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 import sys
@@ -122,7 +123,10 @@ async def test_restart_is_clean_and_the_gateway_answers_again(server: realapp.Re
 # --- the stop semantics themselves, on small processes ---------------------------------------------------
 @pytest.fixture
 def unit() -> Iterator[realapp.ControlGroup]:
-    group = realapp.ControlGroup.create(f"clawhost-realapp-test-{time.monotonic_ns()}")
+    try:
+        group = realapp.ControlGroup.create(f"clawhost-realapp-test-{time.monotonic_ns()}")
+    except realapp.RealAppUnavailable as exc:
+        pytest.skip(str(exc))
     yield group
     group.remove()
 
@@ -133,10 +137,7 @@ def unit_files(kill_mode: str, stop_seconds: int) -> realapp.ServerFiles:
         (key, {"KillMode": kill_mode, "TimeoutStopSec": str(stop_seconds)}.get(key, value))
         for key, value in files.unit["Service"]
     )
-    return realapp.ServerFiles(
-        files.files, {**files.unit, "Service": service}, files.hostname, files.openclaw_version,
-        files.node_major, files.node_minimum,
-    )  # fmt: skip
+    return dataclasses.replace(files, unit={**files.unit, "Service": service})
 
 
 def spawn(unit: realapp.ControlGroup, program: str) -> subprocess.Popen[bytes]:
@@ -187,3 +188,16 @@ def test_a_main_process_that_outlives_timeout_stop_sec_is_killed(unit: realapp.C
 def test_an_unclean_exit_is_not_success(unit: realapp.ControlGroup) -> None:
     main = spawn(unit, WITH_HELPER.format(exit=1))
     assert realapp.stop_unit(main, unit, unit_files("control-group", 10)).result == "exit-code"
+
+
+@pytest.mark.slow
+def test_with_a_compile_cache_in_the_unit_the_main_process_is_a_launcher(
+    installation: realapp.Installation,
+) -> None:
+    """The finding the main-process test above pins, brought back: that test would fail."""
+    files = rendered_files()
+    service = (*files.unit["Service"], ("Environment", "NODE_COMPILE_CACHE=/tmp/compile-cache"))
+    with_cache = dataclasses.replace(files, unit={**files.unit, "Service": service})
+    with realapp.RealServer(installation, with_cache) as server:
+        assert comm(server.gateway_pid) != GATEWAY_TITLE
+        assert GATEWAY_TITLE in [comm(pid) for pid in server.gateway_processes()]

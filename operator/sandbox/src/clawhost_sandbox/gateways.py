@@ -17,7 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clawhost_sandbox.hetzner.simulator import HetznerSimulator
-from clawhost_sandbox.realapp import Installation, LocalCA, RealAppUnavailable, RealServer, ServerFiles
+from clawhost_sandbox.realapp import (
+    GatewayError,
+    Installation,
+    LocalCA,
+    RealAppUnavailable,
+    RealServer,
+    ServerFiles,
+)
 
 log = logging.getLogger(__name__)
 SYSTEM_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -113,7 +120,7 @@ class Gateways:
         server = RealServer(self.installation, ServerFiles.from_user_data(user_data), directory, ca=self.ca)
         try:
             server.start()
-        except RealAppUnavailable as error:
+        except (GatewayError, RealAppUnavailable) as error:
             with self._lock:
                 self._failed[server_id] = str(error)
             log.error("gateways: server %d's gateway did not come up: %s", server_id, error)

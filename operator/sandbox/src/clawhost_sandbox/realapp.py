@@ -69,6 +69,7 @@ from clawhost_sandbox.controlplane import die_with_parent, find_repo_root
 __all__ = [
     "DIFFERENCES",
     "Difference",
+    "GatewayError",
     "GatewayMemory",
     "Installation",
     "LocalCA",
@@ -149,7 +150,13 @@ DIFFERENCES: tuple[Difference, ...] = (
 
 
 class RealAppUnavailable(RuntimeError):
-    """The real app cannot run here (install failed, a tool is missing); the message says why."""
+    """The real app cannot run on this machine (install failed, a tool or a kernel feature is missing);
+    the message says why. Tests skip on it."""
+
+
+class GatewayError(RuntimeError):
+    """The gateway or Caddy exited or did not answer in time: a failure of what was rendered, with the
+    log's tail. Tests fail on it."""
 
 
 # --- the installation -------------------------------------------------------------------------------------
@@ -635,7 +642,7 @@ class RealServer:
 
     def start(self, timeout: float = START_TIMEOUT) -> None:
         """Brings the server up as its bootstrap does (gateway, then Caddy) and returns once /readyz
-        answers 200 on the server; raises RealAppUnavailable with the logs' tail otherwise."""
+        answers 200 on the server; raises GatewayError with the logs' tail otherwise."""
         try:
             if self._network is None:
                 self._network = _Network.create(self.installation.root / ".links.lock")
@@ -794,13 +801,13 @@ class RealServer:
         while time.monotonic() < deadline:
             gateway = self._running_gateway()
             if gateway.poll() is not None:
-                raise RealAppUnavailable(
+                raise GatewayError(
                     f"the gateway exited ({gateway.returncode}) during startup:\n{self.gateway_log()[-3000:]}"
                 )
             if self.local_get("/readyz", timeout=2)[0] == 200:
                 return
             time.sleep(0.25)
-        raise RealAppUnavailable(f"the gateway was not ready in time:\n{self.gateway_log()[-3000:]}")
+        raise GatewayError(f"the gateway was not ready in time:\n{self.gateway_log()[-3000:]}")
 
     # Caddy ---------------------------------------------------------------------------------------------
     def _start_caddy(self, deadline: float) -> None:
@@ -826,15 +833,13 @@ class RealServer:
         )  # fmt: skip
         while time.monotonic() < deadline:
             if self._caddy.poll() is not None:
-                raise RealAppUnavailable(
-                    f"Caddy exited ({self._caddy.returncode}):\n{self.caddy_log()[-3000:]}"
-                )
+                raise GatewayError(f"Caddy exited ({self._caddy.returncode}):\n{self.caddy_log()[-3000:]}")
             if self.ca_file.exists():
                 with contextlib.suppress(OSError, ssl.SSLError):
                     if self.https_get("/healthz", timeout=2)[0] == 200:
                         return
             time.sleep(0.2)
-        raise RealAppUnavailable(f"Caddy did not serve {self.https_url} in time:\n{self.caddy_log()[-3000:]}")
+        raise GatewayError(f"Caddy did not serve {self.https_url} in time:\n{self.caddy_log()[-3000:]}")
 
     def _log(self, name: str) -> Any:
         log = open(self.directory / name, "ab")  # noqa: SIM115 - open while the process runs
