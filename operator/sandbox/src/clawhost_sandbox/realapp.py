@@ -9,6 +9,9 @@ Used by tests/realapp and by the sandbox. The API (kept stable; other branches b
                                              # unit (ExecStart, Environment, EnvironmentFile, User, KillMode,
                                              # TimeoutStopSec, ...), the Caddyfile, the pinned version
     with RealServer(installation, files) as server:   # start(): network, gateway, Caddy; waits for /readyz
+                                             # (GatewayError with the log's tail if the app fails;
+                                             # RealAppUnavailable if this machine cannot run it)
+                                             # RealServer(..., ca=LocalCA.create(dir)): a shared CA root
         server.address        # the server's own IPv4 address (a private link to this host)
         server.https_url      # "https://<hostname>": Caddy on the server's port 443 (internal CA)
         server.connect_to     # (address, 443): where a client connects for that host name
@@ -109,7 +112,8 @@ DIFFERENCES: tuple[Difference, ...] = (
     Difference(
         "certificates",
         "Caddy issues the site's certificate from its internal CA: `local_certs` and `skip_install_trust` "
-        "are added to the Caddyfile's global options; nothing else in the file changes",
+        "are added to the Caddyfile's global options; nothing else in the file changes (the sandbox gives "
+        "every server's Caddy the same root, so a client trusts one CA)",
         "no ACME CA can reach this machine, and the host names are not ours",
     ),
     Difference(
