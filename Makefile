@@ -45,7 +45,7 @@ e2e-vm: venv  ## boot the rendered user-data in a Debian 13 qemu guest and check
 	@CLAWHOST_E2E_VM=1 scripts/run-pytest.sh -p no:cacheprovider tests/e2e_vm
 
 sandbox: venv controlplane  ## the whole system on simulated clouds (DETACH=1 to run in the background)
-	$(VENV)/bin/clawhost-sandbox up $(if $(DETACH),--detach) --dir .sandbox --examples examples
+	$(VENV)/bin/clawhost-sandbox up $(if $(DETACH),--detach) $(if $(APP),--app $(APP)) --dir .sandbox --examples examples
 
 sandbox-down:  ## stop a detached sandbox
 	$(VENV)/bin/clawhost-sandbox down --dir .sandbox

@@ -154,6 +154,11 @@ class HetznerSimulator(SimulatorServer):
 
         self.call_in_loop(apply)
 
+    def user_data(self, server_id: int) -> str | None:
+        """The user-data the server was created (or last rebuilt) with. In-process only, never over HTTP:
+        it holds the gateway token. The sandbox runs the real gateway from it."""
+        return self.call_in_loop(lambda: get_server(self._settled(), server_id).user_data)
+
     def app_health_url(self, server_id: int) -> str:
         return self.base_url + APP_HEALTH_TEMPLATE.format(server_id=server_id)
 
