@@ -56,6 +56,13 @@ class Image(StrEnum):
     DEBIAN_13 = "debian-13"
 
 
+class LocationPolicy(StrEnum):
+    """When the location has no capacity for the type: stall (Strict) or try the same network zone."""
+
+    STRICT = "Strict"
+    PREFER_SAME_REGION = "PreferSameRegion"
+
+
 class DeletionPolicy(StrEnum):
     DELETE = "Delete"
     RETAIN = "Retain"
@@ -102,6 +109,7 @@ class WhmcsRef(_Model):
 class InstanceSpec(_Model):
     server_type: str = "cx23"
     location: Location = Location.FSN1
+    location_policy: LocationPolicy = LocationPolicy.STRICT
     image: Image = Image.UBUNTU_24_04
     hostname: str
     dns: DnsSpec = DnsSpec()
@@ -153,6 +161,9 @@ class InstanceStatus(_Model):
     last_handled_reinstall_at: str | None = None
     shutdown_started_at: datetime | None = None
     refused_generation: int | None = None
+    project: str | None = None
+    location: str | None = None
+    shard: str | None = None
 
     def condition(self, type_: ConditionType) -> Condition | None:
         return next((c for c in self.conditions if c.type == type_), None)
