@@ -28,6 +28,10 @@ REBOOT_REQUESTED_AT = f"{GROUP}/reboot-requested-at"
 REINSTALL_REQUESTED_AT = f"{GROUP}/reinstall-requested-at"
 RECONCILE_REQUESTED_AT = f"{GROUP}/reconcile-requested-at"
 
+# The operator shard that owns an instance (several operator Deployments on one cluster, reconcile/shards.py).
+# Set at creation; an admission policy (charts/openclaw-operator/templates/shard-policy.yaml) refuses changes.
+SHARD_LABEL = f"{GROUP}/shard"
+
 # Labels the WHMCS module puts on the resources it writes.
 WHMCS_SERVICE_LABEL = f"{GROUP}/whmcs-service-id"
 WHMCS_CLIENT_LABEL = f"{GROUP}/whmcs-client-id"

@@ -29,6 +29,7 @@ from openclaw_operator import api
 from openclaw_operator.bootstrap.settings import DEFAULT_OPENCLAW_VERSION, MIN_OPENCLAW_VERSION
 from openclaw_operator.bootstrap.versions import UnsafeVersionError, check_version, parse_version
 from openclaw_operator.reconcile import naming
+from openclaw_operator.reconcile.shards import DEFAULT_SHARD
 
 HEALTH_URL_FIELDS = frozenset({"hostname", "ipv4", "server_id"})
 
@@ -60,7 +61,7 @@ ENV_FIELDS: dict[str, str] = {
 }
 PROJECTS_VAR = "CLAWHOST_HETZNER_PROJECTS"
 DEFAULT_PROJECT = "default"  # the project of HCLOUD_TOKEN, and of instances placed before projects existed
-DEFAULT_SHARD = "default"
+
 SECRET_FILE_VARS = {"HCLOUD_TOKEN_FILE": "HCLOUD_TOKEN", "CLOUDFLARE_API_TOKEN_FILE": "CLOUDFLARE_API_TOKEN"}
 FIELD_ENV = {field: var for var, field in ENV_FIELDS.items()}
 

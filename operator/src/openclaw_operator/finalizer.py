@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable
 
 from openclaw_operator import api, metrics
 from openclaw_operator.actuator import Actuator, PostEvent
 from openclaw_operator.config import Config
+from openclaw_operator.kube import KubeClient, KubeUnavailable
 from openclaw_operator.observe import Observer
 from openclaw_operator.passes import InstanceBook, InstanceMemory, PassResult
 from openclaw_operator.projects import ProjectPool, single_project
@@ -40,8 +42,10 @@ class Finalizer:
         gauges: metrics.InstanceGauges,
         post: PostEvent,
         projects: ProjectPool | None = None,
+        kube: Callable[[], KubeClient] | None = None,
     ) -> None:
         self.config = config
+        self._kube = kube
         self.observer = observer
         self.projects = projects or single_project(actuator.hetzner, observer)
         self.actuator = actuator
@@ -66,6 +70,8 @@ class Finalizer:
 
     async def _clean_up(self, instance: api.OpenClawInstance) -> None:
         try:
+            if await self._still_exists(instance):
+                return
             while True:
                 result = await self.finalize(instance)
                 if result.done:
@@ -73,6 +79,33 @@ class Finalizer:
                 await asyncio.sleep(result.requeue or self.config.action_poll_seconds)
         finally:
             self.book.vanished.pop(instance.metadata.uid, None)
+
+    async def _still_exists(self, instance: api.OpenClawInstance) -> bool:
+        """A watch also reports an instance as deleted when its shard label moved it out of this shard's
+        selector: the apiserver, asked directly, has the last word before anything is deleted."""
+        meta = instance.metadata
+        while self._kube is not None:
+            try:
+                exists = await self._kube().instance_exists(meta.namespace, meta.name, meta.uid)
+            except KubeUnavailable as exc:
+                log.warning(
+                    "cannot tell whether %s/%s still exists (%s); asking again",
+                    meta.namespace,
+                    meta.name,
+                    exc,
+                )
+                await asyncio.sleep(self.config.resync_interval_seconds / 10)
+                continue
+            if exists:
+                log.warning(
+                    "%s/%s left this shard's watch but still exists (its %s label changed); its server is "
+                    "left alone",
+                    meta.namespace,
+                    meta.name,
+                    api.SHARD_LABEL,
+                )
+            return exists
+        return False
 
     async def finalize(self, instance: api.OpenClawInstance) -> PassResult:
         uid = instance.metadata.uid

@@ -35,7 +35,7 @@ from openclaw_operator.providers.app import AppHealth
 from openclaw_operator.providers.cloudflare import CloudflareProvider
 from openclaw_operator.providers.errors import Failure, FailureKind
 from openclaw_operator.providers.hetzner import HetznerProvider
-from openclaw_operator.reconcile import naming
+from openclaw_operator.reconcile import naming, shards
 from openclaw_operator.reconcile.failures import is_frozen, status_after_failure
 from openclaw_operator.reconcile.instance import decide
 from openclaw_operator.reconcile.model import ActionStatus, Note, PlanSettings, Situation, StatusDelta
@@ -69,7 +69,7 @@ class Reconciler:
         self.gauges = metrics.InstanceGauges()
         self.actuator = Actuator(config, observer, hetzner, cloudflare, kube, post, self.projects)
         self.finalizer = Finalizer(
-            config, observer, self.actuator, app_health, self.book, self.gauges, post, self.projects
+            config, observer, self.actuator, app_health, self.book, self.gauges, post, self.projects, kube
         )
         self.settings = PlanSettings(
             managed_zones=config.managed_zones,
@@ -157,8 +157,13 @@ class Reconciler:
         return PassResult(status, delay), failure.kind.value
 
     async def _place(self, instance: api.OpenClawInstance) -> tuple[api.InstanceStatus, bool]:
-        """The status with status.project set, and whether this pass only placed the instance."""
+        """The status with status.shard and status.project set, and whether this pass only placed it."""
         status, spec, uid = instance.status, instance.spec, instance.metadata.uid
+        refused = shards.refusal(self.config.shard, status.shard)
+        if refused is not None:  # its label moved without admission stopping it (reconcile/shards.py)
+            raise Failure(FailureKind.STALLED, "ShardMismatch", refused)
+        if status.shard is None:
+            status = StatusDelta(shard=self.config.shard).applied_to(status)
         if status.project is not None:
             if not self.projects.known(status.project):
                 message = (
