@@ -56,6 +56,7 @@ ENV_FIELDS: dict[str, str] = {
     "CLAWHOST_PROVIDER_TIMEOUT_SECONDS": "provider_timeout_seconds",
     "CLAWHOST_CLUSTER_ID": "cluster_id",
     "CLAWHOST_ORPHAN_GRACE_SECONDS": "orphan_grace_seconds",
+    "CLAWHOST_HETZNER_PROJECTS": "hetzner_projects",  # JSON, parsed by _projects
     "CLAWHOST_SHARD": "shard",
     "CLAWHOST_SHARDS": "shards",
 }
@@ -230,6 +231,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
             raw[ENV_FIELDS[var]] = Path(path).read_text(encoding="utf-8").strip()
         except OSError as exc:
             problems.append(f"{file_var}: cannot read {path}: {exc.strerror}")
+    raw.pop("hetzner_projects", None)
     if environ.get(PROJECTS_VAR, "").strip():
         raw["hetzner_projects"] = _projects(environ[PROJECTS_VAR], problems)
     elif "hcloud_token" not in raw and not any(p.startswith("HCLOUD_TOKEN") for p in problems):
