@@ -117,6 +117,13 @@ class ProjectPool:
             self._projects[placement.project].pending.add(uid)
         return placement
 
+    def pending(self, uid: str, project: str | None, waiting: bool) -> None:
+        """Whether the instance placed in `project` still waits for its server."""
+        if waiting and project is not None:
+            self.get(project).pending.add(uid)
+        else:
+            self.created(uid)
+
     def created(self, uid: str) -> None:
         for project in self:
             project.pending.discard(uid)

@@ -197,6 +197,9 @@ class Reconciler:
             servers.track(uid, spec.hostname)  # its listing wakes the instance when its server changes
             await servers.ensure_fresh()
         server = servers.server_for(uid, status.server_id)
+        # Placement counts the instances placed in a project whose server is not made yet (also those
+        # placed before a restart), so that a burst cannot overshoot a project's quota.
+        self.projects.pending(uid, status.project, server is None)
         action = None
         if status.action is not None:
             action = await servers.action(status.action.id)
