@@ -195,7 +195,9 @@ class Actuator:
             self.projects.created(instance.metadata.uid)
             project.observer.server_seen(server)
             if location != step.location:
-                message = f"{step.server_type} is unavailable in {step.location}; created in {location}"
+                message = (
+                    f"created in {location} instead of {step.location} (locationPolicy PreferSameRegion)"
+                )
                 self._post(instance, Note("Normal", "LocationFallback", message))
             created = StatusDelta(server_id=server.id, server_name=server.name, location=location)
             return created.then(self._action_started(project, action_id, "create_server"))

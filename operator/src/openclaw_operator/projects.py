@@ -98,7 +98,7 @@ class ProjectPool:
         for project in self._projects.values():
             if server_id in project.observer.server_ids():
                 return project
-        return self.get(otherwise)
+        return self._projects.get(otherwise or "", self.first)  # unknown: a 404 there reads as gone
 
     def owner_of(self, uid: str) -> tuple[Project, ServerObservation] | None:
         """A project whose listing has a server this instance owns (one made before status knew where)."""
