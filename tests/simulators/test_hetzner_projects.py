@@ -4,6 +4,12 @@ location without capacity for a type answers resource_unavailable in every proje
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 import hcloud
 import pytest
 from clawhost_sandbox.hetzner.simulator import HetznerSimulator
@@ -77,3 +83,35 @@ def test_a_location_without_capacity_answers_resource_unavailable(
     assert hclient.servers.create(name="y", location=fsn1, **other_type).server.location.name == "fsn1"
     hetzner.make_unavailable("fsn1", "cx23", False)
     assert hclient.servers.create(name="z", location=fsn1, **BASE).server.location.name == "fsn1"
+
+
+def test_cli_serves_several_projects_and_unavailable_locations(tmp_path: Path) -> None:
+    (tmp_path / "a").write_text("cli-token-a\n")
+    (tmp_path / "b").write_text("cli-token-b\n")
+    command = [sys.executable, "-m", "clawhost_sandbox.cli", "sim", "hetzner", "--port", "0", "--quiet",
+               "--token-file", str(tmp_path / "a"), "--project", f"b={tmp_path / 'b'}:1",
+               "--unavailable", "fsn1/cx23"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split()[2]
+        a, b = client_at(url, "cli-token-a"), client_at(url, "cli-token-b")
+        assert code_of(lambda: b.servers.create(name="x", location=Location(name="fsn1"), **BASE)) == (
+            "resource_unavailable"
+        )
+        b.servers.create(name="x", location=Location(name="nbg1"), **BASE)
+        assert code_of(lambda: b.servers.create(name="y", location=Location(name="nbg1"), **BASE)) == (
+            "resource_limit_exceeded"
+        )
+        assert a.servers.get_all() == [] and len(b.servers.get_all()) == 1
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=10)
+    assert "cli-token-b" not in out + err
+
+
+def client_at(url: str, token: str) -> hcloud.Client:
+    made = hcloud.Client(token, api_endpoint=url)
+    made._client._retry_max_retries = 0
+    return made
