@@ -117,9 +117,9 @@ class ProjectPool:
             self._projects[placement.project].pending.add(uid)
         return placement
 
-    def pending(self, uid: str, project: str | None, waiting: bool) -> None:
+    def pending(self, uid: str, project: str, waiting: bool) -> None:
         """Whether the instance placed in `project` still waits for its server."""
-        if waiting and project is not None:
+        if waiting:
             self.get(project).pending.add(uid)
         else:
             self.created(uid)

@@ -162,7 +162,7 @@ class Reconciler:
         refused = shards.refusal(self.config.shard, status.shard)
         if refused is not None:  # its label moved without admission stopping it (reconcile/shards.py)
             raise Failure(FailureKind.STALLED, "ShardMismatch", refused)
-        if status.shard is None:
+        if status.shard is None and self.config.shards:  # unsharded, there is no other shard to refuse
             status = StatusDelta(shard=self.config.shard).applied_to(status)
         if status.project is not None:
             if not self.projects.known(status.project):
@@ -174,19 +174,22 @@ class Reconciler:
             return status, False
         for project in self.projects:
             await project.observer.ensure_fresh()
+        # No status.project means the first project (every instance from before projects lives there), so
+        # nothing is written for those: an upgrade must not patch the status of every instance at once.
         owned = self.projects.owner_of(uid)
         if owned is not None:
+            if owned[0] is self.projects.first:
+                return status, False
             return StatusDelta(project=owned[0].name).applied_to(status), False
         requested = status.location or spec.location.value
         allowed = (requested,) if status.location else location_candidates(requested, spec.location_policy)
         placement = self.projects.place(uid, allowed)
         if placement.project is None:
             raise Failure(FailureKind.WAITING, "NoProjectCapacity", placement.message)
-        placed = StatusDelta(project=placement.project).applied_to(status)
         if len(self.projects) == 1:
-            return placed, False  # names are unique within the one project: a crash is adopted there
+            return status, False  # names are unique within the one project: a crash is adopted there
         self._post(instance, Note("Normal", "Placed", placement.message))
-        return placed, True
+        return StatusDelta(project=placement.project).applied_to(status), True
 
     async def _situation(self, instance: api.OpenClawInstance) -> Situation:
         observer, spec, status = self.observer, instance.spec, instance.status
@@ -199,7 +202,7 @@ class Reconciler:
         server = servers.server_for(uid, status.server_id)
         # Placement counts the instances placed in a project whose server is not made yet (also those
         # placed before a restart), so that a burst cannot overshoot a project's quota.
-        self.projects.pending(uid, status.project, server is None)
+        self.projects.pending(uid, self.projects.get(status.project).name, server is None)
         action = None
         if status.action is not None:
             action = await servers.action(status.action.id)

@@ -183,15 +183,15 @@ def _plan_without_action(inp: ServerInputs) -> ServerPlan:
 
 
 def _observed_fields(server: ServerObservation) -> StatusDelta:
-    observed = StatusDelta(
+    # No location here: the create records it (a server never moves), and an instance from before it was
+    # recorded lives in spec.location; filling it in would patch every such instance's status at once.
+    return StatusDelta(
         server_id=server.id,
         server_name=server.name,
         server_type=server.server_type,
         ipv4=server.ipv4,
         ipv6=server.ipv6,
     )
-    # A server never moves, so this only fills in the location of a server made before it was recorded.
-    return observed if server.location is None else observed.then(StatusDelta(location=server.location))
 
 
 def _one(inp: ServerInputs, step: Step, updates: StatusDelta) -> ServerPlan:
