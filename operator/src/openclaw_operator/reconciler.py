@@ -181,6 +181,8 @@ class Reconciler:
             if owned[0] is self.projects.first:
                 return status, False
             return StatusDelta(project=owned[0].name).applied_to(status), False
+        if status.server_id is not None:  # it had a server, in the first project: a new one goes there too
+            return status, False
         requested = status.location or spec.location.value
         allowed = (requested,) if status.location else location_candidates(requested, spec.location_policy)
         placement = self.projects.place(uid, allowed)
