@@ -3,6 +3,13 @@
 Everything a write needs is in its step, except the user data of a create or rebuild: only here is the
 gateway token Secret read and rendered, so no planner ever holds a token. A create whose deterministic
 name is taken is our own server from before a crash (adopted) or someone else's (never touched: Stalled).
+
+Each write goes to one Hetzner project: a create to the instance's status.project (placed beforehand, see
+reconciler.py), a write on a server to the project whose listing holds that id (ids are unique across
+projects). A create that Hetzner answers with "no capacity here" (resource_unavailable, placement_error)
+tries the step's fallback locations in turn (locationPolicy PreferSameRegion) and otherwise stalls with
+Hetzner's message; one answered with resource_limit_exceeded marks the project full and un-places the
+instance, so the next pass places it in a project with room.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from openclaw_operator.bootstrap.versions import UnsafeVersionError
 from openclaw_operator.config import Config
 from openclaw_operator.kube import KubeClient, SecretUnavailable
 from openclaw_operator.observe import Observer
+from openclaw_operator.projects import Project, ProjectPool, single_project
 from openclaw_operator.providers.cloudflare import CloudflareProvider
 from openclaw_operator.providers.errors import Failure, FailureKind
 from openclaw_operator.providers.hetzner import HetznerProvider
@@ -38,6 +46,7 @@ from openclaw_operator.reconcile.model import (
     WriteRecord,
     step_name,
 )
+from openclaw_operator.reconcile.placement import LOCATION_UNAVAILABLE_CODES
 
 PostEvent = Callable[[api.OpenClawInstance, Note], None]
 
@@ -51,10 +60,12 @@ class Actuator:
         cloudflare: CloudflareProvider,
         kube: Callable[[], KubeClient],
         post: PostEvent,
+        projects: ProjectPool | None = None,
     ) -> None:
         self.config = config
-        self.observer = observer
+        self.observer = observer  # the one that lists the Cloudflare zones
         self.hetzner = hetzner
+        self.projects = projects or single_project(hetzner, observer)
         self.cloudflare = cloudflare
         self._kube = kube
         self._post = post
@@ -62,33 +73,43 @@ class Actuator:
             default_openclaw_version=config.default_openclaw_version,
             min_openclaw_version=config.min_openclaw_version,
         )
-        self._firewall_ready = False
+        self._firewall_ready: set[str] = set()  # projects whose managed firewall exists
         self._firewall_lock = asyncio.Lock()  # one creating pass ensures it; the others wait for it
 
     async def apply(
         self, instance: api.OpenClawInstance, status: api.InstanceStatus, step: Step
     ) -> api.InstanceStatus:
         """Carry out one step; the status with what the step recorded and what the provider answered."""
-        learned = await self._carry_out(instance, step)
+        learned = await self._carry_out(instance, status, step)
         self._post(instance, Note("Normal", step.reason, step.message))
         if step.drift:
             metrics.DRIFT_REPAIRS.labels(step_name(step)).inc()
         return step.on_success.then(learned).applied_to(status)
 
-    async def _carry_out(self, instance: api.OpenClawInstance, step: Step) -> StatusDelta:
+    async def _carry_out(
+        self, instance: api.OpenClawInstance, status: api.InstanceStatus, step: Step
+    ) -> StatusDelta:
         match step:
             case CreateServer():
-                return await self._create_server(instance, step)
+                return await self._create_server(instance, self.projects.get(status.project), step)
             case RebuildServer(server_id=server_id, image=image):
                 payload = {"image": image, "user_data": await self._user_data(instance)}
-                return await self._server_action(server_id, "rebuild", payload)
+                return await self._server_action(
+                    self._holding(server_id, status), server_id, "rebuild", payload
+                )
             case ServerAction(server_id=server_id, command=command, payload=payload):
-                return await self._server_action(server_id, command, payload)
+                return await self._server_action(
+                    self._holding(server_id, status), server_id, command, payload
+                )
             case DeleteServer(server_id=server_id):
-                action_id = await self.hetzner.delete_server(server_id)
-                return NO_CHANGE if action_id is None else self._action_started(action_id, "delete_server")
+                project = self._holding(server_id, status)
+                action_id = await project.provider.delete_server(server_id)
+                if action_id is None:
+                    return NO_CHANGE
+                return self._action_started(project, action_id, "delete_server")
             case SetServerLabels(server_id=server_id, labels=labels):
-                self.observer.server_seen(await self.hetzner.set_labels(server_id, labels))
+                project = self._holding(server_id, status)
+                project.observer.server_seen(await project.provider.set_labels(server_id, labels))
                 return NO_CHANGE
             case WriteRecord(record=record):
                 await self._write_record(record)
@@ -111,15 +132,18 @@ class Actuator:
             return
         self.observer.record_written(written)
 
-    def _action_started(self, action_id: int, command: str) -> StatusDelta:
-        self.observer.action_started(action_id, command)
+    def _holding(self, server_id: int, status: api.InstanceStatus) -> Project:
+        return self.projects.holding(server_id, status.project)
+
+    def _action_started(self, project: Project, action_id: int, command: str) -> StatusDelta:
+        project.observer.action_started(action_id, command)
         return StatusDelta(action=api.ActionInProgress(id=action_id, command=command, started_at=api.now()))
 
     async def _server_action(
-        self, server_id: int, command: str, payload: dict[str, Any] | None
+        self, project: Project, server_id: int, command: str, payload: dict[str, Any] | None
     ) -> StatusDelta:
-        action_id = await self.hetzner.server_action(command, server_id, payload)
-        return self._action_started(action_id, command)
+        action_id = await project.provider.server_action(command, server_id, payload)
+        return self._action_started(project, action_id, command)
 
     async def _user_data(self, instance: api.OpenClawInstance) -> str:
         ref = instance.spec.gateway_token_secret_ref
@@ -133,37 +157,77 @@ class Actuator:
             message = str(exc).replace(token.get_secret_value(), "***")
             raise Failure(FailureKind.STALLED, "InvalidBootstrapInput", message, frozen=True) from None
 
-    async def ensure_firewall(self) -> None:
-        """The managed firewall exists before the first server is created (once per process)."""
+    async def ensure_firewall(self, project: Project | None = None) -> None:
+        """The project's managed firewall exists before its first server is created (once per process)."""
+        project = project or self.projects.first
         async with self._firewall_lock:
-            if not self._firewall_ready:
+            if project.name not in self._firewall_ready:
                 rules = managed_firewall_rules(list(self.config.ssh_source_ranges))
-                await self.hetzner.ensure_firewall(rules)
-                self._firewall_ready = True
+                await project.provider.ensure_firewall(rules)
+                self._firewall_ready.add(project.name)
 
-    async def _create_server(self, instance: api.OpenClawInstance, step: CreateServer) -> StatusDelta:
+    async def _create_server(
+        self, instance: api.OpenClawInstance, project: Project, step: CreateServer
+    ) -> StatusDelta:
         user_data = await self._user_data(instance)
-        await self.ensure_firewall()
-        try:
-            server, action_id = await self.hetzner.create_server(
-                name=step.name,
-                server_type=step.server_type,
-                image=step.image,
-                location=step.location,
-                labels=step.labels,
-                user_data=user_data,
-            )
-        except Failure as exc:
-            if exc.kind != FailureKind.ALREADY_EXISTS:
-                raise
-            return await self._adopt(instance, step.name)
-        self.observer.server_seen(server)
-        created = StatusDelta(server_id=server.id, server_name=server.name)
-        return created.then(self._action_started(action_id, "create_server"))
+        await self.ensure_firewall(project)
+        locations = [loc for loc in (step.location, *step.fallback_locations) if project.offers(loc)]
+        refusals: list[str] = []
+        for location in locations:
+            try:
+                server, action_id = await project.provider.create_server(
+                    name=step.name,
+                    server_type=step.server_type,
+                    image=step.image,
+                    location=location,
+                    labels=step.labels,
+                    user_data=user_data,
+                )
+            except Failure as exc:
+                if exc.kind == FailureKind.ALREADY_EXISTS:
+                    return await self._adopt(instance, project, step.name)
+                if exc.code == "resource_limit_exceeded":
+                    return self._project_full(instance, project, exc)
+                if exc.code not in LOCATION_UNAVAILABLE_CODES:
+                    raise
+                refusals.append(f"{location}: {exc.message}")
+                continue
+            self.projects.created(instance.metadata.uid)
+            project.observer.server_seen(server)
+            if location != step.location:
+                message = (
+                    f"created in {location} instead of {step.location} (locationPolicy PreferSameRegion)"
+                )
+                self._post(instance, Note("Normal", "LocationFallback", message))
+            created = StatusDelta(server_id=server.id, server_name=server.name, location=location)
+            return created.then(self._action_started(project, action_id, "create_server"))
+        raise self._no_location(instance, step, refusals)
 
-    async def _adopt(self, instance: api.OpenClawInstance, name: str) -> StatusDelta:
+    def _no_location(
+        self, instance: api.OpenClawInstance, step: CreateServer, refusals: list[str]
+    ) -> Failure:
+        """Hetzner cannot place the type in any location the policy allows: Stalled, with its answers."""
+        policy = instance.spec.location_policy
+        hint = (
+            "locationPolicy Strict allows no other location; set PreferSameRegion to allow the rest of "
+            "its network zone, or request a reconcile once Hetzner has capacity again"
+            if policy == api.LocationPolicy.STRICT
+            else "no location of its network zone can take it; request a reconcile later"
+        )
+        answers = "; ".join(refusals) or "the project offers none of the allowed locations"
+        message = f"Hetzner cannot place server type {step.server_type} ({answers}); {hint}"
+        return Failure(FailureKind.STALLED, "LocationUnavailable", message, frozen=True)
+
+    def _project_full(self, instance: api.OpenClawInstance, project: Project, exc: Failure) -> StatusDelta:
+        """No server was made: the instance is placed again (elsewhere) by the next pass."""
+        self.projects.full(project)
+        message = f"Hetzner project {project.name} is full ({exc.message}); placing the instance elsewhere"
+        self._post(instance, Note("Warning", "ProjectFull", message))
+        return StatusDelta(project=None)
+
+    async def _adopt(self, instance: api.OpenClawInstance, project: Project, name: str) -> StatusDelta:
         """The name is taken: ours from before a crash (adopt it), or someone else's (never touch it)."""
-        existing = await self.hetzner.server_by_name(name)
+        existing = await project.provider.server_by_name(name)
         if existing is None:
             raise Failure(FailureKind.RETRYING, "ServerNameTaken", f"server name {name} is taken")
         if not naming.owned_by(existing.labels, instance.metadata.uid):
@@ -174,8 +238,10 @@ class Actuator:
                 "a reconcile"
             )
             raise Failure(FailureKind.STALLED, "ServerNameConflict", message, frozen=True)
-        self.observer.server_seen(existing)
+        project.observer.server_seen(existing)
+        self.projects.created(instance.metadata.uid)
         self._post(
             instance, Note("Normal", "AdoptedServer", f"adopted existing server {name} ({existing.id})")
         )
-        return StatusDelta(server_id=existing.id, server_name=existing.name)
+        adopted = StatusDelta(server_id=existing.id, server_name=existing.name)
+        return adopted if existing.location is None else adopted.then(StatusDelta(location=existing.location))

@@ -29,6 +29,10 @@ REINSTALL_REQUESTED_AT = f"{GROUP}/reinstall-requested-at"
 RECONCILE_REQUESTED_AT = f"{GROUP}/reconcile-requested-at"
 APPROVE_DEVICES_REQUESTED_AT = f"{GROUP}/approve-devices-requested-at"
 
+# The operator shard that owns an instance (several operator Deployments on one cluster, reconcile/shards.py).
+# Set at creation; an admission policy (charts/openclaw-operator/templates/shard-policy.yaml) refuses changes.
+SHARD_LABEL = f"{GROUP}/shard"
+
 # Labels the WHMCS module puts on the resources it writes.
 WHMCS_SERVICE_LABEL = f"{GROUP}/whmcs-service-id"
 WHMCS_CLIENT_LABEL = f"{GROUP}/whmcs-client-id"
@@ -60,6 +64,13 @@ class Image(StrEnum):
 class SuspendMode(StrEnum):
     POWER_OFF = "PowerOff"
     HIBERNATE = "Hibernate"
+
+
+class LocationPolicy(StrEnum):
+    """When the location has no capacity for the type: stall (Strict) or try the same network zone."""
+
+    STRICT = "Strict"
+    PREFER_SAME_REGION = "PreferSameRegion"
 
 
 class DeletionPolicy(StrEnum):
@@ -113,6 +124,7 @@ class WhmcsRef(_Model):
 class InstanceSpec(_Model):
     server_type: str = "cx23"
     location: Location = Location.FSN1
+    location_policy: LocationPolicy = LocationPolicy.STRICT
     image: Image = Image.UBUNTU_24_04
     hostname: str
     dns: DnsSpec = DnsSpec()
@@ -176,6 +188,9 @@ class InstanceStatus(_Model):
     usage: Usage | None = None
     shutdown_started_at: datetime | None = None
     refused_generation: int | None = None
+    project: str | None = None
+    location: str | None = None
+    shard: str | None = None
 
     def condition(self, type_: ConditionType) -> Condition | None:
         return next((c for c in self.conditions if c.type == type_), None)

@@ -22,7 +22,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, KeysView
 from dataclasses import dataclass, field
 
 from openclaw_operator.providers.cloudflare import CloudflareProvider
@@ -269,6 +269,13 @@ class Observer:
     def listed_servers(self) -> list[ServerObservation]:
         """Every managed server of the latest listing, with the local writes since (read-only)."""
         return list(self._servers.by_id.values())
+
+    def server_ids(self) -> KeysView[int]:
+        """The ids in the latest listing, with the local writes since (a live view, not a copy)."""
+        return self._servers.by_id.keys()
+
+    def server_count(self) -> int:
+        return len(self._servers.by_id)
 
     def zone(self, name: str | None) -> Zone | None:
         return self._zones.get(name) if name else None

@@ -66,6 +66,7 @@ def server_observation(server: BoundServer | Server) -> ServerObservation:
         backups=server.backup_window is not None,
         delete_protected=bool(protection.get("delete")),
         rebuild_protected=bool(protection.get("rebuild")),
+        location=server.location.name if server.location is not None else None,
     )
 
 

@@ -46,6 +46,7 @@ class ServerObservation:
     backups: bool = False
     delete_protected: bool = False
     rebuild_protected: bool = False
+    location: str | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,9 @@ class StatusDelta(BaseModel):
     last_handled_reinstall_at: str | None = None
     shutdown_started_at: datetime | None = None
     refused_generation: int | None = None
+    project: str | None = None
+    location: str | None = None
+    shard: str | None = None
 
     def changes(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.model_fields_set}
@@ -200,6 +204,8 @@ class CreateServer(_StepBase):
     image: str
     location: str
     labels: dict[str, str] = field(hash=False)
+    # Tried in order when Hetzner has no capacity for the type in `location` (locationPolicy).
+    fallback_locations: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

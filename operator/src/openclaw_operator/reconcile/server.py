@@ -34,6 +34,7 @@ from openclaw_operator.reconcile.model import (
     Step,
     change_protection,
 )
+from openclaw_operator.reconcile.placement import location_candidates
 
 TRANSITIONAL = frozenset(
     {
@@ -182,6 +183,8 @@ def _plan_without_action(inp: ServerInputs) -> ServerPlan:
 
 
 def _observed_fields(server: ServerObservation) -> StatusDelta:
+    # No location here: the create records it (a server never moves), and an instance from before it was
+    # recorded lives in spec.location; filling it in would patch every such instance's status at once.
     return StatusDelta(
         server_id=server.id,
         server_name=server.name,
@@ -205,11 +208,16 @@ def _create(inp: ServerInputs) -> ServerPlan:
         message = f"server {lost} no longer exists; creating a new one named {inp.name}"
         notes = (Note("Warning", "ServerRecreated", message),)
     spec = inp.spec
+    # A recorded location is where the instance lives: a recreated server goes back there, no fallback.
+    recorded = inp.status.location
+    location = recorded or spec.location.value
+    fallbacks = () if recorded else location_candidates(location, spec.location_policy)[1:]
     step = CreateServer(
         name=inp.name,
         server_type=spec.server_type,
         image=spec.image.value,
-        location=spec.location.value,
+        location=location,
+        fallback_locations=fallbacks,
         labels=inp.labels,
         reason="Creating",
         message=message,
