@@ -1,0 +1,83 @@
+"""A stand-in for systemd's part in the channel tests: start, stop and restart one gateway as the unit
+would (its EnvironmentFiles read the way systemd reads them, one process, SIGTERM then wait), and show
+its log. There is no systemd in the test container; everything the agent does besides asking for a
+(re)start is the real thing.
+
+  python service.py ROOT start|stop|restart|log
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def environment_file(path: Path) -> dict[str, str]:
+    """KEY="value" lines as the renderer writes them: systemd and a POSIX shell both unquote them alike."""
+    values: dict[str, str] = {}
+    if not path.exists():
+        return values
+    for line in path.read_text().splitlines():
+        if "=" not in line or line.lstrip().startswith("#"):
+            continue
+        name, _, raw = line.partition("=")
+        (value,) = shlex.split(raw) or [""]
+        values[name.strip()] = value
+    return values
+
+
+def start(root: Path) -> None:
+    unit = (root / "unit.env").read_text().split("\n")
+    argv = shlex.split(unit[0])
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(root / "home")}
+    env.update(environment_file(root / "unit-environment"))
+    env.update(environment_file(root / "etc/openclaw/gateway.env"))
+    env.update(environment_file(root / "etc/openclaw/app.env"))
+    log = open(root / "gateway.log", "ab")  # noqa: SIM115
+    process = subprocess.Popen(
+        argv, env=env, cwd=root / "home", stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    (root / "gateway.pid").write_text(str(process.pid))
+    (root / "starts").open("a").write(f"{process.pid}\n")
+
+
+def stop(root: Path) -> None:
+    pid_file = root / "gateway.pid"
+    if not pid_file.exists():
+        return
+    pid = int(pid_file.read_text())
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pid_file.unlink()
+        return
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        os.killpg(pid, signal.SIGKILL)
+    pid_file.unlink()
+
+
+def main() -> None:
+    root, command = Path(sys.argv[1]), sys.argv[2]
+    if command in ("stop", "restart"):
+        stop(root)
+    if command in ("start", "restart"):
+        start(root)
+    if command == "log":
+        lines = (root / "gateway.log").read_text(errors="replace").splitlines()
+        print("\n".join(lines[-20:]))
+
+
+if __name__ == "__main__":
+    main()
