@@ -27,6 +27,7 @@ FINALIZER = f"{GROUP}/finalizer"
 REBOOT_REQUESTED_AT = f"{GROUP}/reboot-requested-at"
 REINSTALL_REQUESTED_AT = f"{GROUP}/reinstall-requested-at"
 RECONCILE_REQUESTED_AT = f"{GROUP}/reconcile-requested-at"
+APPROVE_DEVICES_REQUESTED_AT = f"{GROUP}/approve-devices-requested-at"
 
 # Labels the WHMCS module puts on the resources it writes.
 WHMCS_SERVICE_LABEL = f"{GROUP}/whmcs-service-id"
@@ -78,6 +79,7 @@ class ConditionType(StrEnum):
     SERVER_READY = "ServerReady"
     DNS_READY = "DNSReady"
     APP_READY = "AppReady"
+    CONFIG_APPLIED = "ConfigApplied"
 
 
 ConditionStatus = Literal["True", "False", "Unknown"]
@@ -94,6 +96,16 @@ class SecretKeyRef(_Model):
     key: str = "token"
 
 
+class SecretKeySelector(_Model):
+    name: str
+    key: str
+
+
+class EnvVar(_Model):
+    name: str
+    secret_key_ref: SecretKeySelector
+
+
 class WhmcsRef(_Model):
     client_id: int | None = None
     service_id: int | None = None
@@ -108,6 +120,8 @@ class InstanceSpec(_Model):
     ssh_keys: tuple[str, ...] = ()
     openclaw_version: str | None = None
     gateway_token_secret_ref: SecretKeyRef
+    config: dict[str, Any] | None = None
+    env: tuple[EnvVar, ...] = ()
     suspended: bool = False
     backups: bool = False
     deletion_policy: DeletionPolicy = DeletionPolicy.DELETE
@@ -151,6 +165,10 @@ class InstanceStatus(_Model):
     last_handled_reconcile_at: str | None = None
     last_handled_reboot_at: str | None = None
     last_handled_reinstall_at: str | None = None
+    applied_config_hash: str | None = None
+    openclaw_version: str | None = None
+    channel_host_key: str | None = None
+    last_handled_approve_devices_at: str | None = None
     shutdown_started_at: datetime | None = None
     refused_generation: int | None = None
 

@@ -144,6 +144,10 @@ class StatusDelta(BaseModel):
     last_handled_reconcile_at: str | None = None
     last_handled_reboot_at: str | None = None
     last_handled_reinstall_at: str | None = None
+    applied_config_hash: str | None = None
+    openclaw_version: str | None = None
+    channel_host_key: str | None = None
+    last_handled_approve_devices_at: str | None = None
     shutdown_started_at: datetime | None = None
     refused_generation: int | None = None
 
