@@ -52,6 +52,10 @@ ENV_FIELDS: dict[str, str] = {
     "CLAWHOST_PROVIDER_TIMEOUT_SECONDS": "provider_timeout_seconds",
     "CLAWHOST_CLUSTER_ID": "cluster_id",
     "CLAWHOST_ORPHAN_GRACE_SECONDS": "orphan_grace_seconds",
+    "CLAWHOST_CHANNEL_SSH_KEY_FILE": "channel_ssh_key_file",
+    "CLAWHOST_CHANNEL_SOURCE_RANGES": "channel_source_ranges",
+    "CLAWHOST_CHANNEL_PORT": "channel_port",
+    "CLAWHOST_CHANNEL_TIMEOUT_SECONDS": "channel_timeout_seconds",
 }
 SECRET_FILE_VARS = {"HCLOUD_TOKEN_FILE": "HCLOUD_TOKEN", "CLOUDFLARE_API_TOKEN_FILE": "CLOUDFLARE_API_TOKEN"}
 FIELD_ENV = {field: var for var, field in ENV_FIELDS.items()}
@@ -94,10 +98,18 @@ class Config(BaseModel):
     # is off: it could not tell this cluster's orphans from another cluster's live servers.
     cluster_id: str | None = None
     orphan_grace_seconds: Annotated[float, Field(ge=0)] = 3600.0
+    # The channel to running servers (docs/channel.md): the operator's SSH private key (a mounted Secret;
+    # its .pub beside it, or derived), the ranges the operator connects from (the key is accepted from
+    # those only; empty: CLAWHOST_SSH_SOURCE_RANGES), the servers' SSH port and how long one request may
+    # take (an OpenClaw update with its backup is the longest). No key: no channel.
+    channel_ssh_key_file: str | None = None
+    channel_source_ranges: tuple[str, ...] = ()
+    channel_port: Annotated[int, Field(ge=1, le=65535)] = 22
+    channel_timeout_seconds: Annotated[float, Field(gt=0)] = 900.0
 
-    _csv = field_validator("managed_zones", "ssh_source_ranges", "watch_namespaces", mode="before")(
-        _split_csv
-    )
+    _csv = field_validator(
+        "managed_zones", "ssh_source_ranges", "watch_namespaces", "channel_source_ranges", mode="before"
+    )(_split_csv)
 
     @field_validator("hcloud_token", "cloudflare_api_token")
     @classmethod
@@ -111,7 +123,7 @@ class Config(BaseModel):
     def _zones_lower(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(zone.lower().rstrip(".") for zone in value)
 
-    @field_validator("ssh_source_ranges")
+    @field_validator("ssh_source_ranges", "channel_source_ranges")
     @classmethod
     def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for cidr in value:
