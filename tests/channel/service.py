@@ -34,13 +34,13 @@ def environment_file(path: Path) -> dict[str, str]:
 def start(root: Path) -> None:
     unit = (root / "unit.env").read_text().split("\n")
     argv = shlex.split(unit[0])
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(root / "home")}
+    home = root / "home/openclaw"
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home)}
     env.update(environment_file(root / "unit-environment"))
     env.update(environment_file(root / "etc/openclaw/gateway.env"))
-    env.update(environment_file(root / "etc/openclaw/app.env"))
     log = open(root / "gateway.log", "ab")  # noqa: SIM115
     process = subprocess.Popen(
-        argv, env=env, cwd=root / "home", stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        argv, env=env, cwd=home, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
     (root / "gateway.pid").write_text(str(process.pid))
     (root / "starts").open("a").write(f"{process.pid}\n")

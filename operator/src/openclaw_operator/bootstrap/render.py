@@ -14,6 +14,8 @@ and never in the script, so cloud-init's log and `ps` cannot show it.
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import re
 from typing import Any
@@ -230,11 +232,9 @@ def _agent_files(settings: BootstrapSettings) -> list[dict[str, Any]]:
     if not settings.channel_public_key:
         return []
     return [
-        _file(app_files.AGENT_PATH, app_files.agent_source(), permissions="0755"),
-        _file(
-            app_files.AGENT_SETTINGS_PATH,
-            json.dumps(app_files.agent_settings(settings.admin_user), indent=2) + "\n",
-        ),
+        # Compressed: the agent is the largest file, and Hetzner's user-data limit is 32 KiB.
+        _file(app_files.AGENT_PATH, app_files.agent_source(), permissions="0755", compress=True),
+        _file(app_files.AGENT_SETTINGS_PATH, json.dumps(app_files.agent_settings(settings.admin_user)) + "\n"),
         _file(
             app_files.AGENT_KEYS_PATH,
             app_files.agent_authorized_key(settings.channel_public_key, settings.channel_source_ranges),
@@ -248,9 +248,18 @@ def _agent_files(settings: BootstrapSettings) -> list[dict[str, Any]]:
 
 
 def _file(
-    path: str, content: str, *, permissions: str = "0644", owner: str = "root:root", defer: bool = False
+    path: str,
+    content: str,
+    *,
+    permissions: str = "0644",
+    owner: str = "root:root",
+    defer: bool = False,
+    compress: bool = False,
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {"path": path, "owner": owner, "permissions": permissions, "content": content}
+    if compress:  # cloud-init's write_files decodes it (mtime 0: the same input renders the same bytes)
+        entry["content"] = base64.b64encode(gzip.compress(content.encode(), mtime=0)).decode()
+        entry["encoding"] = "gz+b64"
     if defer:
         entry["defer"] = True
     return entry

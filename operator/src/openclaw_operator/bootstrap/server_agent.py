@@ -31,8 +31,8 @@ from typing import Any
 DEFAULT_SETTINGS = "/etc/clawhost/agent.json"
 MAX_REQUEST_BYTES = 1 << 20
 # The files the operator may write, in the order they are checked and installed.
-FILES = ("gatewayEnv", "appEnv", "gatewayConfig", "caddyfile", "adminKeys")
-RESTARTS_GATEWAY = frozenset({"gatewayEnv", "appEnv"})
+FILES = ("gatewayEnv", "gatewayConfig", "caddyfile", "adminKeys")
+RESTARTS_GATEWAY = frozenset({"gatewayEnv"})  # systemd reads the token and env only at a (re)start
 
 
 class Refused(Exception):
@@ -68,6 +68,7 @@ class _locked:
         self.path = path
 
     def __enter__(self) -> None:
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
         self.handle = open(self.path, "a")
         fcntl.flock(self.handle, fcntl.LOCK_EX)
 
