@@ -15,8 +15,8 @@ from openclaw_operator.bootstrap.app_files import server_files
 from openclaw_operator.providers.channel import ChannelAnswer, ChannelClient
 from tests.channel.server import ChannelServer, instance, operator_key, realapp_dir
 
-OLD_TOKEN = "old-token-5c0e0b1f6a2d4e8b9c7a"  # noqa: S105
-NEW_TOKEN = "new-token-9f8e7d6c5b4a39281706"  # noqa: S105
+OLD_TOKEN = "old-token-5c0e0b1f6a2d4e8b9c7a"
+NEW_TOKEN = "new-token-9f8e7d6c5b4a39281706"
 ADMIN_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDqyIFLdcC2kC9Rxm4Nf4jG4x4rb5Ih0j3T9m3wqjZ2v alice@laptop"
 OTHER_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ9Kb9uOv6bqjQk0s9pd3OqgEo7c1WvM7wWmZf0l4mXn alice@phone"
 
@@ -35,7 +35,9 @@ def realapp() -> Path:
         pytest.skip(reason)
     found = realapp_dir()
     if found is None:
-        pytest.skip("tests/realapp/install.sh could not install Node and OpenClaw (npm registry unreachable?)")
+        pytest.skip(
+            "tests/realapp/install.sh could not install Node and OpenClaw (npm registry unreachable?)"
+        )
     return found
 
 
@@ -52,7 +54,9 @@ def start_server(root: Path, realapp: Path, key: Path, version: str, **spec: Any
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, realapp: Path, operator_key_file: Path) -> Iterator[ChannelServer]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, realapp: Path, operator_key_file: Path
+) -> Iterator[ChannelServer]:
     running = start_server(tmp_path_factory.mktemp("server"), realapp, operator_key_file, "2026.9.6")
     try:
         yield running

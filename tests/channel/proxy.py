@@ -2,7 +2,8 @@
 
 The production Caddyfile is used as it is, with a test block merged into its global options: free ports,
 Caddy's local CA instead of ACME (nothing here can reach Let's Encrypt), storage and admin under the
-test root. The site address gets the test HTTPS port. Everything below the site line is untouched.
+test root. The site address gets the test HTTPS port and the upstream the test gateway's port; the rest
+of the site block is untouched.
 
   python proxy.py ROOT reload|stop
 """
@@ -26,8 +27,9 @@ def test_caddyfile(production: str, root: Path, ports: dict[str, int]) -> str:
     start = lines.index("{\n")  # the global options block
     lines.insert(start + 1, options)
     text = "".join(lines)
-    # The site block: "<hostname> {" at the start of a line.
-    return re.sub(r"(?m)^([a-z0-9.-]+\.[a-z]+) \{$", rf"\1:{ports['https']} {{", text)
+    # The site block: "<hostname> {" at the start of a line; the test gateway's port upstream.
+    text = re.sub(r"(?m)^([a-z0-9.-]+\.[a-z]+) \{$", rf"\1:{ports['https']} {{", text)
+    return re.sub(r"reverse_proxy 127\.0\.0\.1:\d+", f"reverse_proxy 127.0.0.1:{ports['gateway']}", text)
 
 
 def main() -> None:
@@ -43,7 +45,10 @@ def main() -> None:
     if subprocess.run(reload, capture_output=True, check=False).returncode != 0:
         log = (root / "caddy.log").open("ab")
         subprocess.run(
-            ["caddy", "start", "--config", str(config), "--adapter", "caddyfile"], stdout=log, stderr=log, check=True
+            ["caddy", "start", "--config", str(config), "--adapter", "caddyfile"],
+            stdout=log,
+            stderr=log,
+            check=True,
         )
 
 

@@ -13,16 +13,20 @@ switches a symlink between the two releases tests/realapp/install.sh installed w
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +49,9 @@ def free_port() -> int:
 
 
 def realapp_dir() -> Path | None:
-    done = subprocess.run([str(REPO / "tests/realapp/install.sh")], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [str(REPO / "tests/realapp/install.sh")], capture_output=True, text=True, check=False
+    )
     if done.returncode != 0:
         return None
     return Path(done.stdout.strip().splitlines()[-1])
@@ -55,7 +61,8 @@ def operator_key(directory: Path) -> Path:
     key = directory / "operator_ed25519"
     if not key.exists():
         subprocess.run(
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "clawhost-operator", "-f", str(key)], check=True
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "clawhost-operator", "-f", str(key)],
+            check=True,
         )
     return key
 
@@ -75,7 +82,9 @@ def instance(hostname: str, version: str, **spec: Any) -> api.OpenClawInstance:
 
 
 class ChannelServer:
-    def __init__(self, root: Path, realapp: Path, key: Path, source_ranges: tuple[str, ...] = ("127.0.0.1/32",)):
+    def __init__(
+        self, root: Path, realapp: Path, key: Path, source_ranges: tuple[str, ...] = ("127.0.0.1/32",)
+    ):
         self.root = root
         self.realapp = realapp
         self.key = key
@@ -111,6 +120,10 @@ class ChannelServer:
             target.write_text(content)
             target.chmod(int(entry["permissions"], 8))
         self.path("/home/openclaw/.openclaw").chmod(0o700)
+        # cloud-init's users module writes the administrator's keys (not write_files).
+        keys = self.path(f"/home/{settings.admin_user}/.ssh/authorized_keys")
+        keys.parent.mkdir(parents=True, exist_ok=True)
+        keys.write_text(app_files.admin_authorized_keys(inst.spec.ssh_keys))
         self.switch_version(inst.spec.openclaw_version or "")
         (self.root / "ports.json").write_text(json.dumps(self.ports))
         (self.root / "unit.env").write_text(
@@ -227,10 +240,13 @@ class ChannelServer:
             f"http://127.0.0.1:{self.ports['gateway']}{path}",
             method=method,
             data=None if body is None else json.dumps(body).encode(),
-            headers={"content-type": "application/json", **({"authorization": f"Bearer {token}"} if token else {})},
+            headers={
+                "content-type": "application/json",
+                **({"authorization": f"Bearer {token}"} if token else {}),
+            },
         )
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (http to loopback)
                 return response.status, response.read().decode()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode()
@@ -253,19 +269,75 @@ class ChannelServer:
         )
         return dict(json.loads(done.stdout))
 
+    def starts(self) -> int:
+        """How many times the gateway was started (service.py appends one line per start)."""
+        return len((self.root / "starts").read_text().split())
+
+    @contextlib.contextmanager
+    def watch_gateways(self, seen: list[int]) -> Iterator[None]:
+        """Sample how many gateways run for this server, every 0.1 s, while the block runs."""
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.is_set():
+                seen.append(len(self.gateway_pids()))
+                time.sleep(0.1)
+
+        thread = threading.Thread(target=sample, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
+
+    def gateway_environment(self) -> str:
+        (pid,) = self.gateway_pids()
+        return Path(f"/proc/{pid}/environ").read_bytes().replace(b"\0", b"\n").decode()
+
+    def proxy_serves(self, hostname: str) -> bool:
+        """HTTPS through Caddy with this name as SNI and Host, trusting Caddy's local CA."""
+        context = ssl.create_default_context(
+            cafile=str(self.root / "caddy-data/pki/authorities/local/root.crt")
+        )
+        try:
+            with (
+                socket.create_connection(("127.0.0.1", self.ports["https"]), timeout=10) as raw,
+                context.wrap_socket(raw, server_hostname=hostname) as tls,
+            ):
+                tls.sendall(
+                    f"GET /healthz HTTP/1.1\r\nHost: {hostname}\r\nConnection: close\r\n\r\n".encode()
+                )
+                head = tls.recv(64).decode(errors="replace")
+        except (ssl.SSLError, OSError):
+            return False
+        return head.startswith("HTTP/1.1 200")
+
     def gateway_pids(self) -> list[int]:
-        """Every process running this server's gateway (the unit's one, or a second one by mistake)."""
-        needle = f"--port {self.ports['gateway']}"
-        found = []
+        """Every gateway running for this server: top processes with its HOME (the gateway has helper
+        children) that run `gateway --port` or carry the title the gateway gives itself."""
+        home = f"HOME={self.home}".encode()
+        mine: dict[int, int] = {}
         for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-                except OSError:
-                    continue
-                if needle in cmdline and "gateway" in cmdline:
-                    found.append(int(entry.name))
-        return found
+            if not entry.name.isdigit():
+                continue
+            try:
+                environ = (entry / "environ").read_bytes().split(b"\0")
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if home in environ:
+                mine[int(entry.name)] = parent
+        return sorted(pid for pid, parent in mine.items() if parent not in mine and _is_gateway(pid))
+
+
+def _is_gateway(pid: int) -> bool:
+    """The gateway's command line, before and after it renames its process title (not a CLI call)."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False
+    return command.startswith("openclaw-gateway") or " gateway --port " in command
 
 
 def switch(root: str, realapp: str, version: str) -> None:

@@ -234,7 +234,9 @@ def _agent_files(settings: BootstrapSettings) -> list[dict[str, Any]]:
     return [
         # Compressed: the agent is the largest file, and Hetzner's user-data limit is 32 KiB.
         _file(app_files.AGENT_PATH, app_files.agent_source(), permissions="0755", compress=True),
-        _file(app_files.AGENT_SETTINGS_PATH, json.dumps(app_files.agent_settings(settings.admin_user)) + "\n"),
+        _file(
+            app_files.AGENT_SETTINGS_PATH, json.dumps(app_files.agent_settings(settings.admin_user)) + "\n"
+        ),
         _file(
             app_files.AGENT_KEYS_PATH,
             app_files.agent_authorized_key(settings.channel_public_key, settings.channel_source_ranges),
