@@ -164,7 +164,7 @@ class ChannelServer:
         for spec in settings["files"].values():
             spec["path"] = str(self.path(spec["path"]))
             spec.pop("owner", None)  # everything here belongs to root
-        for name in ("lock", "stateFile", "backupDir"):
+        for name in ("lock", "stateFile", "backupDir", "stateDir"):
             settings[name] = str(self.path(settings[name]))
         settings["gatewayUser"] = "root"
         settings["gatewayPort"] = self.ports["gateway"]
@@ -176,6 +176,7 @@ class ChannelServer:
                 "stopGateway": [*service, "stop"],
                 "startGateway": [*service, "start"],
                 "gatewayLog": [*service, "log"],
+                "gatewayRunning": [*service, "running"],
                 "reloadProxy": [sys.executable, str(HERE / "proxy.py"), str(self.root), "reload"],
                 "installedVersion": [str(self.node), "-p", f"require('{self.current}/package.json').version"],
                 "installOpenclaw": [

@@ -3,7 +3,7 @@ would (its EnvironmentFiles read the way systemd reads them, one process, SIGTER
 its log. There is no systemd in the test container; everything the agent does besides asking for a
 (re)start is the real thing.
 
-  python service.py ROOT start|stop|restart|log
+  python service.py ROOT start|stop|restart|running|log
 """
 
 from __future__ import annotations
@@ -58,14 +58,23 @@ def stop(root: Path) -> None:
         return
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        try:
-            os.killpg(pid, 0)
-        except ProcessLookupError:
+        if not running(root):
             break
         time.sleep(0.2)
     else:
         os.killpg(pid, signal.SIGKILL)
     pid_file.unlink()
+
+
+def running(root: Path) -> bool:
+    pid_file = root / "gateway.pid"
+    if not pid_file.exists():
+        return False
+    try:
+        state = Path(f"/proc/{int(pid_file.read_text())}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def main() -> None:
@@ -74,6 +83,8 @@ def main() -> None:
         stop(root)
     if command in ("start", "restart"):
         start(root)
+    if command == "running":  # `systemctl is-active`: exit 0 while the gateway's process lives
+        sys.exit(0 if running(root) else 3)
     if command == "log":
         lines = (root / "gateway.log").read_text(errors="replace").splitlines()
         print("\n".join(lines[-20:]))

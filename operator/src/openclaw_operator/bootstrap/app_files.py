@@ -150,6 +150,7 @@ def agent_settings(admin_user: str) -> dict[str, Any]:
         "lock": "/run/clawhost-agent.lock",
         "stateFile": "/var/lib/clawhost/applied.json",
         "backupDir": "/var/backups/openclaw",
+        "stateDir": "/home/openclaw/.openclaw",
         "gatewayUser": "openclaw",
         "gatewayPort": GATEWAY_PORT,
         "files": {
@@ -167,6 +168,7 @@ def agent_settings(admin_user: str) -> dict[str, Any]:
             "restartGateway": ["systemctl", "restart", service],
             "stopGateway": ["systemctl", "stop", service],
             "startGateway": ["systemctl", "start", service],
+            "gatewayRunning": ["systemctl", "is-active", "--quiet", service],
             "gatewayLog": ["journalctl", "--unit", service, "--lines", "20", "--no-pager", "--output", "cat"],
             "reloadProxy": ["systemctl", "reload", "caddy.service"],
             "validateProxy": ["caddy", "validate", "--adapter", "caddyfile", "--config"],

@@ -21,6 +21,7 @@ import fcntl
 import json
 import os
 import pwd
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -199,26 +200,41 @@ class Agent:
             message = f"update to {version} failed ({exc.message}); rolled back to {installed}"
             self._run("stopGateway")
             self._checked_run("installOpenclaw", version=installed)
-            if archive:
+            if archive:  # the new version may have migrated the state; the old one refuses it (exit 78)
                 self._restore(archive)
             self._run("startGateway")
             self._wait_ready()
             raise Refused("UpdateFailed", message) from None
 
     def _restore(self, archive: str) -> None:
-        """Put the state from the backup back (restore only extracts into a fresh directory)."""
+        """Put the state from the backup back in place of the live one: `backup restore` only extracts
+        (verified) into a fresh directory, as <archive root>/payload/posix/<absolute state path>."""
         staging = tempfile.mkdtemp(prefix="restore-", dir=self.s["backupDir"])
-        os.rmdir(staging)
+        os.rmdir(staging)  # restore wants to create it, as the gateway's user
         done = self._run("openclaw", "backup", "restore", archive, "--target", staging, "--json")
         if done.returncode != 0:
             raise Refused(
-                "UpdateFailed", "restoring the pre-update backup failed: " + _last_lines(done.stderr)
+                "UpdateFailed", "restoring the backup failed: " + _last_lines(done.stderr or done.stdout)
             )
-        self._checked_run("restoreState", staging=staging)
+        live = self.s["stateDir"]
+        (root,) = os.listdir(staging)
+        restored = os.path.join(staging, root, "payload", "posix", live.lstrip("/"))
+        aside = f"{live}.before-rollback"
+        shutil.rmtree(aside, ignore_errors=True)
+        os.rename(live, aside)
+        shutil.copytree(restored, live, symlinks=True)
+        shutil.copystat(aside, live)
+        _chown_tree(live, self.s["gatewayUser"])
+        shutil.rmtree(aside, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
 
     def _wait_ready(self) -> None:
+        """/readyz on loopback answers 200. A gateway that stays down (exit 78: an invalid config, or
+        state written by a newer release; the unit does not restart it) fails at once, not after the
+        whole wait."""
         url = f"http://127.0.0.1:{self.s['gatewayPort']}/readyz"
         deadline = time.monotonic() + float(self.s.get("readySeconds", 120))
+        down = 0
         while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(url, timeout=5) as response:
@@ -226,6 +242,9 @@ class Agent:
                         return
             except OSError:
                 pass
+            down = down + 1 if self._run("gatewayRunning").returncode != 0 else 0
+            if down >= 3:
+                break
             time.sleep(1)
         log = self._run("gatewayLog")
         raise Refused("GatewayDown", "the gateway did not become ready: " + _last_lines(log.stdout))
@@ -321,6 +340,13 @@ def _install(path: str, content: str, spec: dict[str, Any]) -> None:
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
+
+
+def _chown_tree(path: str, user: str) -> None:
+    _chown(path, user)
+    for directory, subdirectories, files in os.walk(path):
+        for name in subdirectories + files:
+            _chown(os.path.join(directory, name), user)
 
 
 def _chown(path: str, user: str) -> None:
