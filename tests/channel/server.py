@@ -270,6 +270,16 @@ class ChannelServer:
         )
         return dict(json.loads(done.stdout))
 
+    def device_connect(self, token: str, identity: Path, origin: str) -> dict[str, Any]:
+        """A remote client with a device identity of its own (device_client.mjs) tries to connect."""
+        package = self.current.resolve()  # ws is beside it in the release's node_modules
+        done = subprocess.run(
+            [str(self.node), str(HERE / "device_client.mjs"), str(package), str(self.ports["gateway"]), token,
+             str(identity), origin],
+            capture_output=True, text=True, check=True, timeout=60,
+        )  # fmt: skip
+        return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
     def starts(self) -> int:
         """How many times the gateway was started (service.py appends one line per start)."""
         return len((self.root / "starts").read_text().split())

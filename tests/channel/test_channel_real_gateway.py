@@ -8,6 +8,7 @@ the running gateway (its HTTP auth, its own `config.get`) or at Caddy, never at 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -126,6 +127,19 @@ def test_ssh_keys_reach_authorized_keys(server: ChannelServer, operator: Operato
     assert answered.answer["changed"] == ["adminKeys"]
     assert keys.read_text() == OTHER_KEY + "\n"
     assert oct(keys.stat().st_mode & 0o777) == "0o600"
+
+
+def test_approve_devices_lets_a_waiting_remote_client_in(
+    server: ChannelServer, operator: Operator, tmp_path: Path
+) -> None:
+    identity = tmp_path / "device.json"
+    first = server.device_connect(NEW_TOKEN, identity, "https://bob.example.com")
+    assert (first["outcome"], first.get("code")) == ("refused", "PAIRING_REQUIRED"), first
+    answered = operator.call({"op": "approve-devices"})
+    assert len(answered.answer["approved"]) == 1
+    second = server.device_connect(NEW_TOKEN, identity, "https://bob.example.com")
+    assert second["outcome"] == "hello-ok", second
+    assert operator.call({"op": "approve-devices"}).answer["approved"] == []  # nothing left pending
 
 
 def test_the_operator_key_works_only_from_the_operators_ranges(
