@@ -7,16 +7,23 @@ the running gateway (its HTTP auth, its own `config.get`) or at Caddy, never at 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from openclaw_operator import api
+from openclaw_operator.actuator import Actuator
 from openclaw_operator.api import ConditionType
 from openclaw_operator.bootstrap import app_files
+from openclaw_operator.config import load_config
+from openclaw_operator.providers.channel import ChannelClient
 from openclaw_operator.providers.errors import Failure, FailureKind
+from openclaw_operator.reconcile.channel import ChannelInputs, desired_hash, plan_channel
 from openclaw_operator.reconcile.failures import status_after_failure
+from openclaw_operator.reconcile.model import Note, ServerObservation
 from tests.channel.conftest import ADMIN_KEY, NEW_TOKEN, OLD_TOKEN, OTHER_KEY, Operator
 from tests.channel.server import ChannelServer, instance
 
@@ -156,3 +163,74 @@ def test_the_operator_key_works_only_from_the_operators_ranges(
         keys.write_text(allowed)
     assert (refused.value.kind, refused.value.reason) == (FailureKind.RETRYING, "ChannelUnreachable")
     assert operator.call({"op": "state"}).answer["ok"]
+
+
+class _Secrets:
+    """The Secrets the instance names, as KubeClient.secret_value returns them."""
+
+    def __init__(self, values: dict[tuple[str, str], str]) -> None:
+        self.values = values
+        self.read: list[tuple[str, str]] = []
+
+    async def secret_value(self, namespace: str, name: str, key: str) -> SecretStr:
+        self.read.append((name, key))
+        return SecretStr(self.values[(name, key)])
+
+
+def test_a_pass_plans_and_the_actuator_pushes_a_whmcs_password_change(
+    server: ChannelServer, operator: Operator, operator_key_file: Path
+) -> None:
+    """WHMCS ChangePassword points gatewayTokenSecretRef at a new Secret: the planner sees the hash move,
+    the actuator reads the Secrets, renders the files and pushes them; status records the hash and the
+    pinned host key; the old token is refused and the new one accepted, and no event carries a secret."""
+    third = "third-token-0a1b2c3d4e5f60718293"
+    secrets = _Secrets({("alice-gateway-2", "token"): third, ("keys", "anthropic"): PROVIDER_KEY})
+    notes: list[Note] = []
+    config = load_config(
+        {
+            "HCLOUD_TOKEN": "h",
+            "CLOUDFLARE_API_TOKEN": "c",
+            "CLAWHOST_MANAGED_ZONES": "example.com",
+            "CLAWHOST_CHANNEL_SSH_KEY_FILE": str(operator_key_file),
+        }
+    )
+    # No provider is touched by a channel step; the Secrets come from the fake above.
+    actuator = Actuator(
+        config,
+        None,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        lambda: secrets,  # type: ignore[arg-type, return-value]
+        lambda _, note: notes.append(note),
+    )
+    assert actuator.bootstrap.channel_public_key == operator_key_file.with_suffix(".pub").read_text().strip()
+    actuator.channel = ChannelClient(
+        str(operator_key_file), port=server.ports["ssh"], user="root"
+    )  # see server.py
+    body = instance(
+        "bob.example.com",
+        "2026.9.6",
+        sshKeys=[OTHER_KEY],
+        config=MODEL,
+        env=[{"name": "ANTHROPIC_API_KEY", "secretKeyRef": {"name": "keys", "key": "anthropic"}}],
+    ).model_dump(by_alias=True, mode="json")
+    body["spec"]["gatewayTokenSecretRef"] = {"name": "alice-gateway-2"}
+    body["status"] = {"appliedConfigHash": "sha256:before", "channelHostKey": operator.host_key}
+    inst = api.OpenClawInstance.from_body(body)
+    server_seen = ServerObservation(
+        id=1, name="alice", status="running", server_type="cx23", ipv4="127.0.0.1"
+    )
+    plan = plan_channel(
+        ChannelInputs(inst.spec, {}, inst.status, server_seen, True, None, "2026.9.6", enabled=True)
+    )
+    (step,) = plan.steps
+    status = asyncio.run(actuator.apply(inst, inst.status, step))
+    assert status.applied_config_hash == desired_hash(inst.spec, 1, "2026.9.6")
+    assert status.channel_host_key == server.host_key
+    assert status.openclaw_version == "2026.9.6"
+    assert set(secrets.read) == {("alice-gateway-2", "token"), ("keys", "anthropic")}
+    assert not server.token_accepted(NEW_TOKEN)
+    assert server.token_accepted(third)
+    shown = json.dumps([note.__dict__ for note in notes]) + status.model_dump_json()
+    for secret in (third, NEW_TOKEN, PROVIDER_KEY):
+        assert secret not in shown
