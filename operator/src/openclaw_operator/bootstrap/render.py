@@ -42,6 +42,7 @@ __all__ = [
 
 # Hetzner refuses larger user-data.
 USER_DATA_LIMIT_BYTES = 32 * 1024
+COMPRESS_ABOVE = 1024  # bytes of a file's content, when the plain user-data would be too big
 
 # Where the token goes, not a token.
 TOKEN_FILE = app_files.GATEWAY_ENV_FILE
@@ -81,7 +82,18 @@ def render_user_data(instance: api.OpenClawInstance, settings: BootstrapSettings
     version = spec.openclaw_version or settings.default_openclaw_version
     check_version(version, settings.min_openclaw_version)
     _check_inputs(spec, gateway_token)
-    user_data = "#cloud-config\n" + _dump(_cloud_config(spec, settings, version, gateway_token))
+    config = _cloud_config(spec, settings, version, gateway_token)
+    user_data = "#cloud-config\n" + _dump(config)
+    if len(user_data.encode()) > USER_DATA_LIMIT_BYTES:
+        # Too big as plain text (the channel's agent with the largest keys): the larger files go
+        # compressed, which cloud-init's write_files decodes. Otherwise the user-data reads like its files.
+        config["write_files"] = [
+            _compressed(entry)
+            if len(entry["content"]) > COMPRESS_ABOVE and "encoding" not in entry
+            else entry
+            for entry in config["write_files"]
+        ]
+        user_data = "#cloud-config\n" + _dump(config)
     size = len(user_data.encode())
     if size > USER_DATA_LIMIT_BYTES:
         raise BootstrapInputError(
@@ -259,12 +271,17 @@ def _file(
     compress: bool = False,
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {"path": path, "owner": owner, "permissions": permissions, "content": content}
-    if compress:  # cloud-init's write_files decodes it (mtime 0: the same input renders the same bytes)
-        entry["content"] = base64.b64encode(gzip.compress(content.encode(), mtime=0)).decode()
-        entry["encoding"] = "gz+b64"
+    if compress:
+        entry = _compressed(entry)
     if defer:
         entry["defer"] = True
     return entry
+
+
+def _compressed(entry: dict[str, Any]) -> dict[str, Any]:
+    """The entry as gzip+base64, which cloud-init's write_files decodes (mtime 0: same input, same bytes)."""
+    content = base64.b64encode(gzip.compress(entry["content"].encode(), mtime=0)).decode()
+    return {**entry, "content": content, "encoding": "gz+b64"}
 
 
 # libyaml's emitter writes the same text about five times faster than PyYAML's pure-Python one; at a burst
