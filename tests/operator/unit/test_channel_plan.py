@@ -18,6 +18,7 @@ from openclaw_operator.bootstrap.app_files import (
 )
 from openclaw_operator.providers.channel import mask
 from openclaw_operator.reconcile.channel import ChannelInputs, desired_hash, plan_channel
+from openclaw_operator.reconcile.instance import decide
 from openclaw_operator.reconcile.model import ApplyServerConfig, AppObservation, ServerObservation, step_name
 
 DEFAULT_VERSION = "2026.9.6"
@@ -214,3 +215,30 @@ def test_the_channels_files_are_the_bootstraps() -> None:
 def test_masking_hides_every_secret_sent() -> None:
     text = "bad value sk-ant-secret for key and token tok-123456 and tok"
     assert mask(text, ["sk-ant-secret", "tok-123456", "tok"]) == "bad value *** for key and token *** and tok"
+
+
+def test_a_pass_with_the_channel_pushes_once_the_server_and_app_are_ready() -> None:
+    """decide() puts the channel's step after the infrastructure's and reports ConfigApplied; without a
+    channel the condition is Unknown and no step appears."""
+    from tests.operator.unit.test_instance_decide import SETTINGS, Row, situation
+
+    with_channel = replace(SETTINGS, channel=True)
+    decision = decide(situation(Row("ready", settings=with_channel)))
+    assert [step_name(step) for step in decision.steps] == ["apply_server_config"]
+    applied = decision.status.condition(api.ConditionType.CONFIG_APPLIED)
+    assert applied is not None and (applied.status, applied.reason) == ("False", "Applying")
+    ready = decision.status.condition(api.ConditionType.READY)
+    assert ready is not None and ready.status == "True"  # the app serves meanwhile
+    owned = decide(
+        situation(Row("owned", settings=with_channel, spec={"config": {"gateway": {"bind": "lan"}}}))
+    )
+    assert owned.steps == () and owned.stalled
+    assert "spec.config.gateway.bind" in owned.status.message  # type: ignore[operator]
+    without = decide(situation(Row("no channel")))
+    assert without.steps == ()
+    unknown = without.status.condition(api.ConditionType.CONFIG_APPLIED)
+    assert unknown is not None and unknown.status == "Unknown"
+    unchecked = replace(SETTINGS, channel=True, app_ready_check=False)
+    assert [
+        step_name(s) for s in decide(situation(Row("no app check", settings=unchecked, app=None))).steps
+    ] == ["apply_server_config"]

@@ -16,7 +16,7 @@ from openclaw_operator.reconcile import naming
 from openclaw_operator.reconcile.channel import ChannelInputs, plan_channel
 from openclaw_operator.reconcile.conditions import Verdict
 from openclaw_operator.reconcile.dns import DnsInputs, plan_dns
-from openclaw_operator.reconcile.model import Note, Situation, StatusDelta, Step
+from openclaw_operator.reconcile.model import AppObservation, Note, Situation, StatusDelta, Step
 from openclaw_operator.reconcile.server import ServerInputs, plan_server
 
 
@@ -95,7 +95,8 @@ def decide(s: Situation) -> Decision:
             status=before,
             server=server,
             server_ready=server_plan.verdict.ok and not server_plan.steps and before.action is None,
-            app=s.app,
+            # Without the app check there is no sign of a finished bootstrap to wait for: push at once.
+            app=s.app if s.settings.app_ready_check else AppObservation(True, "not checked"),
             default_openclaw_version=s.settings.default_openclaw_version,
             enabled=s.settings.channel,
         )
