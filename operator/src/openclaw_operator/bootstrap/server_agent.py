@@ -191,6 +191,7 @@ class Agent:
                 "UpdateFailed", "the pre-update backup failed: " + _last_lines(done.stderr or done.stdout)
             )
         archive = _json_field(done.stdout, "archivePath", "path", "archive")
+        _prune(backups, keep=int(self.s.get("keepBackups", 3)))
         self._run("stopGateway")
         try:
             self._checked_run("installOpenclaw", version=version)
@@ -314,6 +315,20 @@ class Agent:
             raise Refused("UpdateFailed", f"{command}: {type(exc).__name__}") from None
         if done.returncode != 0:
             raise Refused("UpdateFailed", f"{command} failed: {_last_lines(done.stderr or done.stdout)}")
+
+
+def _prune(directory: str, keep: int) -> None:
+    """Only the newest pre-update archives stay: each holds the whole state, and the disk is small."""
+    archives = sorted(
+        (
+            os.path.join(directory, name)
+            for name in os.listdir(directory)
+            if name.endswith("-openclaw-backup.tar.gz")
+        ),
+        key=os.path.getmtime,
+    )
+    for old in archives[:-keep]:
+        os.unlink(old)
 
 
 def _read(path: str) -> str | None:
