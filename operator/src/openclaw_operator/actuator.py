@@ -15,10 +15,13 @@ instance, so the next pass places it in a project with room.
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from openclaw_operator import api, metrics
+from openclaw_operator.bootstrap.app_files import server_files
 from openclaw_operator.bootstrap.firewall import managed_firewall_rules
 from openclaw_operator.bootstrap.render import BootstrapInputError, render_user_data
 from openclaw_operator.bootstrap.settings import BootstrapSettings
@@ -27,12 +30,15 @@ from openclaw_operator.config import Config
 from openclaw_operator.kube import KubeClient, SecretUnavailable
 from openclaw_operator.observe import Observer
 from openclaw_operator.projects import Project, ProjectPool, single_project
+from openclaw_operator.providers.channel import ChannelClient
 from openclaw_operator.providers.cloudflare import CloudflareProvider
 from openclaw_operator.providers.errors import Failure, FailureKind
 from openclaw_operator.providers.hetzner import HetznerProvider
 from openclaw_operator.reconcile import naming
 from openclaw_operator.reconcile.model import (
     NO_CHANGE,
+    ApplyServerConfig,
+    ApproveDevices,
     CreateServer,
     DeleteRecord,
     DeleteServer,
@@ -69,9 +75,18 @@ class Actuator:
         self.cloudflare = cloudflare
         self._kube = kube
         self._post = post
+        self.channel: ChannelClient | None = None
+        public_key = None
+        if config.channel_ssh_key_file:
+            public_key = channel_public_key(config.channel_ssh_key_file)
+            self.channel = ChannelClient(
+                config.channel_ssh_key_file, port=config.channel_port, timeout=config.channel_timeout_seconds
+            )
         self.bootstrap = BootstrapSettings(
             default_openclaw_version=config.default_openclaw_version,
             min_openclaw_version=config.min_openclaw_version,
+            channel_public_key=public_key,
+            channel_source_ranges=config.channel_source_ranges or config.ssh_source_ranges,
         )
         self._firewall_ready: set[str] = set()  # projects whose managed firewall exists
         self._firewall_lock = asyncio.Lock()  # one creating pass ensures it; the others wait for it
@@ -118,6 +133,56 @@ class Actuator:
                 await self.cloudflare.delete_record(record)
                 self.observer.record_gone(record)
                 return NO_CHANGE
+            case ApplyServerConfig():
+                return await self._apply_server_config(instance, step)
+            case ApproveDevices(address=address):
+                request = {"op": "approve-devices"}
+                answered = await self._channel().call(address, instance.status.channel_host_key, request)
+                approved = answered.answer.get("approved", [])
+                message = f"approved {len(approved)} pending device pairing request(s)"
+                self._post(instance, Note("Normal", "DevicesApproved", message))
+                return StatusDelta(channel_host_key=answered.host_key)
+
+    def _channel(self) -> ChannelClient:
+        if self.channel is None:  # the planner plans no channel step without a key
+            raise Failure(FailureKind.STALLED, "NoChannel", "the operator has no channel key")
+        return self.channel
+
+    async def _secret(self, namespace: str, name: str, key: str, what: str) -> str:
+        try:
+            value = await self._kube().secret_value(namespace, name, key)
+        except SecretUnavailable as exc:
+            raise Failure(FailureKind.WAITING, "SecretUnavailable", f"{what}: {exc}") from None
+        return value.get_secret_value()
+
+    async def _apply_server_config(
+        self, instance: api.OpenClawInstance, step: ApplyServerConfig
+    ) -> StatusDelta:
+        """Read the Secrets, render the server's files as the bootstrap does and hand them to the agent."""
+        spec, namespace = instance.spec, instance.metadata.namespace
+        ref = spec.gateway_token_secret_ref
+        token = await self._secret(namespace, ref.name, ref.key, "the gateway token")
+        env = {
+            variable.name: await self._secret(
+                namespace, variable.secret_key_ref.name, variable.secret_key_ref.key, f"env {variable.name}"
+            )
+            for variable in spec.env
+        }
+        files = server_files(spec.hostname, spec.ssh_keys, spec.config, token, env)
+        request = {
+            "op": "apply",
+            "hash": step.desired_hash,
+            "files": files,
+            "openclawVersion": step.openclaw_version,
+        }
+        answered = await self._channel().call(
+            step.address, instance.status.channel_host_key, request, secrets=[token, *env.values()]
+        )
+        version = answered.answer.get("openclawVersion")
+        return StatusDelta(
+            channel_host_key=answered.host_key,
+            openclaw_version=str(version) if version else step.openclaw_version,
+        )
 
     async def _write_record(self, record: RecordObservation) -> None:
         try:
@@ -245,3 +310,14 @@ class Actuator:
         )
         adopted = StatusDelta(server_id=existing.id, server_name=existing.name)
         return adopted if existing.location is None else adopted.then(StatusDelta(location=existing.location))
+
+
+def channel_public_key(key_file: str) -> str:
+    """The public half of the operator's channel key: the `.pub` beside it, else derived by ssh-keygen."""
+    beside = Path(key_file + ".pub")
+    if beside.exists():
+        return beside.read_text(encoding="utf-8").strip()
+    derived = subprocess.run(
+        ["ssh-keygen", "-y", "-f", key_file], capture_output=True, text=True, check=True, timeout=30
+    )
+    return derived.stdout.strip()

@@ -95,6 +95,7 @@ class ConditionType(StrEnum):
     SERVER_READY = "ServerReady"
     DNS_READY = "DNSReady"
     APP_READY = "AppReady"
+    CONFIG_APPLIED = "ConfigApplied"
 
 
 ConditionStatus = Literal["True", "False", "Unknown"]
@@ -111,9 +112,14 @@ class SecretKeyRef(_Model):
     key: str = "token"
 
 
+class SecretKeySelector(_Model):
+    name: str
+    key: str
+
+
 class EnvVar(_Model):
     name: str
-    secret_key_ref: SecretKeyRef
+    secret_key_ref: SecretKeySelector
 
 
 class WhmcsRef(_Model):
@@ -131,9 +137,10 @@ class InstanceSpec(_Model):
     ssh_keys: tuple[str, ...] = ()
     openclaw_version: str | None = None
     gateway_token_secret_ref: SecretKeyRef
+    config: dict[str, Any] | None = None
+    env: tuple[EnvVar, ...] = ()
     suspended: bool = False
     suspend_mode: SuspendMode = SuspendMode.POWER_OFF
-    env: tuple[EnvVar, ...] = ()
     backups: bool = False
     deletion_policy: DeletionPolicy = DeletionPolicy.DELETE
     whmcs: WhmcsRef | None = None
@@ -183,6 +190,9 @@ class InstanceStatus(_Model):
     last_handled_reconcile_at: str | None = None
     last_handled_reboot_at: str | None = None
     last_handled_reinstall_at: str | None = None
+    applied_config_hash: str | None = None
+    openclaw_version: str | None = None
+    channel_host_key: str | None = None
     last_handled_approve_devices_at: str | None = None
     billing: dict[str, Any] | None = None
     usage: Usage | None = None

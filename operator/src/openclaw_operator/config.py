@@ -59,6 +59,10 @@ ENV_FIELDS: dict[str, str] = {
     "CLAWHOST_HETZNER_PROJECTS": "hetzner_projects",  # JSON, parsed by _projects
     "CLAWHOST_SHARD": "shard",
     "CLAWHOST_SHARDS": "shards",
+    "CLAWHOST_CHANNEL_SSH_KEY_FILE": "channel_ssh_key_file",
+    "CLAWHOST_CHANNEL_SOURCE_RANGES": "channel_source_ranges",
+    "CLAWHOST_CHANNEL_PORT": "channel_port",
+    "CLAWHOST_CHANNEL_TIMEOUT_SECONDS": "channel_timeout_seconds",
 }
 PROJECTS_VAR = "CLAWHOST_HETZNER_PROJECTS"
 DEFAULT_PROJECT = "default"  # the project of HCLOUD_TOKEN, and of instances placed before projects existed
@@ -127,9 +131,23 @@ class Config(BaseModel):
     shard: Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")] = DEFAULT_SHARD
     shards: tuple[str, ...] = ()
 
-    _csv = field_validator("managed_zones", "ssh_source_ranges", "watch_namespaces", "shards", mode="before")(
-        _split_csv
-    )
+    # The channel to running servers (docs/channel.md): the operator's SSH private key (a mounted Secret;
+    # its .pub beside it, or derived), the ranges the operator connects from (the key is accepted from
+    # those only; empty: CLAWHOST_SSH_SOURCE_RANGES), the servers' SSH port and how long one request may
+    # take (an OpenClaw update with its backup is the longest). No key: no channel.
+    channel_ssh_key_file: str | None = None
+    channel_source_ranges: tuple[str, ...] = ()
+    channel_port: Annotated[int, Field(ge=1, le=65535)] = 22
+    channel_timeout_seconds: Annotated[float, Field(gt=0)] = 900.0
+
+    _csv = field_validator(
+        "managed_zones",
+        "ssh_source_ranges",
+        "watch_namespaces",
+        "channel_source_ranges",
+        "shards",
+        mode="before",
+    )(_split_csv)
 
     @field_validator("hcloud_token", "cloudflare_api_token")
     @classmethod
@@ -145,7 +163,7 @@ class Config(BaseModel):
     def _zones_lower(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(zone.lower().rstrip(".") for zone in value)
 
-    @field_validator("ssh_source_ranges")
+    @field_validator("ssh_source_ranges", "channel_source_ranges")
     @classmethod
     def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for cidr in value:

@@ -79,6 +79,7 @@ class Reconciler:
             shutdown_timeout=config.shutdown_timeout_seconds,
             poll=config.action_poll_seconds,
             cluster=config.cluster_id,
+            channel=self.actuator.channel is not None,
         )
 
     async def close(self, grace: float) -> None:

@@ -239,7 +239,9 @@ ROWS = [
         server=replace(RUNNING, delete_protected=False, rebuild_protected=False),
         annotations={api.REINSTALL_REQUESTED_AT: "i1"},
         step="rebuild",
-        on_success=StatusDelta(last_handled_reinstall_at="i1"),
+        on_success=StatusDelta(
+            last_handled_reinstall_at="i1", applied_config_hash=None, channel_host_key=None
+        ),
     ),
     Row("backups wanted: enable", spec={"backups": True}, step="enable_backup"),
     Row("backups unwanted: disable", server=replace(RUNNING, backups=True), step="disable_backup"),

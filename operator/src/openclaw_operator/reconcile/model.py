@@ -108,6 +108,7 @@ class PlanSettings:
     shutdown_timeout: float
     poll: float
     cluster: str | None = None  # CLAWHOST_CLUSTER_ID, a server label the orphan sweep relies on
+    channel: bool = False  # the operator has a channel key: running servers follow the spec
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,10 @@ class StatusDelta(BaseModel):
     last_handled_reconcile_at: str | None = None
     last_handled_reboot_at: str | None = None
     last_handled_reinstall_at: str | None = None
+    applied_config_hash: str | None = None
+    openclaw_version: str | None = None
+    channel_host_key: str | None = None
+    last_handled_approve_devices_at: str | None = None
     shutdown_started_at: datetime | None = None
     refused_generation: int | None = None
     project: str | None = None
@@ -244,8 +249,36 @@ class DeleteRecord(_StepBase):
     record: RecordObservation
 
 
+@dataclass(frozen=True, kw_only=True)
+class ApplyServerConfig(_StepBase):
+    """Bring the running server to the spec through the channel (docs/channel.md): gateway token and env,
+    OpenClaw config, Caddyfile, the administrator's SSH keys, and the OpenClaw version. The actuator
+    reads the Secrets and renders the files; `desired_hash` is recorded once the server took them."""
+
+    server_id: int
+    address: str
+    desired_hash: str
+    openclaw_version: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApproveDevices(_StepBase):
+    """Approve the gateway's pending device pairing requests (the Control UI's first login)."""
+
+    server_id: int
+    address: str
+
+
 Step = (
-    CreateServer | RebuildServer | ServerAction | SetServerLabels | DeleteServer | WriteRecord | DeleteRecord
+    CreateServer
+    | RebuildServer
+    | ServerAction
+    | SetServerLabels
+    | DeleteServer
+    | WriteRecord
+    | DeleteRecord
+    | ApplyServerConfig
+    | ApproveDevices
 )
 
 
@@ -274,6 +307,10 @@ def step_name(step: Step) -> str:
             return "delete_server"
         case DeleteRecord():
             return "delete_record"
+        case ApplyServerConfig():
+            return "apply_server_config"
+        case ApproveDevices():
+            return "approve_devices"
 
 
 @dataclass(frozen=True)

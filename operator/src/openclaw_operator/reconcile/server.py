@@ -223,7 +223,15 @@ def _create(inp: ServerInputs) -> ServerPlan:
         message=message,
         drift=lost is not None,
     )
-    cleared = StatusDelta(server_id=None, ipv4=None, ipv6=None, shutdown_started_at=None)
+    # A new server has a new host key and none of what the channel applied to the old one.
+    cleared = StatusDelta(
+        server_id=None,
+        ipv4=None,
+        ipv6=None,
+        shutdown_started_at=None,
+        applied_config_hash=None,
+        channel_host_key=None,
+    )
     return ServerPlan(
         verdict=cond.false("Creating", message),
         steps=(step,),
@@ -244,7 +252,10 @@ def _reinstall(inp: ServerInputs, server: ServerObservation, value: str, updates
         image=inp.spec.image.value,
         reason="Reinstalling",
         message="reinstall requested: rebuilding the server with fresh user-data",
-        on_success=StatusDelta(last_handled_reinstall_at=value),
+        # Fresh user-data and a fresh host key: the channel pins the new key and applies the spec again.
+        on_success=StatusDelta(
+            last_handled_reinstall_at=value, applied_config_hash=None, channel_host_key=None
+        ),
     )
     return _one(inp, step, updates)
 
