@@ -3,35 +3,42 @@
 Everything a write needs is in its step, except the user data of a create or rebuild: only here is the
 gateway token Secret read and rendered, so no planner ever holds a token. A create whose deterministic
 name is taken is our own server from before a crash (adopted) or someone else's (never touched: Stalled).
+The fleet's firewall steps come from managed_firewall.py (once per listing, no instance involved), and a
+server is created only once that firewall is in place.
 """
 
 from __future__ import annotations
 
-import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from openclaw_operator import api, metrics
-from openclaw_operator.bootstrap.firewall import managed_firewall_rules
 from openclaw_operator.bootstrap.render import BootstrapInputError, render_user_data
 from openclaw_operator.bootstrap.settings import BootstrapSettings
 from openclaw_operator.bootstrap.versions import UnsafeVersionError
 from openclaw_operator.config import Config
 from openclaw_operator.kube import KubeClient, SecretUnavailable
+from openclaw_operator.managed_firewall import ManagedFirewall
 from openclaw_operator.observe import Observer
 from openclaw_operator.providers.cloudflare import CloudflareProvider
 from openclaw_operator.providers.errors import Failure, FailureKind
 from openclaw_operator.providers.hetzner import HetznerProvider
 from openclaw_operator.reconcile import naming
+from openclaw_operator.reconcile.firewall import desired_firewall
 from openclaw_operator.reconcile.model import (
     NO_CHANGE,
+    ApplyFirewallToSelector,
+    CreateFirewall,
     CreateServer,
     DeleteRecord,
     DeleteServer,
+    FirewallStep,
     Note,
     RebuildServer,
     RecordObservation,
     ServerAction,
+    SetFirewallRules,
     SetServerLabels,
     StatusDelta,
     Step,
@@ -40,6 +47,8 @@ from openclaw_operator.reconcile.model import (
 )
 
 PostEvent = Callable[[api.OpenClawInstance, Note], None]
+
+log = logging.getLogger(__name__)
 
 
 class Actuator:
@@ -62,8 +71,10 @@ class Actuator:
             default_openclaw_version=config.default_openclaw_version,
             min_openclaw_version=config.min_openclaw_version,
         )
-        self._firewall_ready = False
-        self._firewall_lock = asyncio.Lock()  # one creating pass ensures it; the others wait for it
+        # The fleet's firewall, planned after each listing; creates wait until it is in place.
+        self.firewall = ManagedFirewall(
+            observer, desired_firewall(config.ssh_source_ranges), self.apply_to_fleet
+        )
 
     async def apply(
         self, instance: api.OpenClawInstance, status: api.InstanceStatus, step: Step
@@ -71,9 +82,14 @@ class Actuator:
         """Carry out one step; the status with what the step recorded and what the provider answered."""
         learned = await self._carry_out(instance, step)
         self._post(instance, Note("Normal", step.reason, step.message))
-        if step.drift:
-            metrics.DRIFT_REPAIRS.labels(step_name(step)).inc()
+        _count_repair(step)
         return step.on_success.then(learned).applied_to(status)
+
+    async def apply_to_fleet(self, step: FirewallStep) -> None:
+        """Carry out a step of the fleet's own: no instance to post an Event about, so a log line."""
+        await self._write_firewall(step)
+        log.info("managed firewall: %s (%s)", step.message, step.reason)
+        _count_repair(step)
 
     async def _carry_out(self, instance: api.OpenClawInstance, step: Step) -> StatusDelta:
         match step:
@@ -97,6 +113,23 @@ class Actuator:
                 await self.cloudflare.delete_record(record)
                 self.observer.record_gone(record)
                 return NO_CHANGE
+            case CreateFirewall() | SetFirewallRules() | ApplyFirewallToSelector():
+                await self._write_firewall(step)
+                return NO_CHANGE
+
+    async def _write_firewall(self, step: FirewallStep) -> None:
+        match step:
+            case CreateFirewall(name=name, labels=labels, rules=rules, selector=selector):
+                created = await self.hetzner.create_firewall(
+                    name=name, labels=labels, rules=rules, selector=selector
+                )
+                self.observer.firewall_seen(created)
+            case SetFirewallRules(firewall_id=firewall_id, rules=rules):
+                await self.hetzner.set_firewall_rules(firewall_id, rules)
+                self.observer.firewall_changed(firewall_id, rules=rules)
+            case ApplyFirewallToSelector(firewall_id=firewall_id, selector=selector):
+                await self.hetzner.apply_firewall_to_selector(firewall_id, selector)
+                self.observer.firewall_changed(firewall_id, selector=selector)
 
     async def _write_record(self, record: RecordObservation) -> None:
         try:
@@ -133,17 +166,9 @@ class Actuator:
             message = str(exc).replace(token.get_secret_value(), "***")
             raise Failure(FailureKind.STALLED, "InvalidBootstrapInput", message, frozen=True) from None
 
-    async def ensure_firewall(self) -> None:
-        """The managed firewall exists before the first server is created (once per process)."""
-        async with self._firewall_lock:
-            if not self._firewall_ready:
-                rules = managed_firewall_rules(list(self.config.ssh_source_ranges))
-                await self.hetzner.ensure_firewall(rules)
-                self._firewall_ready = True
-
     async def _create_server(self, instance: api.OpenClawInstance, step: CreateServer) -> StatusDelta:
         user_data = await self._user_data(instance)
-        await self.ensure_firewall()
+        await self.firewall.ensure_in_place()
         try:
             server, action_id = await self.hetzner.create_server(
                 name=step.name,
@@ -179,3 +204,8 @@ class Actuator:
             instance, Note("Normal", "AdoptedServer", f"adopted existing server {name} ({existing.id})")
         )
         return StatusDelta(server_id=existing.id, server_name=existing.name)
+
+
+def _count_repair(step: Step) -> None:
+    if step.drift:
+        metrics.DRIFT_REPAIRS.labels(step_name(step)).inc()

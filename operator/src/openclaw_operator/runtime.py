@@ -25,7 +25,8 @@ from openclaw_operator.sweep import OrphanSweep
 
 
 class Runtime:
-    """One limiter per credential, the clients, the observer, the schedule, the reconciler, the sweep.
+    """One limiter per credential, the clients, the observer, the schedule, the reconciler, the managed
+    firewall (after each listing), the sweep.
 
     `namespaces` are the watched ones (empty: all); the orphan sweep judges only servers of those."""
 
@@ -64,6 +65,7 @@ class Runtime:
             post_event,
             self.app_health,
         )
+        self.firewall = self.reconciler.actuator.firewall
         self.sweep: OrphanSweep | None = None
         if config.cluster_id is not None:  # without it, another cluster's servers would look orphaned
             self.sweep = OrphanSweep(
@@ -74,9 +76,14 @@ class Runtime:
                 config.orphan_grace_seconds,
                 namespaces,
             )
-            self.observer.on_listed = self.sweep.after_listing
+        self.observer.on_listed = self._after_listing
         self._stop = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
+
+    def _after_listing(self) -> None:
+        self.firewall.after_listing()
+        if self.sweep is not None:
+            self.sweep.after_listing()
 
     def __copy__(self) -> Runtime:
         return self  # Kopf copies the memo per resource; all of them share this one
@@ -98,6 +105,7 @@ class Runtime:
         self._stop.set()
         if self.sweep is not None:
             await self.sweep.close()
+        await self.firewall.close()
         # Kopf may still run timers after its cleanup handlers: no pass starts from here on, and the
         # ones in flight finish before their HTTP sessions close under them.
         await self.reconciler.close(grace=self.config.provider_timeout_seconds)
