@@ -88,7 +88,9 @@ class Actuator:
     async def apply_to_fleet(self, step: FirewallStep) -> None:
         """Carry out a step of the fleet's own: no instance to post an Event about, so a log line."""
         await self._write_firewall(step)
-        log.info("managed firewall: %s (%s)", step.message, step.reason)
+        # A repair is worth a warning: someone changed the firewall behind the operator's back.
+        level = logging.WARNING if step.drift else logging.INFO
+        log.log(level, "managed firewall: %s (%s)", step.message, step.reason)
         _count_repair(step)
 
     async def _carry_out(self, instance: api.OpenClawInstance, step: Step) -> StatusDelta:
