@@ -37,20 +37,13 @@ def selector_of(record: RequestRecord) -> str | None:
     return parse_qs(record.query).get("label_selector", [None])[0]
 
 
-def firewall_listings(log: list[RequestRecord]) -> int:
-    """The observer's label-selected firewall lists, one per listing."""
+def listings(log: list[RequestRecord], template: str = "/firewalls") -> int:
+    """The observer's label-selected lists of `template` in `log`: one per listing (a page per listing
+    for servers, at this fleet's size)."""
     return sum(
         1
         for r in log
-        if (r.method, r.template) == ("GET", "/firewalls") and selector_of(r) == naming.MANAGED_SELECTOR
-    )
-
-
-def server_listings(log: list[RequestRecord]) -> int:
-    return sum(
-        1
-        for r in log
-        if (r.method, r.template) == ("GET", "/servers") and selector_of(r) == naming.MANAGED_SELECTOR
+        if (r.method, r.template) == ("GET", template) and selector_of(r) == naming.MANAGED_SELECTOR
     )
 
 
@@ -77,7 +70,7 @@ def repaired_by_first_listing(
     assert len(writes) == 1, firewall_writes(log)
     repair = writes[0]
     assert log[repair].status in (200, 201), log[repair]
-    assert firewall_listings(log[:repair]) == 1, "the repair waited for more than one listing"
+    assert listings(log[:repair]) == 1, "the repair waited for more than one listing"
     return changed_at + repair, took
 
 
@@ -133,12 +126,12 @@ def test_changed_and_deleted_firewall_is_repaired_within_one_resync(stage: Stage
 
     # Settled again: two more listings, one firewall request each, no write.
     settled = len(stage.hetzner.request_log)
-    wait_until(lambda: firewall_listings(stage.hetzner.request_log[settled:]) >= 3, timeout=RESYNC * 4)
+    wait_until(lambda: listings(stage.hetzner.request_log[settled:]) >= 3, timeout=RESYNC * 4)
     after = stage.hetzner.request_log[settled:]
     firewall_requests = [r for r in after if r.template.startswith("/firewalls")]
     assert firewall_writes(after) == []
-    assert len(firewall_requests) == firewall_listings(after)  # no name lookup, nothing per instance
-    assert abs(firewall_listings(after) - server_listings(after)) <= 1  # one per listing
+    assert len(firewall_requests) == listings(after)  # no name lookup, nothing per instance
+    assert abs(listings(after) - listings(after, "/servers")) <= 1  # one per listing
 
     assert drift_repairs(stage) == {"set_firewall_rules": 1.0, "create_firewall": 1.0}
     logs = stage.all_logs()
