@@ -2,7 +2,8 @@
 simulator): its rules are changed out of band, then it is deleted out of band, with three instances
 running. Each time the first listing that reads the firewall after the change puts it back (so within
 one resync interval), with one write, and the firewall costs the same requests per listing whatever the
-number of instances: there is no firewall call per instance."""
+number of instances: there is no firewall call per instance. And a crash right after the firewall's
+create leaves one firewall, not two."""
 
 from __future__ import annotations
 
@@ -143,3 +144,16 @@ def test_changed_and_deleted_firewall_is_repaired_within_one_resync(stage: Stage
         f"rules repaired {rules_took:.2f} s after the change (request {rules_repaired}), firewall "
         f"re-created after {created_took:.2f} s (request {created}); resync {RESYNC} s"
     )
+
+
+def test_a_crash_right_after_the_firewall_create_leaves_one_firewall(stage: Stage) -> None:
+    """The worst point for the firewall: Hetzner created it, the process died before it knew. The next
+    operator finds it by its label and creates no second one."""
+    stage.create_instance("alpha")
+    crashed = stage.start_operator(crash_after="create_firewall")
+    assert crashed.proc.wait(timeout=60) == 137, crashed.logs()
+    assert managed(stage) is not None and stage.servers() == []  # no server before the firewall
+    stage.start_operator()
+    stage.wait_ready("alpha")
+    assert len([f for f in stage.hetzner.firewalls() if f["name"] == naming.FIREWALL_NAME]) == 1
+    assert firewall_writes(stage.hetzner.request_log) == ["POST /firewalls"]
