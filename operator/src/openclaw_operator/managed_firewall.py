@@ -37,6 +37,7 @@ class ManagedFirewall:
         self._lock = asyncio.Lock()
         self._planned_at = float("-inf")  # the listing the last plan was made from
         self._in_place = False  # the last plan was carried out in full
+        self._been_in_place = False  # ever, in this process: a difference now is a drift repair
         self._problem = NOT_LISTED  # why it is not in place
         self._reported: str | None = None  # the conflict logged, once while it lasts
         self._task: asyncio.Task[FirewallPlan | None] | None = None
@@ -62,7 +63,7 @@ class ManagedFirewall:
             if listed_at <= self._planned_at:
                 return None
             self._planned_at = listed_at
-            plan = plan_firewall(self._observer.firewall(), self._desired, self._in_place)
+            plan = plan_firewall(self._observer.firewall(), self._desired, self._been_in_place)
             if plan.conflict is not None:
                 self._in_place = False
                 self._problem = (FailureKind.STALLED, "FirewallNameConflict", plan.conflict)
@@ -79,7 +80,7 @@ class ManagedFirewall:
                     message = f"the managed firewall is not in place yet: {exc.message}"
                     self._problem = (FailureKind.WAITING, "FirewallNotReady", message)
                     raise
-            self._in_place = True
+            self._in_place = self._been_in_place = True
             return plan
 
     async def _repair_logged(self) -> FirewallPlan | None:

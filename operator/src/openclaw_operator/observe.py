@@ -231,7 +231,8 @@ class Observer:
         return self._lists.completed_start
 
     async def _list_everything(self, started: float) -> None:
-        servers, firewall = await asyncio.gather(self.hetzner.list_servers(), self._list_firewall())
+        servers = await self.hetzner.list_servers()
+        firewall = await self._list_firewall()  # after the servers: a listing that fails, fails first there
         zones: dict[str, Zone | None] = {}
         records = _RecordBook()
         for name in self.managed_zones:
