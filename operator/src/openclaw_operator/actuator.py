@@ -10,11 +10,15 @@ projects). A create that Hetzner answers with "no capacity here" (resource_unava
 tries the step's fallback locations in turn (locationPolicy PreferSameRegion) and otherwise stalls with
 Hetzner's message; one answered with resource_limit_exceeded marks the project full and un-places the
 instance, so the next pass places it in a project with room.
+
+Each project's managed firewall is planned by managed_firewall.py (once per listing of that project, no
+instance involved), and a server is created in a project only once its firewall is in place.
 """
 
 from __future__ import annotations
 
-import asyncio
+import functools
+import logging
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -22,12 +26,12 @@ from typing import Any
 
 from openclaw_operator import api, metrics
 from openclaw_operator.bootstrap.app_files import server_files
-from openclaw_operator.bootstrap.firewall import managed_firewall_rules
 from openclaw_operator.bootstrap.render import BootstrapInputError, render_user_data
 from openclaw_operator.bootstrap.settings import BootstrapSettings
 from openclaw_operator.bootstrap.versions import UnsafeVersionError
 from openclaw_operator.config import Config
 from openclaw_operator.kube import KubeClient, SecretUnavailable
+from openclaw_operator.managed_firewall import ManagedFirewall
 from openclaw_operator.observe import Observer
 from openclaw_operator.projects import Project, ProjectPool, single_project
 from openclaw_operator.providers.channel import ChannelClient
@@ -35,17 +39,22 @@ from openclaw_operator.providers.cloudflare import CloudflareProvider
 from openclaw_operator.providers.errors import Failure, FailureKind
 from openclaw_operator.providers.hetzner import HetznerProvider
 from openclaw_operator.reconcile import naming
+from openclaw_operator.reconcile.firewall import desired_firewall
 from openclaw_operator.reconcile.model import (
     NO_CHANGE,
+    ApplyFirewallToSelector,
     ApplyServerConfig,
     ApproveDevices,
+    CreateFirewall,
     CreateServer,
     DeleteRecord,
     DeleteServer,
+    FirewallStep,
     Note,
     RebuildServer,
     RecordObservation,
     ServerAction,
+    SetFirewallRules,
     SetServerLabels,
     StatusDelta,
     Step,
@@ -55,6 +64,8 @@ from openclaw_operator.reconcile.model import (
 from openclaw_operator.reconcile.placement import LOCATION_UNAVAILABLE_CODES
 
 PostEvent = Callable[[api.OpenClawInstance, Note], None]
+
+log = logging.getLogger(__name__)
 
 
 class Actuator:
@@ -88,8 +99,15 @@ class Actuator:
             channel_public_key=public_key,
             channel_source_ranges=config.channel_source_ranges or config.ssh_source_ranges,
         )
-        self._firewall_ready: set[str] = set()  # projects whose managed firewall exists
-        self._firewall_lock = asyncio.Lock()  # one creating pass ensures it; the others wait for it
+        # Per project its managed firewall, planned after each of its listings; creates wait for it.
+        desired = desired_firewall(config.ssh_source_ranges)
+        self.firewalls = {
+            project.name: ManagedFirewall(
+                project.observer, desired, functools.partial(self.apply_to_fleet, project=project)
+            )
+            for project in self.projects
+        }
+        self.firewall = self.firewalls[self.projects.first.name]  # the one project of most installs
 
     async def apply(
         self, instance: api.OpenClawInstance, status: api.InstanceStatus, step: Step
@@ -97,9 +115,17 @@ class Actuator:
         """Carry out one step; the status with what the step recorded and what the provider answered."""
         learned = await self._carry_out(instance, status, step)
         self._post(instance, Note("Normal", step.reason, step.message))
-        if step.drift:
-            metrics.DRIFT_REPAIRS.labels(step_name(step)).inc()
+        _count_repair(step)
         return step.on_success.then(learned).applied_to(status)
+
+    async def apply_to_fleet(self, step: FirewallStep, project: Project | None = None) -> None:
+        """Carry out a step of the fleet's own: no instance to post an Event about, so a log line."""
+        project = project or self.projects.first
+        await self._write_firewall(project, step)
+        # A repair is worth a warning: someone changed the firewall behind the operator's back.
+        level = logging.WARNING if step.drift else logging.INFO
+        log.log(level, "managed firewall of project %s: %s (%s)", project.name, step.message, step.reason)
+        _count_repair(step)
 
     async def _carry_out(
         self, instance: api.OpenClawInstance, status: api.InstanceStatus, step: Step
@@ -132,6 +158,9 @@ class Actuator:
             case DeleteRecord(record=record):
                 await self.cloudflare.delete_record(record)
                 self.observer.record_gone(record)
+                return NO_CHANGE
+            case CreateFirewall() | SetFirewallRules() | ApplyFirewallToSelector():
+                await self._write_firewall(self.projects.get(status.project), step)
                 return NO_CHANGE
             case ApplyServerConfig():
                 return await self._apply_server_config(instance, step)
@@ -184,6 +213,20 @@ class Actuator:
             openclaw_version=str(version) if version else step.openclaw_version,
         )
 
+    async def _write_firewall(self, project: Project, step: FirewallStep) -> None:
+        match step:
+            case CreateFirewall(name=name, labels=labels, rules=rules, selector=selector):
+                created = await project.provider.create_firewall(
+                    name=name, labels=labels, rules=rules, selector=selector
+                )
+                project.observer.firewall_seen(created)
+            case SetFirewallRules(firewall_id=firewall_id, rules=rules):
+                await project.provider.set_firewall_rules(firewall_id, rules)
+                project.observer.firewall_changed(firewall_id, rules=rules)
+            case ApplyFirewallToSelector(firewall_id=firewall_id, selector=selector):
+                await project.provider.apply_firewall_to_selector(firewall_id, selector)
+                project.observer.firewall_changed(firewall_id, selector=selector)
+
     async def _write_record(self, record: RecordObservation) -> None:
         try:
             if record.id:
@@ -222,20 +265,11 @@ class Actuator:
             message = str(exc).replace(token.get_secret_value(), "***")
             raise Failure(FailureKind.STALLED, "InvalidBootstrapInput", message, frozen=True) from None
 
-    async def ensure_firewall(self, project: Project | None = None) -> None:
-        """The project's managed firewall exists before its first server is created (once per process)."""
-        project = project or self.projects.first
-        async with self._firewall_lock:
-            if project.name not in self._firewall_ready:
-                rules = managed_firewall_rules(list(self.config.ssh_source_ranges))
-                await project.provider.ensure_firewall(rules)
-                self._firewall_ready.add(project.name)
-
     async def _create_server(
         self, instance: api.OpenClawInstance, project: Project, step: CreateServer
     ) -> StatusDelta:
         user_data = await self._user_data(instance)
-        await self.ensure_firewall(project)
+        await self.firewalls[project.name].ensure_in_place()
         locations = [loc for loc in (step.location, *step.fallback_locations) if project.offers(loc)]
         refusals: list[str] = []
         for location in locations:
@@ -321,3 +355,8 @@ def channel_public_key(key_file: str) -> str:
         ["ssh-keygen", "-y", "-f", key_file], capture_output=True, text=True, check=True, timeout=30
     )
     return derived.stdout.strip()
+
+
+def _count_repair(step: Step) -> None:
+    if step.drift:
+        metrics.DRIFT_REPAIRS.labels(step_name(step)).inc()

@@ -16,6 +16,7 @@ from openclaw_operator import api
 from openclaw_operator.config import Config
 from openclaw_operator.events import post_event
 from openclaw_operator.kube import KubeClient, KubeUnavailable
+from openclaw_operator.managed_firewall import ManagedFirewall
 from openclaw_operator.observe import Observer
 from openclaw_operator.projects import Project, ProjectPool, limiter_name
 from openclaw_operator.providers.app import AppHealth
@@ -28,7 +29,8 @@ from openclaw_operator.sweep import OrphanSweep
 
 
 class Runtime:
-    """One limiter per credential, the clients, the observers, the schedule, the reconciler, the sweeps.
+    """One limiter per credential, the clients, the observers, the schedule, the reconciler, and per
+    project the managed firewall and the orphan sweep (both after each of that project's listings).
 
     Per Hetzner project (config.projects()) a provider with its own limiter and threads, and an observer
     listing that project's servers; the first observer also lists the Cloudflare zones. `namespaces` are
@@ -79,9 +81,12 @@ class Runtime:
             self.app_health,
             self.projects,
         )
+        self.firewalls = self.reconciler.actuator.firewalls
+        self.firewall = self.reconciler.actuator.firewall
         self.sweeps: list[OrphanSweep] = []
-        if config.cluster_id is not None:  # without it, another cluster's servers would look orphaned
-            for project in self.projects:
+        for project in self.projects:
+            sweep: OrphanSweep | None = None
+            if config.cluster_id is not None:  # without it, another cluster's servers would look orphaned
                 sweep = OrphanSweep(
                     project.observer,
                     self.kube,
@@ -90,8 +95,10 @@ class Runtime:
                     config.orphan_grace_seconds,
                     namespaces,
                 )
-                project.observer.on_listed = sweep.after_listing
                 self.sweeps.append(sweep)
+            project.observer.on_listed = functools.partial(
+                self._after_listing, self.firewalls[project.name], sweep
+            )
         self.sweep = self.sweeps[0] if self.sweeps else None
         self._stop = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
@@ -99,6 +106,12 @@ class Runtime:
     def _vanished_in(self, project: str, instance: api.OpenClawInstance) -> None:
         """An orphan of `project`'s listing: its finalizer looks there (the instance's status is gone)."""
         self.reconciler.vanished(instance.model_copy(update={"status": api.InstanceStatus(project=project)}))
+
+    @staticmethod
+    def _after_listing(firewall: ManagedFirewall, sweep: OrphanSweep | None) -> None:
+        firewall.after_listing()
+        if sweep is not None:
+            sweep.after_listing()
 
     def __copy__(self) -> Runtime:
         return self  # Kopf copies the memo per resource; all of them share this one
@@ -123,6 +136,8 @@ class Runtime:
         self._stop.set()
         for sweep in self.sweeps:
             await sweep.close()
+        for firewall in self.firewalls.values():
+            await firewall.close()
         # Kopf may still run timers after its cleanup handlers: no pass starts from here on, and the
         # ones in flight finish before their HTTP sessions close under them.
         await self.reconciler.close(grace=self.config.provider_timeout_seconds)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 
 import pytest
 
@@ -12,7 +13,12 @@ from tests.operator.integration.harness import ZONE, Stage, condition, wait_unti
 
 pytestmark = pytest.mark.controlplane
 
-LIST_CALLS = {("GET", "/servers"), ("GET", "/zones"), ("GET", "/zones/{zone_id}/dns_records")}
+LIST_CALLS = {
+    ("GET", "/servers"),
+    ("GET", "/firewalls"),  # the managed firewall, one request per listing for the fleet
+    ("GET", "/zones"),
+    ("GET", "/zones/{zone_id}/dns_records"),
+}
 WINDOW = re.compile(r"rate-limit window: (\w+) bucket empty from ([\d.]+) to ([\d.]+)")
 
 
@@ -38,6 +44,10 @@ def test_steady_state_costs_only_list_calls(stage: Stage) -> None:
     later = stage.requests_since(*marks)
     kinds = {(method, template) for _, method, template, _ in later}
     assert kinds <= LIST_CALLS, kinds  # no per-instance GETs, no writes
+    count = Counter((method, template) for _, method, template, _ in later)
+    assert 0 < count["GET", "/firewalls"] <= count["GET", "/servers"], (
+        count
+    )  # one a listing, none per instance
     lists = [entry for entry in later if entry[1:3] == ("GET", "/servers")]
     assert 2 <= len(lists) <= 5, lists  # about one list per interval for all 50, not one per instance
     assert len(stage.servers()) == 50

@@ -93,6 +93,42 @@ class Zone:
 
 
 @dataclass(frozen=True)
+class FirewallRuleSpec:
+    """One Hetzner Firewall rule as the API spells it (`port` None for ICMP; CIDRs as Hetzner stores them)."""
+
+    direction: str
+    protocol: str
+    port: str | None = None
+    source_ips: tuple[str, ...] = ()
+    destination_ips: tuple[str, ...] = ()
+    description: str | None = None
+
+    @classmethod
+    def from_api(cls, rule: dict[str, Any]) -> FirewallRuleSpec:
+        """From a rule as the API (and bootstrap/firewall.py) writes it; absent lists and "" are empty."""
+        port = rule.get("port")
+        return cls(
+            direction=str(rule["direction"]),
+            protocol=str(rule["protocol"]),
+            port=None if port is None else str(port),
+            source_ips=tuple(rule.get("source_ips") or ()),
+            destination_ips=tuple(rule.get("destination_ips") or ()),
+            description=rule.get("description") or None,
+        )
+
+
+@dataclass(frozen=True)
+class FirewallObservation:
+    """The Hetzner Firewall named like the managed one (ours only if it carries our managed-by label)."""
+
+    id: int
+    name: str
+    labels: dict[str, str] = field(default_factory=dict, hash=False, compare=True)
+    rules: tuple[FirewallRuleSpec, ...] = ()
+    selectors: tuple[str, ...] = ()  # the label selectors it is applied to (servers applied by id aside)
+
+
+@dataclass(frozen=True)
 class AppObservation:
     healthy: bool
     message: str
@@ -269,6 +305,33 @@ class ApproveDevices(_StepBase):
     address: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class CreateFirewall(_StepBase):
+    """The managed firewall, created already applied to its label selector."""
+
+    name: str
+    labels: dict[str, str] = field(hash=False)
+    rules: tuple[FirewallRuleSpec, ...]
+    selector: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetFirewallRules(_StepBase):
+    """Replace every rule of the firewall (Hetzner's `set_rules` has no partial form)."""
+
+    firewall_id: int
+    rules: tuple[FirewallRuleSpec, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApplyFirewallToSelector(_StepBase):
+    firewall_id: int
+    selector: str
+
+
+# The fleet's steps: planned once per listing (reconcile/firewall.py), never per instance.
+FirewallStep = CreateFirewall | SetFirewallRules | ApplyFirewallToSelector
+
 Step = (
     CreateServer
     | RebuildServer
@@ -279,6 +342,7 @@ Step = (
     | DeleteRecord
     | ApplyServerConfig
     | ApproveDevices
+    | FirewallStep
 )
 
 
@@ -311,6 +375,12 @@ def step_name(step: Step) -> str:
             return "apply_server_config"
         case ApproveDevices():
             return "approve_devices"
+        case CreateFirewall():
+            return "create_firewall"
+        case SetFirewallRules():
+            return "set_firewall_rules"
+        case ApplyFirewallToSelector():
+            return "apply_firewall"
 
 
 @dataclass(frozen=True)

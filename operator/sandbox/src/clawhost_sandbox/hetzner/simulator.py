@@ -41,6 +41,7 @@ from ..simcore import FaultDecision, LatencyModel, LimitDecision, SimClock, Toke
 from ..simserver import ApiError, DropConnection, Route, SimulatorServer
 from .documented_routes import DOCUMENTED_ROUTES
 from .errors import hetzner_error
+from .firewalls import delete_firewall
 from .routes import build_routes
 from .servers import get_server
 from .world import World
@@ -261,6 +262,19 @@ class HetznerSimulator(SimulatorServer):
             world = self._world_with(server_id)[1]
             if (server := world.servers.get(server_id)) is not None:
                 world.remove_server(server)
+
+        self.call_in_loop(apply)
+
+    def delete_firewall_out_of_band(self, firewall_id: int) -> None:
+        """Someone deleted the firewall in the Hetzner console, which takes it off its servers and
+        selectors first (the API alone refuses to delete a firewall still applied: resource_in_use)."""
+
+        def apply() -> None:
+            world = self._settled()
+            if (firewall := world.firewalls.get(firewall_id)) is not None:
+                firewall.server_ids.clear()
+                firewall.selectors.clear()
+                delete_firewall(world, firewall)
 
         self.call_in_loop(apply)
 
