@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e_vm.guest import require_tools
-from tests.e2e_vm.run import E2ERun, e2e_run
+from tests.e2e_vm.run import E2ERun, e2e_run, record_results
 
 ENABLE = "CLAWHOST_E2E_VM"
 
@@ -35,10 +35,15 @@ def booted(request: pytest.FixtureRequest) -> Iterator[E2ERun]:
     assert not missing, f"missing host tools {missing}: run tests/e2e_vm/install-deps.sh"
     with e2e_run() as run:
         yield run
+    report = run.report()
+    report["tests_failed_in_session"] = request.session.testsfailed
+    results = record_results(report, run.token)
     writer = request.config.get_terminal_writer()
     writer.line("")
-    writer.line(f"e2e-vm report ({run.run_dir}/report.json):", bold=True)
-    writer.line(json.dumps(run.report(), indent=2))
+    writer.line(f"e2e-vm under {run.accelerator.name} ({run.accelerator.reason}):", bold=True)
+    for label, seconds in {**report["host_seconds"], **report["first_boot_stages_seconds"]}.items():
+        writer.line(f"  {seconds:8.1f} s  {label}")
+    writer.line(f"raw measurements appended to {results}; logs in {run.run_dir}")
 
 
 def test_cloud_init_finished_without_errors(booted: E2ERun) -> None:
