@@ -12,6 +12,7 @@ import pytest
 from tests.e2e_vm.timings import (
     journal_marks,
     npm_reported,
+    since_boot,
     stage_seconds,
     startup_spans,
     systemd_span_seconds,
@@ -113,9 +114,10 @@ def test_stages_run_from_mark_to_mark() -> None:
     record = {
         "boot_epoch": BOOT,
         "systemd_startup": "Startup finished in 14.4s (kernel) + 11min 30.0s (userspace) = 11min 44.4s.",
+        # As cloud-init 25.1 writes status.json: seconds since boot, not epoch times.
         "cloud_init_stages": {
-            "init-local": {"start": BOOT + 20.0, "finished": BOOT + 40.0},
-            "modules-final": {"start": BOOT + 75.0, "finished": BOOT + 480.0},
+            "init-local": {"start": 20.0, "finished": 40.0},
+            "modules-final": {"start": 75.0, "finished": 480.0},
         },
         "cloud_init_events": [
             _event("modules-final/config-package-update-upgrade-install", "start", BOOT + 76.0),
@@ -139,6 +141,11 @@ def test_stages_run_from_mark_to_mark() -> None:
         "kernel start to OpenClaw up (guest clock)": round(up, 1),
         "kernel start to cloud-init done (guest clock)": 480.0,
     }
+
+
+@pytest.mark.parametrize(("value", "seconds"), [(159.44, 159.44), (BOOT + 159.5, 159.5)])
+def test_cloud_init_times_are_uptimes_or_epochs(value: float, seconds: float) -> None:
+    assert since_boot(value, BOOT) == pytest.approx(seconds)
 
 
 def test_a_record_without_marks_has_only_the_stages_it_can_show() -> None:

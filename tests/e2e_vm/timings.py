@@ -105,6 +105,12 @@ def npm_reported(line: str) -> tuple[int, float | None]:
     return int(match.group("count")), float(took) * _UNIT_SECONDS[match.group("unit")] if took else None
 
 
+def since_boot(value: float, boot_epoch: float) -> float:
+    """Seconds since the kernel started. cloud-init 25.1's status.json holds uptimes (159.44), older ones
+    epoch times; an epoch is recognised by its size (no guest runs for three years)."""
+    return value - boot_epoch if value > 1e8 else value
+
+
 def _event_span(events: list[dict[str, Any]], name: str) -> tuple[float, float] | None:
     start = [e["timestamp"] for e in events if e["name"] == name and e["event_type"] == "start"]
     finish = [e["timestamp"] for e in events if e["name"] == name and e["event_type"] == "finish"]
@@ -118,10 +124,13 @@ def stage_seconds(record: dict[str, Any]) -> dict[str, float]:
     spans = startup_spans(record.get("systemd_startup", ""))
     if "kernel" in spans:
         stages["kernel (to systemd in the root filesystem)"] = spans["kernel"]
-    cloud = record.get("cloud_init_stages", {})
+    cloud = {
+        stage: {key: since_boot(value, boot) for key, value in times.items() if value}
+        for stage, times in record.get("cloud_init_stages", {}).items()
+    }
     local, final = cloud.get("init-local", {}), cloud.get("modules-final", {})
     if local.get("start") and spans.get("kernel") is not None:
-        stages["systemd to cloud-init init-local"] = local["start"] - boot - spans["kernel"]
+        stages["systemd to cloud-init init-local"] = local["start"] - spans["kernel"]
     if local.get("start") and final.get("start"):
         stages["cloud-init init-local, init, modules-config (network, users, SSH, files)"] = (
             final["start"] - local["start"]
@@ -146,5 +155,5 @@ def stage_seconds(record: dict[str, Any]) -> dict[str, float]:
     if up:
         stages["kernel start to OpenClaw up (guest clock)"] = up - boot
     if final.get("finished"):
-        stages["kernel start to cloud-init done (guest clock)"] = final["finished"] - boot
+        stages["kernel start to cloud-init done (guest clock)"] = final["finished"]
     return {label: round(value, 1) for label, value in stages.items()}
