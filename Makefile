@@ -40,12 +40,12 @@ soak: system-deps venv controlplane  ## the long reliability suites
 bench: venv controlplane  ## scale and API-cost benchmarks; writes bench/results/<date>.json
 	$(PY) -m bench.run
 
-e2e-vm: venv  ## boot the rendered user-data in a Debian 13 qemu guest and check it from the host (15-30 min)
+e2e-vm: venv  ## boot the rendered user-data in a Debian 13 qemu guest and check it from the host (about an hour under TCG)
 	@tests/e2e_vm/install-deps.sh
 	@CLAWHOST_E2E_VM=1 scripts/run-pytest.sh -p no:cacheprovider tests/e2e_vm
 
 sandbox: venv controlplane  ## the whole system on simulated clouds (DETACH=1 to run in the background)
-	$(VENV)/bin/clawhost-sandbox up $(if $(DETACH),--detach) --dir .sandbox --examples examples
+	$(VENV)/bin/clawhost-sandbox up $(if $(DETACH),--detach) $(if $(APP),--app $(APP)) --dir .sandbox --examples examples
 
 sandbox-down:  ## stop a detached sandbox
 	$(VENV)/bin/clawhost-sandbox down --dir .sandbox

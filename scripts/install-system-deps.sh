@@ -16,10 +16,23 @@ command -v openssl >/dev/null || need+=(openssl)
 # tests/e2e_vm's fast tests: the stand-in apt repositories (apt-ftparchive) and the NoCloud seed (isoinfo).
 command -v apt-ftparchive >/dev/null || need+=(apt-utils)
 command -v genisoimage >/dev/null || need+=(genisoimage)
+# tests/realapp and the sandbox: the real Caddy in front of the real gateway (its package also makes the
+# `caddy` account it runs as); npm fetches Node and openclaw from the npm registry.
+command -v caddy >/dev/null || need+=(caddy)
+command -v npm >/dev/null || need+=(npm)
 if [[ ${#need[@]} -gt 0 ]]; then
   echo "installing Debian packages: ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   # cloud-init is installed only for its `schema` command: keep its services from being enabled.
+  # Caddy is for the tests' own instances: a policy-rc.d keeps its package service from starting on :80.
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 0755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  if [[ " ${need[*]} " == *" caddy "* ]]; then
+    systemctl disable caddy.service >/dev/null 2>&1 || true # nor at the next boot
+  fi
 fi

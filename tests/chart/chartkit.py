@@ -14,6 +14,7 @@ from clawhost_sandbox.controlplane import ensure_binaries
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART_DIR = REPO_ROOT / "charts" / "openclaw-operator"
 FULL_VALUES = Path(__file__).with_name("full-values.yaml")
+SHARD_VALUES = Path(__file__).with_name("shards-values.yaml")
 MONITORING_CRDS = Path(__file__).with_name("monitoring-crds.yaml")
 RELEASE = "claw"
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from clawhost_sandbox.controlplane import ClusterAccess
 
-from tests.chart.chartkit import FULL_VALUES, MONITORING_CRDS, render_text
+from tests.chart.chartkit import FULL_VALUES, MONITORING_CRDS, SHARD_VALUES, render_text
 
 pytestmark = pytest.mark.controlplane
 
@@ -52,7 +52,7 @@ def server_dry_run(cluster: ClusterAccess, manifests: str) -> list[str]:
     return [line for line in result.stdout.splitlines() if line.strip()]
 
 
-VALUE_SETS = {"default": (), "full": (FULL_VALUES,)}
+VALUE_SETS = {"default": (), "full": (FULL_VALUES,), "shards": (SHARD_VALUES,)}
 
 
 @pytest.mark.parametrize("values", VALUE_SETS.values(), ids=VALUE_SETS.keys())
@@ -61,7 +61,8 @@ def test_every_rendered_manifest_passes_server_side_dry_run(
 ) -> None:
     # The full values name fixed namespaces; point them at fresh ones that exist in this cluster.
     release, watch_a, watch_b = namespaces
-    sets = [f"watchNamespaces={{{watch_a},{watch_b}}}", f"whmcs.namespace={watch_a}"] if values else []
+    full = values == (FULL_VALUES,)
+    sets = [f"watchNamespaces={{{watch_a},{watch_b}}}", f"whmcs.namespace={watch_a}"] if full else []
     text = render_text(namespace=release, values=values, sets=sets, include_crds=True)
     documents = [doc for doc in yaml.safe_load_all(text) if doc]
     accepted = server_dry_run(cluster, text)
@@ -75,8 +76,10 @@ def test_every_rendered_manifest_passes_server_side_dry_run(
         "ClusterRole",
         "ConfigMap",
         "Service",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
     }
-    if values:
+    if full:
         expected |= {"Role", "RoleBinding", "Secret", "ServiceMonitor", "PrometheusRule"}
     else:
         expected |= {"ClusterRoleBinding"}

@@ -105,6 +105,9 @@ def test_full_values_configure_the_operator_completely(tmp_path: Path) -> None:
         target.write_text(f"token-for-{item['key']}\n")
     for var in SECRET_FILE_VARS:
         env[var] = str(tmp_path) + env[var]
+    env["CLAWHOST_HETZNER_PROJECTS"] = env["CLAWHOST_HETZNER_PROJECTS"].replace(
+        mount["mountPath"], str(tmp_path) + mount["mountPath"]
+    )
     config = load_config(env)
     assert config.hcloud_token.get_secret_value() == f"token-for-{values['providers']['hcloudTokenKey']}"
     assert config.cloudflare_api_token.get_secret_value() == (
@@ -120,6 +123,12 @@ def test_full_values_configure_the_operator_completely(tmp_path: Path) -> None:
     assert config.watch_namespaces == tuple(values["watchNamespaces"])
     assert (config.metrics_port, config.health_port) == (values["metrics"]["port"], values["health"]["port"])
     assert config.concurrency == values["concurrency"]
+    (extra,) = values["hetznerProjects"]
+    default, project = config.projects()
+    assert default.name == "default" and project.name == extra["name"]
+    assert project.token.get_secret_value() == f"token-for-{extra['tokenKey']}"
+    assert (project.server_quota, project.concurrency) == (extra["serverQuota"], extra["concurrency"])
+    assert [str(location) for location in project.locations] == extra["locations"]
 
 
 def test_default_values_leave_only_the_zones_to_the_installer(cluster: ClusterAccess) -> None:

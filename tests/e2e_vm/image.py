@@ -138,9 +138,7 @@ def base_image(ca: SeamCA, packages: tuple[str, ...]) -> BaseImage:
         shutil.rmtree(work)
 
     directory = cached(cache_root() / f"image-{key}", build)
-    for stale in cache_root().glob("image-*"):  # images of older inputs: 600 MB each, never used again
-        if stale != directory:
-            shutil.rmtree(stale, ignore_errors=True)
+    _drop_others(directory, "image-*")  # images of older inputs: 600 MB each, never used again
     return BaseImage(directory)
 
 
@@ -182,10 +180,21 @@ def nodejs_deb(node_version: str) -> Path:
 
 
 def npm_store(openclaw_version: str) -> Path:
-    return cached(
-        cache_root() / f"npm-openclaw-{openclaw_version}",
+    """openclaw's tree, packed; rebuilt when npmstore.py changes what a store holds."""
+    key = digest((HERE / "npmstore.py").read_bytes())
+    directory = cached(
+        cache_root() / f"npm-openclaw-{openclaw_version}-{key}",
         lambda scratch: fill_store(scratch, "openclaw", openclaw_version),
     )
+    _drop_others(directory, "npm-openclaw-*")
+    return directory
+
+
+def _drop_others(keep: Path, pattern: str) -> None:
+    """Cached builds of older inputs (`pattern` in the cache root) other than `keep`."""
+    for stale in cache_root().glob(pattern):
+        if stale != keep:
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def _extract(tarball: Path, target: Path) -> None:

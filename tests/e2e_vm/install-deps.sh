@@ -17,6 +17,8 @@ command -v npm >/dev/null || need+=(npm)
 if [[ ${#need[@]} -gt 0 ]]; then
   echo "installing Debian packages for make e2e-vm: ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # Other sessions on this machine install packages too: wait for dpkg's lock instead of failing on it.
+  wait_lock=(-o DPkg::Lock::Timeout=900)
+  apt-get "${wait_lock[@]}" update -qq
+  apt-get "${wait_lock[@]}" install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi

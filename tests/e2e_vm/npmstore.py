@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 import subprocess
+import tarfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ _MANIFEST_FIELDS = (
     "license",
     "deprecated",
 )
+# package.json fields the registry does not put into a version's manifest.
+_UNSERVED_FIELDS = ("readme", "readmeFilename", "devDependencies")
 _PLATFORM = {"os": "linux", "cpu": "x64", "libc": "glibc"}
 
 
@@ -71,13 +74,21 @@ def tarball_url(name: str, version: str) -> str:
     return f"{REGISTRY_URL}/{name}/-/{tarball_name(name, version)}"
 
 
-def packuments(packages: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """name -> packument with the given versions; `latest` is the highest (npm's choice when it fits)."""
+def packuments(
+    packages: Iterable[Mapping[str, Any]],
+    package_jsons: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """name -> packument with the given versions; `latest` is the highest (npm's choice when it fits).
+
+    A version's manifest is its package.json from `package_jsons` (keyed by name and version) when there
+    is one, else the lockfile entry's fields (packages for other platforms, which are not served)."""
     documents: dict[str, dict[str, Any]] = {}
     for entry in packages:
         name, version = entry["name"], entry["version"]
-        manifest = {"name": name, "version": version}
-        manifest.update({field: entry[field] for field in _MANIFEST_FIELDS if field in entry})
+        manifest: dict[str, Any] = {field: entry[field] for field in _MANIFEST_FIELDS if field in entry}
+        package_json = (package_jsons or {}).get((name, version), {})
+        manifest.update({key: value for key, value in package_json.items() if key not in _UNSERVED_FIELDS})
+        manifest.update(name=name, version=version)
         manifest["dist"] = {"tarball": tarball_url(name, version), "integrity": entry["integrity"]}
         document = documents.setdefault(name, {"name": name, "versions": {}})
         document["versions"][version] = manifest
@@ -115,16 +126,35 @@ def write_store(root: Path, packages: list[dict[str, Any]], tarballs: Path) -> N
     (root / "packuments").mkdir(parents=True, exist_ok=True)
     (root / "tarballs").mkdir(parents=True, exist_ok=True)
     installed = [entry for entry in packages if installs_here(entry)]
+    package_jsons = {}
     for entry in installed:
         source = tarballs / packed_file_name(entry["name"], entry["version"])
         check_integrity(source, entry["integrity"])
+        package_jsons[entry["name"], entry["version"]] = package_json_of(source)
         target = (
             root / "tarballs" / quote(entry["name"], safe="@") / tarball_name(entry["name"], entry["version"])
         )
         target.parent.mkdir(parents=True, exist_ok=True)
         source.replace(target)
-    for name, document in packuments(packages).items():
+    for name, document in packuments(packages, package_jsons).items():
         store_path(root, name).write_text(json.dumps(document), encoding="utf-8")
+
+
+def package_json_of(tarball: Path) -> dict[str, Any]:
+    """The package.json at the top of an npm tarball (its top directory is usually, not always, `package`)."""
+    with tarfile.open(tarball) as archive:
+        for member in archive:
+            if (
+                member.isfile()
+                and member.name.lstrip("./").count("/") == 1
+                and member.name.endswith("/package.json")
+            ):
+                extracted = archive.extractfile(member)
+                assert extracted is not None
+                document = json.loads(extracted.read())
+                assert isinstance(document, dict), f"{tarball.name}: package.json is not an object"
+                return document
+    raise ValueError(f"{tarball.name} has no package.json at its top")
 
 
 def packed_file_name(name: str, version: str) -> str:

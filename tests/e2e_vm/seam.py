@@ -11,15 +11,18 @@ the host's loopback, and the guest is pointed at them by its *image*, never by i
   by default) that signed the stand-ins' certificate for those host names.
 - apt fetches no translations (`Acquire::Languages "none"`): the image was built without them, so the
   Debian stand-in has none to serve.
-- ACME cannot work offline, so Caddy gets a systemd drop-in (`IMAGE_FILES`) that runs it with the rendered
-  `/etc/caddy/Caddyfile` imported under a global `local_certs` option: certificates come from Caddy's
-  internal CA instead of Let's Encrypt. The Caddyfile itself is not changed.
+- ACME cannot work offline, so Caddy gets a systemd drop-in (`IMAGE_FILES`) that, before every start and
+  reload, adapts the rendered `/etc/caddy/Caddyfile` to JSON and sets Caddy's internal CA as the issuer
+  (`caddy_internal_ca.py`, what a global `local_certs` would do); Caddy runs that JSON. Certificates come
+  from the internal CA instead of Let's Encrypt; the Caddyfile itself is not changed.
 
 `STANDIN_HOSTS` must equal the hosts the rendered user-data fetches from (`tests/e2e_vm/test_seam.py`
 parses the user-data, so a new vendor host fails that test until it has a stand-in here).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 # Inside slirp's 10.0.2.0/24 and none of its own addresses (.2 host, .3 DNS, .15 guest).
 GUEST_STANDIN_ADDRESS = "10.0.2.100"
@@ -33,7 +36,9 @@ STANDIN_HOSTS: dict[str, str] = {
 }
 
 CA_FILE_IN_GUEST = "/usr/local/share/ca-certificates/clawhost-e2e-ca.crt"
-CADDY_E2E_CONFIG = "/etc/caddy-e2e/Caddyfile"
+CADDY_CONFIG_SCRIPT = "/usr/local/lib/clawhost-e2e/caddy_internal_ca.py"
+CADDY_E2E_CONFIG = "/run/caddy-e2e/caddy.json"  # written by that script, under the unit's RuntimeDirectory
+_MAKE_CADDY_CONFIG = f"/usr/bin/python3 {CADDY_CONFIG_SCRIPT} /etc/caddy/Caddyfile {CADDY_E2E_CONFIG}"
 
 # Files added to the image under / (path -> content).
 IMAGE_FILES: dict[str, str] = {
@@ -44,13 +49,16 @@ IMAGE_FILES: dict[str, str] = {
     # mmdebstrap builds the image without translations, so the Debian stand-in has none to serve, and
     # apt-get update fails on a 404 for them. A real server fetches them; nothing here reads them.
     "/etc/apt/apt.conf.d/99clawhost-e2e-no-translations": 'Acquire::Languages "none";\n',
-    CADDY_E2E_CONFIG: "{\n\tlocal_certs\n\tskip_install_trust\n}\nimport /etc/caddy/Caddyfile\n",
-    # Debian's caddy.service with the e2e config above; the rendered Caddyfile stays where it is.
+    CADDY_CONFIG_SCRIPT: (Path(__file__).parent / "caddy_internal_ca.py").read_text(encoding="utf-8"),
+    # Debian's caddy.service on the adapted config; the rendered Caddyfile stays where it is.
     "/etc/systemd/system/caddy.service.d/clawhost-e2e.conf": (
         "[Service]\n"
+        "RuntimeDirectory=caddy-e2e\n"
+        f"ExecStartPre={_MAKE_CADDY_CONFIG}\n"
         "ExecStart=\n"
         f"ExecStart=/usr/bin/caddy run --environ --config {CADDY_E2E_CONFIG}\n"
         "ExecReload=\n"
+        f"ExecReload={_MAKE_CADDY_CONFIG}\n"
         f"ExecReload=/usr/bin/caddy reload --config {CADDY_E2E_CONFIG} --force\n"
     ),
 }

@@ -150,11 +150,16 @@ def test_a_packument_lists_the_locked_versions_highest_latest() -> None:
     ]
 
 
-def _pack(directory: Path, manifest: dict[str, Any]) -> Path:
+def _pack(directory: Path, manifest: dict[str, Any], bundled: dict[str, Any] | None = None) -> Path:
+    """`npm pack` of a package with `manifest`; `bundled` is a dependency's manifest packed inside it."""
     source = directory / f"src-{manifest['name'].replace('/', '-')}-{manifest['version']}"
     source.mkdir(parents=True)
     (source / "package.json").write_text(json.dumps(manifest))
     (source / "index.js").write_text(f"module.exports = {manifest['version']!r};\n")
+    if bundled:
+        inside = source / "node_modules" / bundled["name"]
+        inside.mkdir(parents=True)
+        (inside / "package.json").write_text(json.dumps(bundled))
     done = subprocess.run(
         ["npm", "pack", "--json", str(source)], cwd=directory, capture_output=True, text=True, check=True
     )
@@ -165,16 +170,21 @@ def _pack(directory: Path, manifest: dict[str, Any]) -> Path:
 def test_npm_installs_a_dependency_tree_from_the_standin(tmp_path: Path) -> None:
     packed = tmp_path / "packed"
     packed.mkdir()
-    manifests = [
-        {"name": "e2e-app", "version": "2.0.0", "dependencies": {"@e2e/lib": "^1.0.0"}},
-        {"name": "@e2e/lib", "version": "1.1.0"},
-        {"name": "@e2e/lib", "version": "1.2.0"},
-    ]
+    # e2e-app bundles e2e-inner (as openclaw bundles chrome-devtools-mcp): the lockfile marks it inBundle and
+    # leaves bundleDependencies out, the registry has no e2e-inner, so the packument must say it is bundled.
+    inner = {"name": "e2e-inner", "version": "3.0.0"}
+    app = {
+        "name": "e2e-app",
+        "version": "2.0.0",
+        "dependencies": {"@e2e/lib": "^1.0.0", "e2e-inner": "3.0.0"},
+        "bundleDependencies": ["e2e-inner"],
+    }
     entries = []
-    for manifest in manifests:
-        tarball = _pack(packed, manifest)
+    for manifest in (app, {"name": "@e2e/lib", "version": "1.1.0"}, {"name": "@e2e/lib", "version": "1.2.0"}):
+        tarball = _pack(packed, manifest, inner if manifest is app else None)
         integrity = integrity_of(tarball.read_bytes(), "sha512")
-        entries.append({**manifest, "integrity": integrity})
+        locked = {key: value for key, value in manifest.items() if key != "bundleDependencies"}
+        entries.append({**locked, "integrity": integrity})
     store = tmp_path / "store"
     write_store(store, entries, packed)
     ca = make_seam_ca(tmp_path / "ca", ["registry.npmjs.org", "127.0.0.1"])
@@ -198,6 +208,7 @@ def test_npm_installs_a_dependency_tree_from_the_standin(tmp_path: Path) -> None
     installed = prefix / "lib" / "node_modules" / "e2e-app"
     lib = json.loads((installed / "node_modules" / "@e2e" / "lib" / "package.json").read_text())
     assert lib["version"] == "1.2.0"  # resolved from the range against the packument, as the registry would
+    assert json.loads((installed / "node_modules" / "e2e-inner" / "package.json").read_text()) == inner
     paths = {(r.path, r.status) for r in requests}
     assert ("/e2e-app/-/e2e-app-2.0.0.tgz", 200) in paths and ("/@e2e/lib/-/lib-1.2.0.tgz", 200) in paths
 

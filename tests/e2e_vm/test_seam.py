@@ -5,6 +5,9 @@ Fast and always run (part of `make test`): no guest, only the renderer's output.
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,7 @@ import yaml
 
 from openclaw_operator.bootstrap.render import BOOTSTRAP_SCRIPT, BootstrapSettings, render_user_data
 from tests.bootstrap.userdata import TOKEN, instance_from_file
-from tests.e2e_vm import seam
+from tests.e2e_vm import caddy_internal_ca, seam
 from tests.e2e_vm.aptrepo import VendorRepository, site_path, vendor_repositories
 from tests.e2e_vm.run import HOSTNAME, render_for_e2e
 from tests.e2e_vm.sites import bootstrap_script, fetched_hosts
@@ -88,9 +91,28 @@ def test_the_image_points_every_standin_host_at_the_forwarded_address() -> None:
     ]
 
 
-def test_caddy_runs_the_rendered_caddyfile_under_local_certificates() -> None:
-    config = seam.IMAGE_FILES[seam.CADDY_E2E_CONFIG]
-    assert config.splitlines()[-1] == "import /etc/caddy/Caddyfile"
-    assert "local_certs" in config
+def test_caddy_runs_the_rendered_caddyfile_under_its_internal_ca() -> None:
     drop_in = seam.IMAGE_FILES["/etc/systemd/system/caddy.service.d/clawhost-e2e.conf"]
+    make_config = f"/usr/bin/python3 {seam.CADDY_CONFIG_SCRIPT} /etc/caddy/Caddyfile {seam.CADDY_E2E_CONFIG}"
+    assert f"ExecStartPre={make_config}\n" in drop_in and f"ExecReload={make_config}\n" in drop_in
     assert drop_in.count(f"--config {seam.CADDY_E2E_CONFIG}") == 2  # start and reload
+    assert seam.IMAGE_FILES[seam.CADDY_CONFIG_SCRIPT] == Path(caddy_internal_ca.__file__).read_text()
+
+
+@pytest.mark.skipif(shutil.which("caddy") is None, reason="needs caddy (make system-deps)")
+def test_the_adapted_caddyfile_keeps_the_rendered_sites_and_uses_the_internal_ca(tmp_path: Path) -> None:
+    config = yaml.safe_load(render_for_e2e(SSH_KEY, TOKEN))
+    caddyfile = tmp_path / "Caddyfile"
+    caddyfile.write_text(
+        next(f["content"] for f in config["write_files"] if f["path"] == "/etc/caddy/Caddyfile")
+    )
+    output = tmp_path / "caddy.json"
+    caddy_internal_ca.main(str(caddyfile), str(output))
+    adapted = json.loads(output.read_text())
+    tls = adapted["apps"]["tls"]["automation"]["policies"]
+    assert tls and all(policy["issuers"] == [{"module": "internal"}] for policy in tls)
+    assert adapted["apps"]["pki"]["certificate_authorities"]["local"]["install_trust"] is False
+    server = next(iter(adapted["apps"]["http"]["servers"].values()))
+    assert server["protocols"] == ["h1", "h2"]  # the rendered global options survive
+    assert any(HOSTNAME in match.get("host", []) for route in server["routes"] for match in route["match"])
+    subprocess.run(["caddy", "validate", "--config", str(output)], check=True, capture_output=True)

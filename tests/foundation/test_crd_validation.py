@@ -136,6 +136,8 @@ INVALID_SPECS: list[tuple[str, dict[str, Any], str]] = [
         "spec.deletionPolicy",
     ),
     ("deletion policy case", with_spec(deletionPolicy="delete"), "spec.deletionPolicy"),
+    ("location policy unknown", with_spec(locationPolicy="Anywhere"), "spec.locationPolicy"),
+    ("location policy case", with_spec(locationPolicy="strict"), "spec.locationPolicy"),
     ("whmcs service zero", with_spec(whmcs__serviceId=0), "spec.whmcs.serviceId"),
     ("whmcs client negative", with_spec(whmcs__clientId=-1), "spec.whmcs.clientId"),
     ("whmcs service string", with_spec(whmcs__serviceId="abc"), "spec.whmcs.serviceId"),

@@ -8,6 +8,11 @@ operator does not manage, a comment that only starts like ours, a TXT record on 
 instances go through provisioning, resize, suspend, resume and deletion. Every look-alike ends exactly
 as it began, and no provider request ever wrote to one of them.
 
+Firewalls that only look like the managed one are never written to either: one carrying our managed-by
+label under another name, one applied to our servers' selector by someone else, and, in a test of its
+own, a firewall holding the managed firewall's exact name without our label: the instance stalls on the
+conflict and creates nothing, and once the owner renames that firewall ours is created beside it.
+
 The orphan sweep runs throughout with no grace period (the harness sets CLAWHOST_CLUSTER_ID): servers
 with every one of our marks but another cluster's id, a namespace this operator does not watch, or no
 deletion-policy label are look-alikes too and stay untouched, while a real orphan of this cluster (its
@@ -25,11 +30,12 @@ from typing import Any
 import hcloud
 import pytest
 from clawhost_sandbox.controlplane import ClusterAccess
+from hcloud.firewalls import FirewallResource, FirewallResourceLabelSelector, FirewallRule
 from hcloud.images import Image
 from hcloud.server_types import ServerType
 
 from openclaw_operator.reconcile import naming
-from tests.operator.integration.harness import CLUSTER_ID, ZONE, Stage, condition
+from tests.operator.integration.harness import CLUSTER_ID, ZONE, Stage, condition, wait_until
 from tests.reliability.support.drive import converge, ready_now
 from tests.reliability.support.figures import Figures
 from tests.reliability.support.inventory import Expectation, ServerBirths, audit, server_owner
@@ -103,6 +109,53 @@ def create_server(client: hcloud.Client, name: str, labels: dict[str, str]) -> i
         name=name, server_type=ServerType(name="cx23"), image=Image(name="debian-12"), labels=labels
     )
     return int(created.server.id or 0)
+
+
+RDP = [FirewallRule(direction="in", protocol="tcp", port="3389", source_ips=["192.0.2.0/24"])]
+
+
+def selector(value: str) -> FirewallResource:
+    return FirewallResource(
+        type="label_selector", label_selector=FirewallResourceLabelSelector(selector=value)
+    )
+
+
+def plant_look_alike_firewalls(stage: Stage) -> list[int]:
+    """Firewalls the operator must leave alone: ours in all but the name (a staging operator's, say),
+    and someone else's applied to a team's servers."""
+    client = hcloud.Client(stage.hetzner_token, api_endpoint=stage.hetzner.url)
+    look_alikes = {
+        f"{naming.FIREWALL_NAME}-staging": ({naming.MANAGED_BY_LABEL: naming.MANAGED_BY_VALUE}, "team=other"),
+        "team-other": ({"team": "other"}, "team=other"),
+    }
+    return [
+        int(
+            client.firewalls.create(name=name, rules=RDP, labels=labels, resources=[selector(on)]).firewall.id
+        )
+        for name, (labels, on) in look_alikes.items()
+    ]
+
+
+def firewall_state(stage: Stage, firewall_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """What the operator could change: name, labels, rules and where it is applied (not which servers
+    its selector matches at the moment: that follows the servers)."""
+    found = {}
+    for firewall in stage.hetzner.firewalls():
+        if firewall["id"] in firewall_ids:
+            applied = [
+                {k: v for k, v in a.items() if k != "applied_to_resources"} for a in firewall["applied_to"]
+            ]
+            found[firewall["id"]] = {**firewall, "applied_to": applied}
+    return found
+
+
+def firewall_writes_to(stage: Stage, firewall_ids: list[int]) -> list[str]:
+    path = re.compile(r"/firewalls/(\d+)(/|$)")
+    return [
+        f"{r.method} {r.path}"
+        for r in stage.hetzner.request_log
+        if r.method != "GET" and (m := path.search(r.path)) and int(m[1]) in firewall_ids
+    ]
 
 
 def plant_orphan(stage: Stage) -> tuple[int, str]:
@@ -194,9 +247,11 @@ def test_look_alike_servers_and_records_are_never_modified(owned_stage: Stage, f
     }
     server_ids = plant_look_alike_servers(stage, uids)
     record_ids = plant_look_alike_records(stage, uids)
+    firewall_ids = plant_look_alike_firewalls(stage)
     orphan_server, orphan_record = plant_orphan(stage)
     stage.hetzner.clock.advance(120)  # the look-alikes finish booting before the snapshot
     before = state_of(stage, server_ids, record_ids)
+    firewalls_before = firewall_state(stage, firewall_ids)
     planted_actions = {a["id"] for a in stage.hetzner.actions()}
     births = ServerBirths.watch(stage.hetzner)
 
@@ -219,6 +274,8 @@ def test_look_alike_servers_and_records_are_never_modified(owned_stage: Stage, f
 
     after = state_of(stage, server_ids, record_ids)
     firewalls = {f["id"] for f in stage.hetzner.firewalls() if f["name"] == naming.FIREWALL_NAME}
+    firewalls_changed = firewall_state(stage, firewall_ids) != firewalls_before
+    firewalls_touched = firewall_writes_to(stage, firewall_ids)
     changed = [
         key
         for key, old in before.items()
@@ -239,6 +296,9 @@ def test_look_alike_servers_and_records_are_never_modified(owned_stage: Stage, f
         {
             "look-alike servers": len(server_ids),
             "look-alike records": len(record_ids),
+            "look-alike firewalls": len(firewall_ids),
+            "look-alike firewalls modified or gone": int(firewalls_changed),
+            "writes to look-alike firewalls": len(firewalls_touched),
             "look-alikes modified or gone": len(changed),
             "writes to look-alikes": len(touched),
             "actions on look-alike servers": len(foreign_actions),
@@ -251,6 +311,63 @@ def test_look_alike_servers_and_records_are_never_modified(owned_stage: Stage, f
     assert orphan_server not in {s["id"] for s in stage.servers()}, "the sweep was not active"
     assert orphan_record not in {r["id"] for r in stage.cloudflare.records()}
     assert touched == [] and foreign_actions == [], (touched, foreign_actions)
+    assert not firewalls_changed and firewalls_touched == [], firewalls_touched
+    assert len(firewalls) == 1  # ours, next to the look-alikes
     assert births.total == len(ours)  # the stalled ones never created anything
     assert books.problems == {}, books.findings
+    stage.assert_no_secrets_leaked()
+
+
+def firewall_reads(stage: Stage) -> int:
+    return sum(1 for r in stage.hetzner.request_log if (r.method, r.template) == ("GET", "/firewalls"))
+
+
+def test_a_foreign_firewall_holding_the_managed_name_is_never_modified_or_deleted(
+    owned_stage: Stage, figures: Figures
+) -> None:
+    stage = owned_stage
+    client = hcloud.Client(stage.hetzner_token, api_endpoint=stage.hetzner.url)
+    team = create_server(client, "team-web-1", {"team": "web"})
+    foreign = client.firewalls.create(
+        name=naming.FIREWALL_NAME, rules=RDP, labels={"team": "web"}, resources=[selector("team=web")]
+    ).firewall
+    foreign_id = int(foreign.id)
+    before = firewall_state(stage, [foreign_id])
+    births = ServerBirths.watch(stage.hetzner)
+    stage.start_operator()
+    stage.create_instance("alpha")
+    stalled = stage.wait_for(
+        "alpha", lambda b: condition(b, "Stalled", "reason") == "FirewallNameConflict", what="alpha stalled"
+    )
+    message = condition(stalled, "Stalled", "message") or ""
+    assert f"(id {foreign_id})" in message and "untouched" in message
+    reads = firewall_reads(stage)
+    # Three more listings (two reads each: ours by label, none; the name, foreign): the conflict holds.
+    wait_until(lambda: firewall_reads(stage) >= reads + 6, timeout=30, what="three more listings")
+    held = births.total, firewall_state(stage, [foreign_id])
+    assert condition(stage.get("alpha"), "Stalled", "reason") == "FirewallNameConflict"
+
+    # Its owner renames it: the name is free, ours is created beside it and alpha goes ahead.
+    client.firewalls.update(foreign, name="team-web")
+    converge(stage, ["alpha"])
+    ours = [f for f in stage.hetzner.firewalls() if f["name"] == naming.FIREWALL_NAME]
+    stage.delete("alpha")
+    converge(stage, [], gone={"alpha": f"alpha.{ZONE}"})
+
+    after = firewall_state(stage, [foreign_id])
+    renamed = {foreign_id: {**before[foreign_id], "name": "team-web"}}
+    writes = firewall_writes_to(stage, [foreign_id])
+    owners_rename = f"PUT /v1/firewalls/{foreign_id}"
+    figures.update(
+        {
+            "servers created while a foreign firewall held the name": held[0],
+            "foreign firewall modified or gone": int(held[1] != before or after != renamed),
+            "operator writes to the foreign firewall": sum(1 for w in writes if w != owners_rename),
+        }
+    )
+    assert held == (0, before)  # no server without the firewall it was promised, the foreign one as it was
+    assert len(ours) == 1 and ours[0]["id"] != foreign_id
+    assert after == renamed  # never modified, never deleted: only its owner renamed it
+    assert writes == [owners_rename], writes
+    assert team in {s["id"] for s in stage.servers()}
     stage.assert_no_secrets_leaked()

@@ -112,6 +112,28 @@ def check_running_sandbox(clone: Path, env: dict[str, str]) -> None:
     assert as_whmcs(f"/api/v1/namespaces/{namespace}/secrets") == 403
     metrics = requests.get(env["OPERATOR_METRICS_URL"], timeout=5).text
     assert f'clawhost_instances{{phase="Running"}} {float(len(ready))}' in metrics
+    # Every instance answers through its own real gateway and Caddy, with the sandbox's CA.
+    served = gateway_addresses(env)
+    hostnames = {item["spec"]["hostname"] for item in items}
+    assert set(served) == hostnames
+    for hostname, address in served.items():
+        assert gateway_page(env, hostname, address).startswith("200 <!doctype html>"), hostname
+
+
+def gateway_addresses(env: dict[str, str]) -> dict[str, str]:
+    lines = Path(env["REALAPP_HOSTS_FILE"]).read_text().splitlines()
+    return dict(line.split() for line in lines if line.strip())
+
+
+def gateway_page(env: dict[str, str], hostname: str, address: str) -> str:
+    """`<status> <start of the body>` of https://<hostname>/, or curl's complaint."""
+    result = subprocess.run(
+        ["curl", "-sS", "-m", "10", "--cacert", env["REALAPP_CA_FILE"],
+         "--resolve", f"{hostname}:443:{address}", "-w", "\n%{http_code}", f"https://{hostname}/"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    body, _, status = result.stdout.rpartition("\n")
+    return f"{status} {body[:15]}" if result.returncode == 0 else result.stderr
 
 
 @pytest.mark.timeout(900)
@@ -129,9 +151,12 @@ def test_make_sandbox_detached_on_a_fresh_clone(checkout: Path) -> None:
         assert all(pid_alive(pid) for pid in started) and len(started) >= 5
         assert Path(env["KUBECONFIG"]).is_relative_to(checkout), "the sandbox must live in the checkout"
         check_running_sandbox(checkout, env)
+        served = gateway_addresses(env)
     finally:
         down = make(checkout, "sandbox-down", timeout=120)
     assert down.returncode == 0, down.stdout + down.stderr
     assert not [pid for pid in started if pid_alive(pid)], "a sandbox process outlived `make sandbox-down`"
     assert processes_under(checkout) == []
     assert not (checkout / ".sandbox" / "env").exists()
+    for hostname, address in served.items():  # the servers' networks went with their processes
+        assert "200" not in gateway_page(env, hostname, address)

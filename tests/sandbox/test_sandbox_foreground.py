@@ -24,7 +24,10 @@ CLI = REPO_ROOT / ".venv" / "bin" / "clawhost-sandbox"
 def test_foreground_sandbox_shows_progress_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     directory = tmp_path / "sandbox"
     process = subprocess.Popen(
-        [str(CLI), "up", "--dir", str(directory), "--examples", str(REPO_ROOT / "examples")],
+        # The live table and Ctrl-C, not the apps: the stand-in keeps it quick (test_make_sandbox runs
+        # the real gateways).
+        [str(CLI), "up", "--dir", str(directory), "--examples", str(REPO_ROOT / "examples"),
+         "--app", "stand-in"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
         start_new_session=True,  # its own process group, as in a terminal
     )  # fmt: skip

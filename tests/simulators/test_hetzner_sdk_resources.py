@@ -132,3 +132,24 @@ def test_errors_as_the_sdk_raises_them(hclient: hcloud.Client, hetzner: HetznerS
     code, correlation = code_of(lambda: hcloud.Client("wrong", api_endpoint=hetzner.url).servers.get_all())
     assert code == "unauthorized"
     assert correlation  # X-Correlation-Id reaches the exception
+
+
+def test_firewalls_listed_by_label_and_name_and_deleted_out_of_band(
+    hclient: hcloud.Client, hetzner: HetznerSimulator
+) -> None:
+    selector = FirewallResource(
+        type="label_selector", label_selector=FirewallResourceLabelSelector(selector=MANAGED)
+    )
+    ours = hclient.firewalls.create(
+        name="clawhost-managed", rules=[SSH_IN], labels={"clawhost.dev/managed-by": "openclaw-operator"},
+        resources=[selector],
+    ).firewall  # fmt: skip
+    hclient.firewalls.create(name="edge", rules=[SSH_IN], labels={"team": "net"})
+    assert [f.name for f in hclient.firewalls.get_all(label_selector=MANAGED)] == ["clawhost-managed"]
+    assert [f.name for f in hclient.firewalls.get_all(name="edge")] == ["edge"]
+    with pytest.raises(hcloud.APIException) as caught:
+        ours.delete()  # the API alone refuses while it is applied
+    assert caught.value.code == "resource_in_use"
+    hetzner.delete_firewall_out_of_band(ours.id)  # the console detaches and deletes in one go
+    assert hclient.firewalls.get_by_name("clawhost-managed") is None
+    assert [f.name for f in hclient.firewalls.get_all()] == ["edge"]

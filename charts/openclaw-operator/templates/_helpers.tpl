@@ -77,3 +77,18 @@ them makes a request the operator really sends fail.
   resources: ["events"]
   verbs: ["create"]
 {{- end -}}
+
+{{/*
+CLAWHOST_HETZNER_PROJECTS: the projects' settings as JSON, each token as a file in the token directory.
+*/}}
+{{- define "openclaw-operator.projectsJson" -}}
+{{- $entries := list -}}
+{{- range .projects -}}
+{{- $entry := dict "name" .name "tokenFile" (printf "%s/%s" $.tokenDir .tokenKey) -}}
+{{- if hasKey . "serverQuota" }}{{ $_ := set $entry "serverQuota" .serverQuota }}{{ end -}}
+{{- if hasKey . "concurrency" }}{{ $_ := set $entry "concurrency" .concurrency }}{{ end -}}
+{{- if hasKey . "locations" }}{{ $_ := set $entry "locations" .locations }}{{ end -}}
+{{- $entries = append $entries $entry -}}
+{{- end -}}
+{{- toJson $entries -}}
+{{- end -}}

@@ -3,37 +3,60 @@
 Everything a write needs is in its step, except the user data of a create or rebuild: only here is the
 gateway token Secret read and rendered, so no planner ever holds a token. A create whose deterministic
 name is taken is our own server from before a crash (adopted) or someone else's (never touched: Stalled).
+
+Each write goes to one Hetzner project: a create to the instance's status.project (placed beforehand, see
+reconciler.py), a write on a server to the project whose listing holds that id (ids are unique across
+projects). A create that Hetzner answers with "no capacity here" (resource_unavailable, placement_error)
+tries the step's fallback locations in turn (locationPolicy PreferSameRegion) and otherwise stalls with
+Hetzner's message; one answered with resource_limit_exceeded marks the project full and un-places the
+instance, so the next pass places it in a project with room.
+
+Each project's managed firewall is planned by managed_firewall.py (once per listing of that project, no
+instance involved), and a server is created in a project only once its firewall is in place.
 """
 
 from __future__ import annotations
 
-import asyncio
+import functools
+import logging
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from openclaw_operator import api, metrics
-from openclaw_operator.bootstrap.firewall import managed_firewall_rules
+from openclaw_operator.bootstrap.app_files import server_files
 from openclaw_operator.bootstrap.render import BootstrapInputError, render_user_data
 from openclaw_operator.bootstrap.settings import BootstrapSettings
 from openclaw_operator.bootstrap.versions import UnsafeVersionError
 from openclaw_operator.config import Config
 from openclaw_operator.kube import KubeClient, SecretUnavailable
+from openclaw_operator.managed_firewall import ManagedFirewall
 from openclaw_operator.observe import Observer
+from openclaw_operator.projects import Project, ProjectPool, single_project
+from openclaw_operator.providers.channel import ChannelClient
 from openclaw_operator.providers.cloudflare import CloudflareProvider
 from openclaw_operator.providers.errors import Failure, FailureKind
 from openclaw_operator.providers.hetzner import HetznerProvider
 from openclaw_operator.reconcile import naming
+from openclaw_operator.reconcile.firewall import desired_firewall
 from openclaw_operator.reconcile.model import (
     NO_CHANGE,
+    ApplyFirewallToSelector,
+    ApplyServerConfig,
+    ApproveDevices,
+    CreateFirewall,
     CreateServer,
     CreateSnapshot,
     DeleteRecord,
     DeleteServer,
     DeleteSnapshot,
+    FirewallStep,
     Note,
     RebuildServer,
     RecordObservation,
     ServerAction,
+    SetFirewallRules,
     SetServerLabels,
     SetSnapshotLabels,
     StatusDelta,
@@ -41,8 +64,11 @@ from openclaw_operator.reconcile.model import (
     WriteRecord,
     step_name,
 )
+from openclaw_operator.reconcile.placement import LOCATION_UNAVAILABLE_CODES
 
 PostEvent = Callable[[api.OpenClawInstance, Note], None]
+
+log = logging.getLogger(__name__)
 
 
 class Actuator:
@@ -54,44 +80,80 @@ class Actuator:
         cloudflare: CloudflareProvider,
         kube: Callable[[], KubeClient],
         post: PostEvent,
+        projects: ProjectPool | None = None,
     ) -> None:
         self.config = config
-        self.observer = observer
+        self.observer = observer  # the one that lists the Cloudflare zones
         self.hetzner = hetzner
+        self.projects = projects or single_project(hetzner, observer)
         self.cloudflare = cloudflare
         self._kube = kube
         self._post = post
+        self.channel: ChannelClient | None = None
+        public_key = None
+        if config.channel_ssh_key_file:
+            public_key = channel_public_key(config.channel_ssh_key_file)
+            self.channel = ChannelClient(
+                config.channel_ssh_key_file, port=config.channel_port, timeout=config.channel_timeout_seconds
+            )
         self.bootstrap = BootstrapSettings(
             default_openclaw_version=config.default_openclaw_version,
             min_openclaw_version=config.min_openclaw_version,
+            channel_public_key=public_key,
+            channel_source_ranges=config.channel_source_ranges or config.ssh_source_ranges,
         )
-        self._firewall_ready = False
-        self._firewall_lock = asyncio.Lock()  # one creating pass ensures it; the others wait for it
+        # Per project its managed firewall, planned after each of its listings; creates wait for it.
+        desired = desired_firewall(config.ssh_source_ranges)
+        self.firewalls = {
+            project.name: ManagedFirewall(
+                project.observer, desired, functools.partial(self.apply_to_fleet, project=project)
+            )
+            for project in self.projects
+        }
+        self.firewall = self.firewalls[self.projects.first.name]  # the one project of most installs
 
     async def apply(
         self, instance: api.OpenClawInstance, status: api.InstanceStatus, step: Step
     ) -> api.InstanceStatus:
         """Carry out one step; the status with what the step recorded and what the provider answered."""
-        learned = await self._carry_out(instance, step)
+        learned = await self._carry_out(instance, status, step)
         self._post(instance, Note("Normal", step.reason, step.message))
-        if step.drift:
-            metrics.DRIFT_REPAIRS.labels(step_name(step)).inc()
+        _count_repair(step)
         return step.on_success.then(learned).applied_to(status)
 
-    async def _carry_out(self, instance: api.OpenClawInstance, step: Step) -> StatusDelta:
+    async def apply_to_fleet(self, step: FirewallStep, project: Project | None = None) -> None:
+        """Carry out a step of the fleet's own: no instance to post an Event about, so a log line."""
+        project = project or self.projects.first
+        await self._write_firewall(project, step)
+        # A repair is worth a warning: someone changed the firewall behind the operator's back.
+        level = logging.WARNING if step.drift else logging.INFO
+        log.log(level, "managed firewall of project %s: %s (%s)", project.name, step.message, step.reason)
+        _count_repair(step)
+
+    async def _carry_out(
+        self, instance: api.OpenClawInstance, status: api.InstanceStatus, step: Step
+    ) -> StatusDelta:
         match step:
             case CreateServer():
-                return await self._create_server(instance, step)
+                return await self._create_server(instance, self.projects.get(status.project), step)
             case RebuildServer(server_id=server_id, image=image):
                 payload = {"image": image, "user_data": await self._user_data(instance)}
-                return await self._server_action(server_id, "rebuild", payload)
+                return await self._server_action(
+                    self._holding(server_id, status), server_id, "rebuild", payload
+                )
             case ServerAction(server_id=server_id, command=command, payload=payload):
-                return await self._server_action(server_id, command, payload)
+                return await self._server_action(
+                    self._holding(server_id, status), server_id, command, payload
+                )
             case DeleteServer(server_id=server_id):
-                action_id = await self.hetzner.delete_server(server_id)
-                return NO_CHANGE if action_id is None else self._action_started(action_id, "delete_server")
+                project = self._holding(server_id, status)
+                action_id = await project.provider.delete_server(server_id)
+                if action_id is None:
+                    return NO_CHANGE
+                return self._action_started(project, action_id, "delete_server")
             case SetServerLabels(server_id=server_id, labels=labels):
-                self.observer.server_seen(await self.hetzner.set_labels(server_id, labels))
+                project = self._holding(server_id, status)
+                project.observer.server_seen(await project.provider.set_labels(server_id, labels))
                 return NO_CHANGE
             case WriteRecord(record=record):
                 await self._write_record(record)
@@ -100,17 +162,90 @@ class Actuator:
                 await self.cloudflare.delete_record(record)
                 self.observer.record_gone(record)
                 return NO_CHANGE
+            # A snapshot lives in the project of the server it was taken of (the instance's project).
             case CreateSnapshot(server_id=server_id, description=description, labels=labels):
-                snapshot, action_id = await self.hetzner.create_snapshot(server_id, description, labels)
-                self.observer.snapshot_seen(snapshot)
-                return self._action_started(action_id, "create_image")
+                project = self._holding(server_id, status)
+                snapshot, action_id = await project.provider.create_snapshot(server_id, description, labels)
+                project.observer.snapshot_seen(snapshot)
+                return self._action_started(project, action_id, "create_image")
             case DeleteSnapshot(snapshot_id=snapshot_id):
-                await self.hetzner.delete_snapshot(snapshot_id)
-                self.observer.snapshot_gone(snapshot_id)
+                project = self.projects.holding_snapshot(snapshot_id, status.project)
+                await project.provider.delete_snapshot(snapshot_id)
+                project.observer.snapshot_gone(snapshot_id)
                 return NO_CHANGE
             case SetSnapshotLabels(snapshot_id=snapshot_id, labels=labels):
-                self.observer.snapshot_seen(await self.hetzner.set_snapshot_labels(snapshot_id, labels))
+                project = self.projects.holding_snapshot(snapshot_id, status.project)
+                project.observer.snapshot_seen(
+                    await project.provider.set_snapshot_labels(snapshot_id, labels)
+                )
                 return NO_CHANGE
+            case CreateFirewall() | SetFirewallRules() | ApplyFirewallToSelector():
+                await self._write_firewall(self.projects.get(status.project), step)
+                return NO_CHANGE
+            case ApplyServerConfig():
+                return await self._apply_server_config(instance, step)
+            case ApproveDevices(address=address):
+                request = {"op": "approve-devices"}
+                answered = await self._channel().call(address, instance.status.channel_host_key, request)
+                approved = answered.answer.get("approved", [])
+                message = f"approved {len(approved)} pending device pairing request(s)"
+                self._post(instance, Note("Normal", "DevicesApproved", message))
+                return StatusDelta(channel_host_key=answered.host_key)
+
+    def _channel(self) -> ChannelClient:
+        if self.channel is None:  # the planner plans no channel step without a key
+            raise Failure(FailureKind.STALLED, "NoChannel", "the operator has no channel key")
+        return self.channel
+
+    async def _secret(self, namespace: str, name: str, key: str, what: str) -> str:
+        try:
+            value = await self._kube().secret_value(namespace, name, key)
+        except SecretUnavailable as exc:
+            raise Failure(FailureKind.WAITING, "SecretUnavailable", f"{what}: {exc}") from None
+        return value.get_secret_value()
+
+    async def _apply_server_config(
+        self, instance: api.OpenClawInstance, step: ApplyServerConfig
+    ) -> StatusDelta:
+        """Read the Secrets, render the server's files as the bootstrap does and hand them to the agent."""
+        spec, namespace = instance.spec, instance.metadata.namespace
+        ref = spec.gateway_token_secret_ref
+        token = await self._secret(namespace, ref.name, ref.key, "the gateway token")
+        env = {
+            variable.name: await self._secret(
+                namespace, variable.secret_key_ref.name, variable.secret_key_ref.key, f"env {variable.name}"
+            )
+            for variable in spec.env
+        }
+        files = server_files(spec.hostname, spec.ssh_keys, spec.config, token, env)
+        request = {
+            "op": "apply",
+            "hash": step.desired_hash,
+            "files": files,
+            "openclawVersion": step.openclaw_version,
+        }
+        answered = await self._channel().call(
+            step.address, instance.status.channel_host_key, request, secrets=[token, *env.values()]
+        )
+        version = answered.answer.get("openclawVersion")
+        return StatusDelta(
+            channel_host_key=answered.host_key,
+            openclaw_version=str(version) if version else step.openclaw_version,
+        )
+
+    async def _write_firewall(self, project: Project, step: FirewallStep) -> None:
+        match step:
+            case CreateFirewall(name=name, labels=labels, rules=rules, selector=selector):
+                created = await project.provider.create_firewall(
+                    name=name, labels=labels, rules=rules, selector=selector
+                )
+                project.observer.firewall_seen(created)
+            case SetFirewallRules(firewall_id=firewall_id, rules=rules):
+                await project.provider.set_firewall_rules(firewall_id, rules)
+                project.observer.firewall_changed(firewall_id, rules=rules)
+            case ApplyFirewallToSelector(firewall_id=firewall_id, selector=selector):
+                await project.provider.apply_firewall_to_selector(firewall_id, selector)
+                project.observer.firewall_changed(firewall_id, selector=selector)
 
     async def _write_record(self, record: RecordObservation) -> None:
         try:
@@ -125,15 +260,18 @@ class Actuator:
             return
         self.observer.record_written(written)
 
-    def _action_started(self, action_id: int, command: str) -> StatusDelta:
-        self.observer.action_started(action_id, command)
+    def _holding(self, server_id: int, status: api.InstanceStatus) -> Project:
+        return self.projects.holding(server_id, status.project)
+
+    def _action_started(self, project: Project, action_id: int, command: str) -> StatusDelta:
+        project.observer.action_started(action_id, command)
         return StatusDelta(action=api.ActionInProgress(id=action_id, command=command, started_at=api.now()))
 
     async def _server_action(
-        self, server_id: int, command: str, payload: dict[str, Any] | None
+        self, project: Project, server_id: int, command: str, payload: dict[str, Any] | None
     ) -> StatusDelta:
-        action_id = await self.hetzner.server_action(command, server_id, payload)
-        return self._action_started(action_id, command)
+        action_id = await project.provider.server_action(command, server_id, payload)
+        return self._action_started(project, action_id, command)
 
     async def _user_data(self, instance: api.OpenClawInstance, restoring: bool = False) -> str:
         ref = instance.spec.gateway_token_secret_ref
@@ -147,38 +285,78 @@ class Actuator:
             message = str(exc).replace(token.get_secret_value(), "***")
             raise Failure(FailureKind.STALLED, "InvalidBootstrapInput", message, frozen=True) from None
 
-    async def ensure_firewall(self) -> None:
-        """The managed firewall exists before the first server is created (once per process)."""
-        async with self._firewall_lock:
-            if not self._firewall_ready:
-                rules = managed_firewall_rules(list(self.config.ssh_source_ranges))
-                await self.hetzner.ensure_firewall(rules)
-                self._firewall_ready = True
-
-    async def _create_server(self, instance: api.OpenClawInstance, step: CreateServer) -> StatusDelta:
+    async def _create_server(
+        self, instance: api.OpenClawInstance, project: Project, step: CreateServer
+    ) -> StatusDelta:
         user_data = await self._user_data(instance, restoring=step.from_snapshot is not None)
-        await self.ensure_firewall()
-        try:
-            server, action_id = await self.hetzner.create_server(
-                name=step.name,
-                server_type=step.server_type,
-                image=step.image,
-                location=step.location,
-                labels=step.labels,
-                user_data=user_data,
-                from_snapshot=step.from_snapshot,
-            )
-        except Failure as exc:
-            if exc.kind != FailureKind.ALREADY_EXISTS:
-                raise
-            return await self._adopt(instance, step.name)
-        self.observer.server_seen(server)
-        created = StatusDelta(server_id=server.id, server_name=server.name)
-        return created.then(self._action_started(action_id, "create_server"))
+        await self.firewalls[project.name].ensure_in_place()
+        locations = [loc for loc in (step.location, *step.fallback_locations) if project.offers(loc)]
+        refusals: list[str] = []
+        for location in locations:
+            try:
+                server, action_id = await project.provider.create_server(
+                    name=step.name,
+                    server_type=step.server_type,
+                    image=step.image,
+                    location=location,
+                    labels=step.labels,
+                    user_data=user_data,
+                    from_snapshot=step.from_snapshot,
+                )
+            except Failure as exc:
+                if exc.kind == FailureKind.ALREADY_EXISTS:
+                    return await self._adopt(instance, project, step.name)
+                if exc.code == "resource_limit_exceeded":
+                    return self._project_full(instance, project, step, exc)
+                if exc.code not in LOCATION_UNAVAILABLE_CODES:
+                    raise
+                refusals.append(f"{location}: {exc.message}")
+                continue
+            self.projects.created(instance.metadata.uid)
+            project.observer.server_seen(server)
+            if location != step.location:
+                message = (
+                    f"created in {location} instead of {step.location} (locationPolicy PreferSameRegion)"
+                )
+                self._post(instance, Note("Normal", "LocationFallback", message))
+            created = StatusDelta(server_id=server.id, server_name=server.name, location=location)
+            return created.then(self._action_started(project, action_id, "create_server"))
+        raise self._no_location(instance, step, refusals)
 
-    async def _adopt(self, instance: api.OpenClawInstance, name: str) -> StatusDelta:
+    def _no_location(
+        self, instance: api.OpenClawInstance, step: CreateServer, refusals: list[str]
+    ) -> Failure:
+        """Hetzner cannot place the type in any location the policy allows: Stalled, with its answers."""
+        policy = instance.spec.location_policy
+        hint = (
+            "locationPolicy Strict allows no other location; set PreferSameRegion to allow the rest of "
+            "its network zone, or request a reconcile once Hetzner has capacity again"
+            if policy == api.LocationPolicy.STRICT
+            else "no location of its network zone can take it; request a reconcile later"
+        )
+        answers = "; ".join(refusals) or "the project offers none of the allowed locations"
+        message = f"Hetzner cannot place server type {step.server_type} ({answers}); {hint}"
+        return Failure(FailureKind.STALLED, "LocationUnavailable", message, frozen=True)
+
+    def _project_full(
+        self, instance: api.OpenClawInstance, project: Project, step: CreateServer, exc: Failure
+    ) -> StatusDelta:
+        """No server was made: the instance is placed again (elsewhere) by the next pass. A restore is
+        not: its snapshot exists in this project only, so it waits here for room."""
+        self.projects.full(project)
+        if step.from_snapshot is not None:
+            message = (
+                f"Hetzner project {project.name} is full ({exc.message}); the hibernation snapshot is "
+                "there, so the restore waits for room in it"
+            )
+            raise Failure(FailureKind.RETRYING, "ProjectFull", message)
+        message = f"Hetzner project {project.name} is full ({exc.message}); placing the instance elsewhere"
+        self._post(instance, Note("Warning", "ProjectFull", message))
+        return StatusDelta(project=None)
+
+    async def _adopt(self, instance: api.OpenClawInstance, project: Project, name: str) -> StatusDelta:
         """The name is taken: ours from before a crash (adopt it), or someone else's (never touch it)."""
-        existing = await self.hetzner.server_by_name(name)
+        existing = await project.provider.server_by_name(name)
         if existing is None:
             raise Failure(FailureKind.RETRYING, "ServerNameTaken", f"server name {name} is taken")
         if not naming.owned_by(existing.labels, instance.metadata.uid):
@@ -189,8 +367,26 @@ class Actuator:
                 "a reconcile"
             )
             raise Failure(FailureKind.STALLED, "ServerNameConflict", message, frozen=True)
-        self.observer.server_seen(existing)
+        project.observer.server_seen(existing)
+        self.projects.created(instance.metadata.uid)
         self._post(
             instance, Note("Normal", "AdoptedServer", f"adopted existing server {name} ({existing.id})")
         )
-        return StatusDelta(server_id=existing.id, server_name=existing.name)
+        adopted = StatusDelta(server_id=existing.id, server_name=existing.name)
+        return adopted if existing.location is None else adopted.then(StatusDelta(location=existing.location))
+
+
+def channel_public_key(key_file: str) -> str:
+    """The public half of the operator's channel key: the `.pub` beside it, else derived by ssh-keygen."""
+    beside = Path(key_file + ".pub")
+    if beside.exists():
+        return beside.read_text(encoding="utf-8").strip()
+    derived = subprocess.run(
+        ["ssh-keygen", "-y", "-f", key_file], capture_output=True, text=True, check=True, timeout=30
+    )
+    return derived.stdout.strip()
+
+
+def _count_repair(step: Step) -> None:
+    if step.drift:
+        metrics.DRIFT_REPAIRS.labels(step_name(step)).inc()

@@ -29,6 +29,10 @@ REINSTALL_REQUESTED_AT = f"{GROUP}/reinstall-requested-at"
 RECONCILE_REQUESTED_AT = f"{GROUP}/reconcile-requested-at"
 APPROVE_DEVICES_REQUESTED_AT = f"{GROUP}/approve-devices-requested-at"
 
+# The operator shard that owns an instance (several operator Deployments on one cluster, reconcile/shards.py).
+# Set at creation; an admission policy (charts/openclaw-operator/templates/shard-policy.yaml) refuses changes.
+SHARD_LABEL = f"{GROUP}/shard"
+
 # Labels the WHMCS module puts on the resources it writes.
 WHMCS_SERVICE_LABEL = f"{GROUP}/whmcs-service-id"
 WHMCS_CLIENT_LABEL = f"{GROUP}/whmcs-client-id"
@@ -55,6 +59,13 @@ class Image(StrEnum):
     UBUNTU_24_04 = "ubuntu-24.04"
     DEBIAN_12 = "debian-12"
     DEBIAN_13 = "debian-13"
+
+
+class LocationPolicy(StrEnum):
+    """When the location has no capacity for the type: stall (Strict) or try the same network zone."""
+
+    STRICT = "Strict"
+    PREFER_SAME_REGION = "PreferSameRegion"
 
 
 class DeletionPolicy(StrEnum):
@@ -86,6 +97,7 @@ class ConditionType(StrEnum):
     SERVER_READY = "ServerReady"
     DNS_READY = "DNSReady"
     APP_READY = "AppReady"
+    CONFIG_APPLIED = "ConfigApplied"
 
 
 ConditionStatus = Literal["True", "False", "Unknown"]
@@ -102,9 +114,14 @@ class SecretKeyRef(_Model):
     key: str = "token"
 
 
+class SecretKeySelector(_Model):
+    name: str
+    key: str
+
+
 class EnvVar(_Model):
     name: str
-    secret_key_ref: SecretKeyRef
+    secret_key_ref: SecretKeySelector
 
 
 class WhmcsRef(_Model):
@@ -115,15 +132,17 @@ class WhmcsRef(_Model):
 class InstanceSpec(_Model):
     server_type: str = "cx23"
     location: Location = Location.FSN1
+    location_policy: LocationPolicy = LocationPolicy.STRICT
     image: Image = Image.UBUNTU_24_04
     hostname: str
     dns: DnsSpec = DnsSpec()
     ssh_keys: tuple[str, ...] = ()
     openclaw_version: str | None = None
     gateway_token_secret_ref: SecretKeyRef
+    config: dict[str, Any] | None = None
+    env: tuple[EnvVar, ...] = ()
     suspended: bool = False
     suspend_mode: SuspendMode = SuspendMode.POWER_OFF
-    env: tuple[EnvVar, ...] = ()
     backups: bool = False
     deletion_policy: DeletionPolicy = DeletionPolicy.DELETE
     whmcs: WhmcsRef | None = None
@@ -188,12 +207,18 @@ class InstanceStatus(_Model):
     last_handled_reconcile_at: str | None = None
     last_handled_reboot_at: str | None = None
     last_handled_reinstall_at: str | None = None
+    applied_config_hash: str | None = None
+    openclaw_version: str | None = None
+    channel_host_key: str | None = None
     last_handled_approve_devices_at: str | None = None
     usage: Usage | None = None
     shutdown_started_at: datetime | None = None
     refused_generation: int | None = None
     hibernation: Hibernation | None = None
     billing: Billing | None = None
+    project: str | None = None
+    location: str | None = None
+    shard: str | None = None
 
     def condition(self, type_: ConditionType) -> Condition | None:
         return next((c for c in self.conditions if c.type == type_), None)

@@ -8,6 +8,7 @@ in a crash log.
 from __future__ import annotations
 
 import ipaddress
+import json
 import string
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,10 +23,13 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.alias_generators import to_camel
 
+from openclaw_operator import api
 from openclaw_operator.bootstrap.settings import DEFAULT_OPENCLAW_VERSION, MIN_OPENCLAW_VERSION
 from openclaw_operator.bootstrap.versions import UnsafeVersionError, check_version, parse_version
 from openclaw_operator.reconcile import naming
+from openclaw_operator.reconcile.shards import DEFAULT_SHARD
 
 HEALTH_URL_FIELDS = frozenset({"hostname", "ipv4", "server_id"})
 
@@ -52,7 +56,17 @@ ENV_FIELDS: dict[str, str] = {
     "CLAWHOST_PROVIDER_TIMEOUT_SECONDS": "provider_timeout_seconds",
     "CLAWHOST_CLUSTER_ID": "cluster_id",
     "CLAWHOST_ORPHAN_GRACE_SECONDS": "orphan_grace_seconds",
+    "CLAWHOST_HETZNER_PROJECTS": "hetzner_projects",  # JSON, parsed by _projects
+    "CLAWHOST_SHARD": "shard",
+    "CLAWHOST_SHARDS": "shards",
+    "CLAWHOST_CHANNEL_SSH_KEY_FILE": "channel_ssh_key_file",
+    "CLAWHOST_CHANNEL_SOURCE_RANGES": "channel_source_ranges",
+    "CLAWHOST_CHANNEL_PORT": "channel_port",
+    "CLAWHOST_CHANNEL_TIMEOUT_SECONDS": "channel_timeout_seconds",
 }
+PROJECTS_VAR = "CLAWHOST_HETZNER_PROJECTS"
+DEFAULT_PROJECT = "default"  # the project of HCLOUD_TOKEN, and of instances placed before projects existed
+
 SECRET_FILE_VARS = {"HCLOUD_TOKEN_FILE": "HCLOUD_TOKEN", "CLOUDFLARE_API_TOKEN_FILE": "CLOUDFLARE_API_TOKEN"}
 FIELD_ENV = {field: var for var, field in ENV_FIELDS.items()}
 
@@ -67,10 +81,28 @@ def _split_csv(value: object) -> object:
     return value
 
 
+class HetznerProject(BaseModel):
+    """One Hetzner project the operator may place servers in: its token (from a mounted Secret file), and
+    what the operator allows itself there. Hetzner limits requests per project, so each has its own limiter;
+    `server_quota` is the operator's own ceiling (Hetzner's server limit answers resource_limit_exceeded);
+    `locations` empty: every location."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")]
+    token: SecretStr
+    endpoint: str | None = None
+    server_quota: Annotated[int, Field(ge=0)] | None = None
+    concurrency: Annotated[int, Field(ge=1, le=256)] | None = None
+    locations: tuple[api.Location, ...] = ()
+
+
 class Config(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    hcloud_token: SecretStr
+    # The one-project default; optional when CLAWHOST_HETZNER_PROJECTS names projects.
+    hcloud_token: SecretStr | None = None
+    hetzner_projects: tuple[HetznerProject, ...] = ()
     hcloud_endpoint: str = "https://api.hetzner.cloud/v1"
     cloudflare_api_token: SecretStr
     cloudflare_base_url: str = "https://api.cloudflare.com/client/v4"
@@ -94,14 +126,34 @@ class Config(BaseModel):
     # is off: it could not tell this cluster's orphans from another cluster's live servers.
     cluster_id: str | None = None
     orphan_grace_seconds: Annotated[float, Field(ge=0)] = 3600.0
+    # This operator's shard (clawhost.dev/shard label value); the default shard also owns unlabelled
+    # instances and any whose label names none of `shards` (the other shards of the cluster).
+    shard: Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")] = DEFAULT_SHARD
+    shards: tuple[str, ...] = ()
 
-    _csv = field_validator("managed_zones", "ssh_source_ranges", "watch_namespaces", mode="before")(
-        _split_csv
-    )
+    # The channel to running servers (docs/channel.md): the operator's SSH private key (a mounted Secret;
+    # its .pub beside it, or derived), the ranges the operator connects from (the key is accepted from
+    # those only; empty: CLAWHOST_SSH_SOURCE_RANGES), the servers' SSH port and how long one request may
+    # take (an OpenClaw update with its backup is the longest). No key: no channel.
+    channel_ssh_key_file: str | None = None
+    channel_source_ranges: tuple[str, ...] = ()
+    channel_port: Annotated[int, Field(ge=1, le=65535)] = 22
+    channel_timeout_seconds: Annotated[float, Field(gt=0)] = 900.0
+
+    _csv = field_validator(
+        "managed_zones",
+        "ssh_source_ranges",
+        "watch_namespaces",
+        "channel_source_ranges",
+        "shards",
+        mode="before",
+    )(_split_csv)
 
     @field_validator("hcloud_token", "cloudflare_api_token")
     @classmethod
-    def _token_not_blank(cls, value: SecretStr) -> SecretStr:
+    def _token_not_blank(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
         if not value.get_secret_value().strip():
             raise ValueError("must not be empty")
         return SecretStr(value.get_secret_value().strip())
@@ -111,7 +163,7 @@ class Config(BaseModel):
     def _zones_lower(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(zone.lower().rstrip(".") for zone in value)
 
-    @field_validator("ssh_source_ranges")
+    @field_validator("ssh_source_ranges", "channel_source_ranges")
     @classmethod
     def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for cidr in value:
@@ -148,6 +200,29 @@ class Config(BaseModel):
         return value
 
     @model_validator(mode="after")
+    def _projects_named_once(self) -> Config:
+        if self.hcloud_token is None and not self.hetzner_projects:
+            raise ValueError("HCLOUD_TOKEN (or its _FILE variant) is required")
+        names = [project.name for project in self.projects()]
+        if len(set(names)) != len(names):
+            raise ValueError(
+                f"{PROJECTS_VAR}: project names must be unique ({DEFAULT_PROJECT!r} is HCLOUD_TOKEN's)"
+            )
+        return self
+
+    def projects(self) -> tuple[HetznerProject, ...]:
+        """Every Hetzner project, HCLOUD_TOKEN's (`default`) first: instances without status.project
+        (placed before projects existed) have their servers there."""
+        listed = tuple(
+            p.model_copy(update={"endpoint": p.endpoint or self.hcloud_endpoint})
+            for p in self.hetzner_projects
+        )
+        if self.hcloud_token is None:
+            return listed
+        default = HetznerProject(name=DEFAULT_PROJECT, token=self.hcloud_token, endpoint=self.hcloud_endpoint)
+        return (default, *listed)
+
+    @model_validator(mode="after")
     def _default_is_safe(self) -> Config:
         try:
             check_version(self.default_openclaw_version, self.min_openclaw_version)
@@ -174,6 +249,13 @@ def load_config(environ: Mapping[str, str]) -> Config:
             raw[ENV_FIELDS[var]] = Path(path).read_text(encoding="utf-8").strip()
         except OSError as exc:
             problems.append(f"{file_var}: cannot read {path}: {exc.strerror}")
+    raw.pop("hetzner_projects", None)
+    if environ.get(PROJECTS_VAR, "").strip():
+        raw["hetzner_projects"] = _projects(environ[PROJECTS_VAR], problems)
+    elif "hcloud_token" not in raw and not any(p.startswith("HCLOUD_TOKEN") for p in problems):
+        problems.append(
+            f"HCLOUD_TOKEN (or its _FILE variant) is required, unless {PROJECTS_VAR} names projects"
+        )
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
@@ -182,6 +264,46 @@ def load_config(environ: Mapping[str, str]) -> Config:
     if problems or config is None:
         raise ConfigError("invalid operator configuration:\n  " + "\n  ".join(problems))
     return config
+
+
+def _projects(text: str, problems: list[str]) -> list[dict[str, object]]:
+    """`[{"name": "eu-a", "tokenFile": "/etc/...", "serverQuota": 500, "concurrency": 16,
+    "locations": ["fsn1"], "endpoint": "..."}]`; each token is read from its file, never from the variable."""
+    try:
+        entries = json.loads(text)
+    except ValueError:
+        problems.append(f"{PROJECTS_VAR}: is not JSON")
+        return []
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        problems.append(f"{PROJECTS_VAR}: must be a JSON list of objects")
+        return []
+    projects = []
+    for index, entry in enumerate(entries):
+        where = f"{PROJECTS_VAR}[{index}]"
+        entry = dict(entry)
+        if "token" in entry:
+            problems.append(f"{where}: a token belongs in a mounted file (tokenFile), not in the variable")
+            continue
+        path = entry.pop("tokenFile", None)
+        if not isinstance(path, str) or not path:
+            problems.append(f"{where}.tokenFile is required")
+            continue
+        try:
+            entry["token"] = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            problems.append(f"{where}.tokenFile: cannot read {path}: {exc.strerror}")
+            continue
+        try:
+            HetznerProject.model_validate(entry)
+        except ValidationError as exc:
+            for error in exc.errors(include_input=False, include_url=False):
+                loc = ".".join(str(part) for part in error.get("loc", ()))
+                problems.append(
+                    f"{where}.{loc}: {str(error.get('msg', 'invalid')).removeprefix('Value error, ')}"
+                )
+            continue
+        projects.append(entry)
+    return projects
 
 
 def _describe(error: Mapping[str, object]) -> str:

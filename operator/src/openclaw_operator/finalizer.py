@@ -3,7 +3,10 @@ that vanished from the API without our finalizer is cleaned up in the background
 
 Deletion never stalls: a provider that refuses is asked again, slowly, because a finalizer that gave up
 would leave a resource nobody can delete. What to do is decided by `reconcile/delete.py` over a fresh look
-at everything the instance owns; the actuator carries it out.
+at everything the instance owns; the actuator carries it out. Its servers are looked for in its
+status.project, or in every project when none is recorded (it vanished before placement was written, or
+the orphan sweep found it; the actuator sends each server's writes to the project that holds it), and so
+are its hibernation snapshots.
 """
 
 from __future__ import annotations
@@ -11,12 +14,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable
 
 from openclaw_operator import api, metrics
 from openclaw_operator.actuator import Actuator, PostEvent
 from openclaw_operator.config import Config
+from openclaw_operator.kube import KubeClient, KubeUnavailable
 from openclaw_operator.observe import Observer
 from openclaw_operator.passes import InstanceBook, InstanceMemory, PassResult
+from openclaw_operator.projects import ProjectPool, single_project
 from openclaw_operator.providers.app import AppHealth
 from openclaw_operator.providers.errors import Failure, FailureKind
 from openclaw_operator.reconcile.delete import plan_delete
@@ -36,9 +42,13 @@ class Finalizer:
         book: InstanceBook,
         gauges: metrics.InstanceGauges,
         post: PostEvent,
+        projects: ProjectPool | None = None,
+        kube: Callable[[], KubeClient] | None = None,
     ) -> None:
         self.config = config
+        self._kube = kube
         self.observer = observer
+        self.projects = projects or single_project(actuator.hetzner, observer)
         self.actuator = actuator
         self.app_health = app_health
         self.book = book
@@ -61,6 +71,8 @@ class Finalizer:
 
     async def _clean_up(self, instance: api.OpenClawInstance) -> None:
         try:
+            if await self._still_exists(instance):
+                return
             while True:
                 result = await self.finalize(instance)
                 if result.done:
@@ -68,6 +80,33 @@ class Finalizer:
                 await asyncio.sleep(result.requeue or self.config.action_poll_seconds)
         finally:
             self.book.vanished.pop(instance.metadata.uid, None)
+
+    async def _still_exists(self, instance: api.OpenClawInstance) -> bool:
+        """A watch also reports an instance as deleted when its shard label moved it out of this shard's
+        selector: the apiserver, asked directly, has the last word before anything is deleted."""
+        meta = instance.metadata
+        while self._kube is not None:
+            try:
+                exists = await self._kube().instance_exists(meta.namespace, meta.name, meta.uid)
+            except KubeUnavailable as exc:
+                log.warning(
+                    "cannot tell whether %s/%s still exists (%s); asking again",
+                    meta.namespace,
+                    meta.name,
+                    exc,
+                )
+                await asyncio.sleep(self.config.resync_interval_seconds / 10)
+                continue
+            if exists:
+                log.warning(
+                    "%s/%s left this shard's watch but still exists (its %s label changed); its server is "
+                    "left alone",
+                    meta.namespace,
+                    meta.name,
+                    api.SHARD_LABEL,
+                )
+            return exists
+        return False
 
     async def finalize(self, instance: api.OpenClawInstance) -> PassResult:
         uid = instance.metadata.uid
@@ -77,7 +116,9 @@ class Finalizer:
             memory.status = result.status
             if result.done:
                 self.book.finished(uid)
-                self.observer.forget(uid)
+                self.projects.created(uid)  # no longer pending anywhere
+                for project in self.projects:
+                    project.observer.forget(uid)
                 self.app_health.forget(uid)
                 self.gauges.set(uid, None)
             else:
@@ -88,10 +129,14 @@ class Finalizer:
         uid, status = instance.metadata.uid, instance.status
         deleting = StatusDelta(phase=api.Phase.DELETING).applied_to(status)
         try:
-            action = await self.observer.action(status.action.id) if status.action is not None else None
-            servers = tuple(await self.observer.servers_owned_by(uid))
+            known = status.project is not None and self.projects.known(status.project)
+            home = self.projects.get(status.project) if known else None
+            polled = (home or self.projects.first).observer
+            action = await polled.action(status.action.id) if status.action is not None else None
+            searched = [home] if home is not None else list(self.projects)
+            servers = tuple([s for p in searched for s in await p.observer.servers_owned_by(uid)])
             records = tuple(await self.observer.records_owned_by(uid))
-            snapshots = tuple(await self.observer.snapshots_owned_by(uid))
+            snapshots = tuple([s for p in searched for s in await p.observer.snapshots_owned_by(uid)])
             plan = plan_delete(instance.spec.deletion_policy, servers, records, action, snapshots)
             if action is not None and action.status != ActionStatus.RUNNING:
                 deleting = StatusDelta(action=None).applied_to(deleting)

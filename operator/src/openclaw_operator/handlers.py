@@ -32,6 +32,7 @@ from typing import Any
 import kopf
 
 from openclaw_operator import api
+from openclaw_operator.reconcile import shards
 from openclaw_operator.reconciler import PassResult, status_patch
 from openclaw_operator.runtime import Runtime
 
@@ -71,6 +72,10 @@ def configure_settings(settings: kopf.OperatorSettings) -> None:
 @kopf.on.startup(id="startup", registry=REGISTRY)
 async def startup(settings: kopf.OperatorSettings, memo: Runtime, **_: Any) -> None:
     configure_settings(settings)
+    # This shard's instances only, filtered by the apiserver (reconcile/shards.py).
+    selector = shards.label_selector(memo.config.shard, memo.config.shards)
+    if selector is not None:
+        settings.watching.label_selectors[api.GROUP, api.PLURAL] = selector
     await memo.start()
 
 

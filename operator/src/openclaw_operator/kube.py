@@ -84,6 +84,24 @@ class KubeClient:
             raise SecretUnavailable(f"key {key!r} of {what} is empty")
         return SecretStr(value)
 
+    async def instance_exists(self, namespace: str, name: str, uid: str) -> bool:
+        """Whether the instance (that very uid) still exists: one LIST by name, which the `list` Kopf
+        needs already covers (no `get` rule)."""
+        what = f"{api.PLURAL} {namespace}/{name}"
+
+        def read() -> bool:
+            page: Any = self._custom.list_namespaced_custom_object(
+                api.GROUP,
+                api.VERSION,
+                namespace,
+                api.PLURAL,
+                field_selector=f"metadata.name={name}",
+                _request_timeout=TIMEOUT,
+            )
+            return any(item["metadata"]["uid"] == uid for item in page.get("items", []))
+
+        return await self._call(what, read)
+
     async def instance_uids(self, namespaces: tuple[str, ...]) -> frozenset[str]:
         """The uid of every OpenClawInstance in `namespaces` (empty: all), from consistent LISTs read in
         pages. Any failure raises: a partial answer would make live instances look deleted."""

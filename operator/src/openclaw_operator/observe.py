@@ -1,10 +1,11 @@
 """The shared observer: the providers' state for every instance at O(1) API cost.
 
-Once per resync interval it lists all managed servers (one label-selected, paginated list) and all
-records of each managed zone, and every reconcile pass reads from that snapshot: in steady state there
-are no per-instance requests at all. Writes update the snapshot in place (a journal replays them over a
-list that was already in flight), in-flight actions are polled in one batched GET /actions?id=..&id=..,
-and only a server that is between states is fetched on its own.
+Once per resync interval it lists all managed servers (one label-selected, paginated list), the managed
+firewall (one label-selected list for the fleet) and all records of each managed zone, and every
+reconcile pass (and the fleet's firewall plan, managed_firewall.py) reads from that snapshot: in steady
+state there are no per-instance requests at all. Writes update the snapshot in place (a journal replays
+them over a list that was already in flight), in-flight actions are polled in one batched
+GET /actions?id=..&id=.., and only a server that is between states is fetched on its own.
 
 After each list the observer compares what every instance would see with the previous list and tells
 the scheduler which instances' view changed, so drift (a server deleted or powered off, a record edited)
@@ -22,8 +23,8 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterable, KeysView
+from dataclasses import dataclass, field, replace
 from typing import Generic, Protocol, TypeVar
 
 from openclaw_operator.providers.cloudflare import CloudflareProvider
@@ -33,6 +34,8 @@ from openclaw_operator.reconcile.model import (
     UNKNOWN_TYPE,
     ActionObservation,
     ActionStatus,
+    FirewallObservation,
+    FirewallRuleSpec,
     RecordObservation,
     ServerObservation,
     ServerTypeInfo,
@@ -205,6 +208,7 @@ class Observer:
         self._actions: dict[int, tuple[float, ActionObservation]] = {}
         self._wanted_actions: set[int] = set()
         self._types: dict[str, ServerTypeInfo] = {}
+        self._firewall: FirewallObservation | None = None
         self._tracked: dict[str, str] = {}  # uid -> hostname, for views and wake-ups
         self._views: dict[str, str] = {}
         self.on_change: Callable[[str], None] = lambda uid: None  # the pass scheduler's wake-up
@@ -241,8 +245,14 @@ class Observer:
         period = max(self.resync_interval - 1.25 * took, self.resync_interval / 2)
         return max(0.0, period - took)
 
+    @property
+    def listed_at(self) -> float:
+        """When the newest successful listing started (-inf before the first)."""
+        return self._lists.completed_start
+
     async def _list_everything(self, started: float) -> None:
         servers = await self.hetzner.list_servers()
+        firewall = await self._list_firewall()  # after the servers: a listing that fails, fails first there
         snapshots = await self.hetzner.list_snapshots() if self._snapshots_wanted() else None
         zones: dict[str, Zone | None] = {}
         records = _RecordBook()
@@ -263,6 +273,7 @@ class Observer:
             self._snapshot_seen = {snapshot.id: started for snapshot in snapshots}
             self._snapshots_listed = True
         self._zones = zones
+        self._firewall = firewall
         self._journal.replay_after(started)
 
     def _snapshots_wanted(self) -> bool:
@@ -270,6 +281,16 @@ class Observer:
         instance may hibernate or a snapshot of ours exists: a fleet without Hibernate pays nothing for
         it. Every snapshot this process makes is in the book from its create on (journal)."""
         return not self._snapshots_listed or bool(self._hibernating) or bool(self._snapshots.by_id)
+
+    async def _list_firewall(self) -> FirewallObservation | None:
+        """The firewall named like the managed one: ours by the label selector (one request), else,
+        only when that shows none by the name, whoever's holds the name (a foreign one must be seen to be
+        left alone: creating ours would only be refused)."""
+        labelled = await self.hetzner.list_firewalls(naming.MANAGED_SELECTOR)
+        named = [firewall for firewall in labelled if firewall.name == naming.FIREWALL_NAME]
+        if named:
+            return named[0]
+        return await self.hetzner.firewall_by_name(naming.FIREWALL_NAME)
 
     # --- instance views ------------------------------------------------------------------------------
     def track(self, uid: str, hostname: str, hibernating: bool = False) -> None:
@@ -314,9 +335,24 @@ class Observer:
         owned = [s for s in self._snapshots.labelled(uid) if naming.owned_by(s.labels, uid)]
         return tuple(sorted(owned, key=lambda s: s.id))
 
+    def snapshot_ids(self) -> KeysView[int]:
+        """The snapshot ids of the latest listing, with the local writes since (a live view)."""
+        return self._snapshots.by_id.keys()
+
     def listed_snapshots(self) -> list[SnapshotObservation]:
         """Every snapshot with our managed-by label in the latest listing (read-only; the orphan sweep)."""
         return list(self._snapshots.by_id.values())
+
+    def server_ids(self) -> KeysView[int]:
+        """The ids in the latest listing, with the local writes since (a live view, not a copy)."""
+        return self._servers.by_id.keys()
+
+    def server_count(self) -> int:
+        return len(self._servers.by_id)
+
+    def firewall(self) -> FirewallObservation | None:
+        """The managed firewall as last listed, with our writes since (None: no firewall has the name)."""
+        return self._firewall
 
     def zone(self, name: str | None) -> Zone | None:
         return self._zones.get(name) if name else None
@@ -449,6 +485,32 @@ class Observer:
     def record_gone(self, record: RecordObservation) -> None:
         def apply() -> None:
             self._records.drop(record)
+
+        self._journal.add(self._clock(), apply)
+
+    def firewall_seen(self, firewall: FirewallObservation) -> None:
+        def apply() -> None:
+            self._firewall = firewall
+
+        self._journal.add(self._clock(), apply)
+
+    def firewall_changed(
+        self,
+        firewall_id: int,
+        rules: tuple[FirewallRuleSpec, ...] | None = None,
+        selector: str | None = None,
+    ) -> None:
+        """Our write to the firewall, replayed only if a listing still shows that firewall."""
+
+        def apply() -> None:
+            current = self._firewall
+            if current is None or current.id != firewall_id:
+                return
+            if rules is not None:
+                current = replace(current, rules=rules)
+            if selector is not None and selector not in current.selectors:
+                current = replace(current, selectors=(*current.selectors, selector))
+            self._firewall = current
 
         self._journal.add(self._clock(), apply)
 

@@ -4,6 +4,13 @@
 actuator (actuator.py: provider writes) and the finalizer (finalizer.py: deletion). Nothing here imports
 Kopf: events go out through the `post` callback and requeues are returned, so handlers.py owns the
 framework.
+
+Before anything is created the instance is placed in a Hetzner project (projects.py, reconcile/placement.py)
+and status.project records it. With several projects that is a pass of its own, which writes only status:
+server names are unique per project only, so the project must be on record before the create, or a crash
+between the create and the status write could be followed by a create in another project. Ownership
+labels are the second line: an instance without status.project adopts the project whose listing holds a
+server it owns (an instance from before projects, or one whose status write was lost).
 """
 
 from __future__ import annotations
@@ -23,11 +30,12 @@ from openclaw_operator.finalizer import Finalizer
 from openclaw_operator.kube import KubeClient
 from openclaw_operator.observe import Observer
 from openclaw_operator.passes import InstanceBook, InstanceMemory, PassResult
+from openclaw_operator.projects import ProjectPool, single_project
 from openclaw_operator.providers.app import AppHealth
 from openclaw_operator.providers.cloudflare import CloudflareProvider
 from openclaw_operator.providers.errors import Failure, FailureKind
 from openclaw_operator.providers.hetzner import HetznerProvider
-from openclaw_operator.reconcile import naming
+from openclaw_operator.reconcile import naming, shards
 from openclaw_operator.reconcile.failures import is_frozen, status_after_failure
 from openclaw_operator.reconcile.instance import decide
 from openclaw_operator.reconcile.model import (
@@ -38,7 +46,9 @@ from openclaw_operator.reconcile.model import (
     PlanSettings,
     Situation,
     SnapshotObservation,
+    StatusDelta,
 )
+from openclaw_operator.reconcile.placement import location_candidates
 from openclaw_operator.reconcile.server import needs_fresh_server
 
 __all__ = ["PassResult", "PostEvent", "Reconciler", "first_ready", "status_patch"]
@@ -56,16 +66,20 @@ class Reconciler:
         kube: Callable[[], KubeClient],
         post: PostEvent,
         app_health: AppHealth,
+        projects: ProjectPool | None = None,
     ) -> None:
         self.config = config
-        self.observer = observer
+        self.observer = observer  # lists the Cloudflare zones (and the first project's servers)
+        self.projects = projects or single_project(hetzner, observer)
         self.app_health = app_health
         self._post = post
         self._rng = random.Random()
         self.book = InstanceBook()
         self.gauges = metrics.InstanceGauges()
-        self.actuator = Actuator(config, observer, hetzner, cloudflare, kube, post)
-        self.finalizer = Finalizer(config, observer, self.actuator, app_health, self.book, self.gauges, post)
+        self.actuator = Actuator(config, observer, hetzner, cloudflare, kube, post, self.projects)
+        self.finalizer = Finalizer(
+            config, observer, self.actuator, app_health, self.book, self.gauges, post, self.projects, kube
+        )
         self.settings = PlanSettings(
             managed_zones=config.managed_zones,
             default_openclaw_version=config.default_openclaw_version,
@@ -74,6 +88,7 @@ class Reconciler:
             shutdown_timeout=config.shutdown_timeout_seconds,
             poll=config.action_poll_seconds,
             cluster=config.cluster_id,
+            channel=self.actuator.channel is not None,
         )
 
     async def close(self, grace: float) -> None:
@@ -127,6 +142,11 @@ class Reconciler:
         self.observer.track(instance.metadata.uid, instance.spec.hostname, hibernating)
         status = instance.status
         try:
+            status, placed_only = await self._place(instance)
+            if placed_only:  # recorded before the create: the next pass creates, in that project
+                memory.failures = 0
+                return PassResult(status, 0.0), "placed"
+            instance = instance.model_copy(update={"status": status})
             decision = decide(await self._situation(instance))
             status = decision.status
             for note in decision.notes:
@@ -147,23 +167,71 @@ class Reconciler:
         status = status_after_failure(instance, status, failure, api.now())
         return PassResult(status, delay), failure.kind.value
 
+    async def _place(self, instance: api.OpenClawInstance) -> tuple[api.InstanceStatus, bool]:
+        """The status with status.shard and status.project set, and whether this pass only placed it."""
+        status, spec, uid = instance.status, instance.spec, instance.metadata.uid
+        refused = shards.refusal(self.config.shard, status.shard)
+        if refused is not None:  # its label moved without admission stopping it (reconcile/shards.py)
+            raise Failure(FailureKind.STALLED, "ShardMismatch", refused)
+        if status.shard is None and self.config.shards:  # unsharded, there is no other shard to refuse
+            status = StatusDelta(shard=self.config.shard).applied_to(status)
+        if status.project is not None:
+            if not self.projects.known(status.project):
+                message = (
+                    f"status.project names Hetzner project {status.project}, which this operator does not "
+                    "hold; add it to CLAWHOST_HETZNER_PROJECTS again"
+                )
+                raise Failure(FailureKind.STALLED, "UnknownProject", message)
+            return status, False
+        for project in self.projects:
+            await project.observer.ensure_fresh()
+        # No status.project means the first project (every instance from before projects lives there), so
+        # nothing is written for those: an upgrade must not patch the status of every instance at once.
+        owned = self.projects.owner_of(uid)
+        if owned is not None:
+            if owned[0] is self.projects.first:
+                return status, False
+            return StatusDelta(project=owned[0].name).applied_to(status), False
+        if status.server_id is not None:  # it had a server, in the first project: a new one goes there too
+            return status, False
+        if status.hibernation is not None:  # its snapshot is in the first project: the restore goes there
+            return status, False
+        requested = status.location or spec.location.value
+        allowed = (requested,) if status.location else location_candidates(requested, spec.location_policy)
+        placement = self.projects.place(uid, allowed)
+        if placement.project is None:
+            raise Failure(FailureKind.WAITING, "NoProjectCapacity", placement.message)
+        if len(self.projects) == 1:
+            return status, False  # names are unique within the one project: a crash is adopted there
+        self._post(instance, Note("Normal", "Placed", placement.message))
+        return StatusDelta(project=placement.project).applied_to(status), True
+
     async def _situation(self, instance: api.OpenClawInstance) -> Situation:
         observer, spec, status = self.observer, instance.spec, instance.status
         uid = instance.metadata.uid
         await observer.ensure_fresh()
-        server = observer.server_for(uid, status.server_id)
+        servers = self.projects.get(status.project).observer  # _place made sure the project is known
+        if servers is not observer:
+            # Its listing wakes the instance when its server changes, and lists snapshots while it may
+            # hibernate (its snapshots are in its project).
+            servers.track(uid, spec.hostname, spec.suspend_mode == api.SuspendMode.HIBERNATE)
+            await servers.ensure_fresh()
+        server = servers.server_for(uid, status.server_id)
+        # Placement counts the instances placed in a project whose server is not made yet (also those
+        # placed before a restart), so that a burst cannot overshoot a project's quota.
+        self.projects.pending(uid, self.projects.get(status.project).name, server is None)
         action = None
         if status.action is not None:
-            action = await observer.action(status.action.id)
+            action = await servers.action(status.action.id)
             finished = action is not None and action.status != ActionStatus.RUNNING
             if finished and server is not None:
-                server = await observer.fresh_server(server.id, force=True)
+                server = await servers.fresh_server(server.id, force=True)
         elif server is not None and needs_fresh_server(status, server):
-            server = await observer.fresh_server(server.id)
-        snapshots = await self._snapshots(uid, action)
+            server = await servers.fresh_server(server.id)
+        snapshots = await self._snapshots(servers, uid, action)
         desired_type = None
         if server is not None and server.server_type != spec.server_type:
-            desired_type = await observer.server_type(spec.server_type)
+            desired_type = await servers.server_type(spec.server_type)
         zone_name = naming.zone_for(spec.hostname, spec.dns.zone, self.config.managed_zones)
         app = None
         if self.config.app_ready_check and server is not None and not spec.suspended:
@@ -181,12 +249,15 @@ class Reconciler:
             snapshots=snapshots,
         )
 
-    async def _snapshots(self, uid: str, action: ActionObservation | None) -> tuple[SnapshotObservation, ...]:
-        """This instance's snapshots; one still being created is looked at again, since hibernation waits
+    async def _snapshots(
+        self, observer: Observer, uid: str, action: ActionObservation | None
+    ) -> tuple[SnapshotObservation, ...]:
+        """This instance's snapshots, from the observer of its Hetzner project (where its server is and
+        its snapshot was taken); one still being created is looked at again, since hibernation waits
         for it: at once when its create_image action is over, and at most once per poll when no action
         is recorded (a crash lost it). While the action runs, the batched action poll says when it is
         done, and a GET per image and poll would cost a mass suspension its rate limit."""
-        snapshots = self.observer.snapshots_for(uid)
+        snapshots = observer.snapshots_for(uid)
         if action is not None and action.status == ActionStatus.RUNNING:
             return snapshots
         done = action is not None and action.command == "create_image"
@@ -194,8 +265,8 @@ class Reconciler:
             return snapshots
         for snapshot in snapshots:
             if snapshot.status == ImageStatus.CREATING:
-                await self.observer.fresh_snapshot(snapshot.id, force=done)
-        return self.observer.snapshots_for(uid)
+                await observer.fresh_snapshot(snapshot.id, force=done)
+        return observer.snapshots_for(uid)
 
 
 def first_ready(before: api.InstanceStatus, after: api.InstanceStatus) -> bool:

@@ -8,13 +8,17 @@ one observer and one schedule.
 from __future__ import annotations
 
 import asyncio
+import functools
 
 import kopf
 
+from openclaw_operator import api
 from openclaw_operator.config import Config
 from openclaw_operator.events import post_event
 from openclaw_operator.kube import KubeClient, KubeUnavailable
+from openclaw_operator.managed_firewall import ManagedFirewall
 from openclaw_operator.observe import Observer
+from openclaw_operator.projects import Project, ProjectPool, limiter_name
 from openclaw_operator.providers.app import AppHealth
 from openclaw_operator.providers.cloudflare import CloudflareProvider
 from openclaw_operator.providers.hetzner import HetznerProvider
@@ -25,16 +29,16 @@ from openclaw_operator.sweep import OrphanSweep
 
 
 class Runtime:
-    """One limiter per credential, the clients, the observer, the schedule, the reconciler, the sweep.
+    """One limiter per credential, the clients, the observers, the schedule, the reconciler, and per
+    project the managed firewall and the orphan sweep (both after each of that project's listings).
 
-    `namespaces` are the watched ones (empty: all); the orphan sweep judges only servers of those."""
+    Per Hetzner project (config.projects()) a provider with its own limiter and threads, and an observer
+    listing that project's servers; the first observer also lists the Cloudflare zones. `namespaces` are
+    the watched ones (empty: all); the orphan sweep judges only servers of those."""
 
     def __init__(self, config: Config, namespaces: tuple[str, ...] = ()) -> None:
         self.config = config
         timeout, concurrency = config.provider_timeout_seconds, config.concurrency
-        self.hetzner = HetznerProvider(
-            config.hcloud_token, config.hcloud_endpoint, RateLimiter("hetzner"), concurrency, timeout
-        )
         self.cloudflare = CloudflareProvider(
             config.cloudflare_api_token,
             config.cloudflare_base_url,
@@ -42,15 +46,27 @@ class Runtime:
             concurrency,
             timeout,
         )
-        self.observer = Observer(
-            self.hetzner,
-            self.cloudflare,
-            config.managed_zones,
-            config.resync_interval_seconds,
-            config.action_poll_seconds,
-        )
         self.schedule = PassSchedule(config.resync_interval_seconds)
-        self.observer.on_change = self.schedule.wake
+        projects = []
+        for index, settings in enumerate(config.projects()):
+            provider = HetznerProvider(
+                settings.token,
+                settings.endpoint or config.hcloud_endpoint,
+                RateLimiter(limiter_name(settings.name)),
+                settings.concurrency or concurrency,
+                timeout,
+            )
+            observer = Observer(
+                provider,
+                self.cloudflare,
+                config.managed_zones if index == 0 else (),  # records are listed once, by the first
+                config.resync_interval_seconds,
+                config.action_poll_seconds,
+            )
+            observer.on_change = self.schedule.wake
+            projects.append(Project(settings, provider, observer))
+        self.projects = ProjectPool(projects)
+        self.hetzner, self.observer = self.projects.first.provider, self.projects.first.observer
         self.app_health = AppHealth(
             config.app_health_url, config.resync_interval_seconds, config.action_poll_seconds
         )
@@ -63,20 +79,39 @@ class Runtime:
             self.kube,
             post_event,
             self.app_health,
+            self.projects,
         )
-        self.sweep: OrphanSweep | None = None
-        if config.cluster_id is not None:  # without it, another cluster's servers would look orphaned
-            self.sweep = OrphanSweep(
-                self.observer,
-                self.kube,
-                self.reconciler.vanished,
-                config.cluster_id,
-                config.orphan_grace_seconds,
-                namespaces,
+        self.firewalls = self.reconciler.actuator.firewalls
+        self.firewall = self.reconciler.actuator.firewall
+        self.sweeps: list[OrphanSweep] = []
+        for project in self.projects:
+            sweep: OrphanSweep | None = None
+            if config.cluster_id is not None:  # without it, another cluster's servers would look orphaned
+                sweep = OrphanSweep(
+                    project.observer,
+                    self.kube,
+                    functools.partial(self._vanished_in, project.name),
+                    config.cluster_id,
+                    config.orphan_grace_seconds,
+                    namespaces,
+                )
+                self.sweeps.append(sweep)
+            project.observer.on_listed = functools.partial(
+                self._after_listing, self.firewalls[project.name], sweep
             )
-            self.observer.on_listed = self.sweep.after_listing
+        self.sweep = self.sweeps[0] if self.sweeps else None
         self._stop = asyncio.Event()
-        self._loop: asyncio.Task[None] | None = None
+        self._loops: list[asyncio.Task[None]] = []
+
+    def _vanished_in(self, project: str, instance: api.OpenClawInstance) -> None:
+        """An orphan of `project`'s listing: its finalizer looks there (the instance's status is gone)."""
+        self.reconciler.vanished(instance.model_copy(update={"status": api.InstanceStatus(project=project)}))
+
+    @staticmethod
+    def _after_listing(firewall: ManagedFirewall, sweep: OrphanSweep | None) -> None:
+        firewall.after_listing()
+        if sweep is not None:
+            sweep.after_listing()
 
     def __copy__(self) -> Runtime:
         return self  # Kopf copies the memo per resource; all of them share this one
@@ -92,19 +127,24 @@ class Runtime:
         return self._kube
 
     async def start(self) -> None:
-        self._loop = asyncio.create_task(self.observer.run(self._stop), name="observer")
+        self._loops = [
+            asyncio.create_task(project.observer.run(self._stop), name=f"observer {project.name}")
+            for project in self.projects
+        ]
 
     async def stop(self) -> None:
         self._stop.set()
-        if self.sweep is not None:
-            await self.sweep.close()
+        for sweep in self.sweeps:
+            await sweep.close()
+        for firewall in self.firewalls.values():
+            await firewall.close()
         # Kopf may still run timers after its cleanup handlers: no pass starts from here on, and the
         # ones in flight finish before their HTTP sessions close under them.
         await self.reconciler.close(grace=self.config.provider_timeout_seconds)
-        if self._loop is not None:
-            await asyncio.gather(self._loop, return_exceptions=True)
+        await asyncio.gather(*self._loops, return_exceptions=True)
         await self.cloudflare.close()
-        self.hetzner.close()
+        for project in self.projects:
+            project.provider.close()
         await self.app_health.close()
         if self._kube is not None:
             await self._kube.close()

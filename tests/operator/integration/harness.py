@@ -109,10 +109,15 @@ class Stage:
         env.update(extra)
         return env
 
-    def start_operator(self, *args: str, crash_after: str | None = None, **extra: str) -> OperatorProcess:
+    def start_operator(
+        self, *args: str, crash_after: str | None = None, without: tuple[str, ...] = (), **extra: str
+    ) -> OperatorProcess:
         """`crash_after` (`create_server`, `delete_record:2`, ...): the operator exits with 137 right after
-        that provider write succeeded (clawhost_sandbox.crashing_operator), before status hears of it."""
+        that provider write succeeded (clawhost_sandbox.crashing_operator), before status hears of it.
+        `without`: variables of the usual environment to leave out (an operator without HCLOUD_TOKEN)."""
         env = self.operator_env(**extra)
+        for name in without:
+            env.pop(name, None)
         log_path = self.workdir / f"operator-{len(self.operators)}.log"
         command = [str(OPERATOR)]
         if crash_after is not None:

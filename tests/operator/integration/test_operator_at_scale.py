@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 
 import pytest
 
@@ -15,6 +16,7 @@ pytestmark = pytest.mark.controlplane
 # The shared listings; GET /images (our snapshots) at a first listing and while Hibernate is in use.
 LIST_CALLS = {
     ("GET", "/servers"),
+    ("GET", "/firewalls"),  # the managed firewall, one request per listing for the fleet
     ("GET", "/images"),
     ("GET", "/zones"),
     ("GET", "/zones/{zone_id}/dns_records"),
@@ -44,6 +46,10 @@ def test_steady_state_costs_only_list_calls(stage: Stage) -> None:
     later = stage.requests_since(*marks)
     kinds = {(method, template) for _, method, template, _ in later}
     assert kinds <= LIST_CALLS, kinds  # no per-instance GETs, no writes
+    count = Counter((method, template) for _, method, template, _ in later)
+    assert 0 < count["GET", "/firewalls"] <= count["GET", "/servers"], (
+        count
+    )  # one a listing, none per instance
     lists = [entry for entry in later if entry[1:3] == ("GET", "/servers")]
     assert 2 <= len(lists) <= 5, lists  # about one list per interval for all 50, not one per instance
     assert len(stage.servers()) == 50

@@ -115,3 +115,46 @@ def test_record_owner_and_ipv6() -> None:
     assert naming.record_owner("something else") is None and naming.record_owner(None) is None
     assert naming.ipv6_address("2001:db8:1::/64") == "2001:db8:1::1"
     assert naming.ipv6_address(None) is None
+
+
+def test_hetzner_projects_from_secret_files(tmp_path: Path) -> None:
+    (tmp_path / "a").write_text("token-a\n")
+    (tmp_path / "b").write_text("token-b")
+    projects = (
+        f'[{{"name": "eu-a", "tokenFile": "{tmp_path / "a"}", "serverQuota": 2, "concurrency": 4,'
+        f' "locations": ["fsn1", "nbg1"]}}, {{"name": "eu-b", "tokenFile": "{tmp_path / "b"}"}}]'
+    )
+    config = load_config({**MINIMAL, "CLAWHOST_HETZNER_PROJECTS": projects})
+    default, a, b = config.projects()
+    assert [p.name for p in (default, a, b)] == ["default", "eu-a", "eu-b"]  # HCLOUD_TOKEN's comes first
+    assert default.token.get_secret_value() == "h-secret-1"
+    assert (a.token.get_secret_value(), a.server_quota, a.concurrency) == ("token-a", 2, 4)
+    assert a.locations == (api.Location.FSN1, api.Location.NBG1)
+    assert b.endpoint == config.hcloud_endpoint and b.server_quota is None and b.locations == ()
+    assert "token-a" not in repr(config)
+    without_default = {k: v for k, v in MINIMAL.items() if k != "HCLOUD_TOKEN"}
+    only = load_config({**without_default, "CLAWHOST_HETZNER_PROJECTS": projects})
+    assert [p.name for p in only.projects()] == ["eu-a", "eu-b"]
+
+
+@pytest.mark.parametrize(
+    ("projects", "fragment"),
+    [
+        ("not json", "CLAWHOST_HETZNER_PROJECTS: is not JSON"),
+        ('{"name": "a"}', "must be a JSON list of objects"),
+        ('[{"name": "a"}]', "CLAWHOST_HETZNER_PROJECTS[0].tokenFile is required"),
+        ('[{"name": "a", "token": "inline-secret"}]', "belongs in a mounted file"),
+        ('[{"name": "a", "tokenFile": "/nonexistent/x"}]', "[0].tokenFile: cannot read /nonexistent/x"),
+        ('[{"name": "Bad_Name", "tokenFile": "TOKEN"}]', "CLAWHOST_HETZNER_PROJECTS[0].name"),
+        ('[{"name": "a", "tokenFile": "TOKEN", "serverQuota": -1}]', "[0].serverQuota"),
+        ('[{"name": "a", "tokenFile": "TOKEN", "locations": ["mars"]}]', "[0].locations"),
+        ('[{"name": "default", "tokenFile": "TOKEN"}]', "project names must be unique"),
+    ],
+)
+def test_invalid_projects_are_explained(tmp_path: Path, projects: str, fragment: str) -> None:
+    (tmp_path / "t").write_text("file-secret-3")
+    with pytest.raises(ConfigError) as error:
+        load_config({**MINIMAL, "CLAWHOST_HETZNER_PROJECTS": projects.replace("TOKEN", str(tmp_path / "t"))})
+    assert fragment in str(error.value)
+    for secret in ("inline-secret", "file-secret-3", "h-secret-1"):
+        assert secret not in str(error.value)

@@ -39,7 +39,12 @@ async def test_the_runtime_is_its_own_copy_so_every_resource_shares_it() -> None
         assert runtime.sweep is None  # no CLAWHOST_CLUSTER_ID: no sweep
         with_sweep = Runtime(load_config({**ENV, "CLAWHOST_CLUSTER_ID": "prod-1"}), ("ns",))
         assert with_sweep.sweep is not None
-        assert with_sweep.observer.on_listed == with_sweep.sweep.after_listing
+        heard: list[str] = []  # after each listing: the firewall's plan, then the sweep
+        for runtime_, hooks in ((runtime, ("firewall",)), (with_sweep, ("firewall", "sweep"))):
+            for hook in hooks:
+                getattr(runtime_, hook).after_listing = lambda h=hook: heard.append(h)
+            runtime_.observer.on_listed()
+        assert heard == ["firewall", "firewall", "sweep"]
         await with_sweep.stop()
     finally:
         await runtime.stop()

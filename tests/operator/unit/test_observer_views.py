@@ -9,6 +9,7 @@ import pytest
 from openclaw_operator.observe import Observer
 from openclaw_operator.reconcile import naming
 from openclaw_operator.reconcile.model import (
+    FirewallObservation,
     ImageStatus,
     RecordObservation,
     ServerObservation,
@@ -111,6 +112,12 @@ class CountingHetzner:
     async def list_snapshots(self) -> list[SnapshotObservation]:
         self.snapshot_lists += 1
         return list(self.snapshots)
+
+    async def list_firewalls(self, label_selector: str) -> list[FirewallObservation]:
+        return []
+
+    async def firewall_by_name(self, name: str) -> FirewallObservation | None:
+        return None
 
 
 async def test_snapshots_are_listed_first_then_only_while_hibernation_is_in_use() -> None:

@@ -13,6 +13,7 @@ from openclaw_operator.reconcile.model import (
     NO_CHANGE,
     UNKNOWN_TYPE,
     ActionObservation,
+    CreateServer,
     ServerAction,
     ServerObservation,
     ServerTypeInfo,
@@ -238,7 +239,9 @@ ROWS = [
         server=replace(RUNNING, delete_protected=False, rebuild_protected=False),
         annotations={api.REINSTALL_REQUESTED_AT: "i1"},
         step="rebuild",
-        on_success=StatusDelta(last_handled_reinstall_at="i1"),
+        on_success=StatusDelta(
+            last_handled_reinstall_at="i1", applied_config_hash=None, channel_host_key=None
+        ),
     ),
     Row("backups wanted: enable", spec={"backups": True}, step="enable_backup"),
     Row("backups unwanted: disable", server=replace(RUNNING, backups=True), step="disable_backup"),
@@ -289,3 +292,30 @@ def test_power_on_after_our_own_shutdown_is_not_drift() -> None:
 )
 def test_needs_fresh_server(status: dict[str, Any], server: ServerObservation | None, fresh: bool) -> None:
     assert needs_fresh_server(api.InstanceStatus.model_validate(status), server) == fresh
+
+
+CREATE_LOCATIONS = [
+    # (spec, status, location of the create, its fallbacks)
+    ({}, {}, "fsn1", ()),
+    ({"locationPolicy": "Strict", "location": "nbg1"}, {}, "nbg1", ()),
+    ({"locationPolicy": "PreferSameRegion"}, {}, "fsn1", ("nbg1", "hel1")),
+    ({"locationPolicy": "PreferSameRegion", "location": "ash"}, {}, "ash", ()),
+    # the location it was created in is where a lost server is made again, whatever the policy
+    ({"locationPolicy": "PreferSameRegion"}, {"serverId": 5, "location": "hel1"}, "hel1", ()),
+    ({}, {"serverId": 5, "location": "fsn1"}, "fsn1", ()),
+]
+
+
+@pytest.mark.parametrize(("spec", "status", "location", "fallbacks"), CREATE_LOCATIONS)
+def test_create_location_and_fallbacks(
+    spec: dict[str, Any], status: dict[str, Any], location: str, fallbacks: tuple[str, ...]
+) -> None:
+    (step,) = plan_server(inputs(Row("x", server=None, spec=spec, status=status))).steps
+    assert isinstance(step, CreateServer)
+    assert (step.location, step.fallback_locations) == (location, fallbacks)
+
+
+def test_an_existing_server_does_not_rewrite_the_location() -> None:
+    """Only the create records status.location: an upgrade must not patch every instance's status."""
+    plan = plan_server(inputs(Row("x", server=replace(RUNNING, location="nbg1"))))
+    assert "location" not in plan.updates.changes()

@@ -1,6 +1,7 @@
 """`clawhost-sandbox sim hetzner|cloudflare`: run one provider simulator in the foreground.
 
     clawhost-sandbox sim hetzner --port 0 --token T [--time-scale 60] [--seed 1]
+        [--project NAME=TOKEN_FILE[:SERVER_LIMIT] ...] [--unavailable LOCATION/TYPE ...]
     clawhost-sandbox sim cloudflare --port 0 --token T --zone example.com [--zone example.net]
 
 The first line on stdout is `listening on <API base URL>` (port 0 picks a free port); then one line per
@@ -34,6 +35,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     hetzner.add_argument(
         "--server-limit", type=int, default=None, help="project server limit (default: none)"
+    )
+    hetzner.add_argument(
+        "--project",
+        action="append",
+        default=[],
+        metavar="NAME=TOKEN_FILE[:LIMIT]",
+        help="another project, reached with the token in TOKEN_FILE (repeatable)",
+    )
+    hetzner.add_argument(
+        "--unavailable",
+        action="append",
+        default=[],
+        metavar="LOCATION/TYPE",
+        help="no capacity for TYPE in LOCATION: creates answer resource_unavailable (repeatable)",
     )
     hetzner.set_defaults(func=_run_hetzner)
 
@@ -83,6 +98,14 @@ def _run_hetzner(args: argparse.Namespace) -> int:
         app_boot_seconds=args.app_boot_seconds,
         server_limit=args.server_limit,
     )
+    for spec in args.project:
+        name, _, rest = spec.partition("=")
+        path, _, limit = rest.partition(":")
+        token = Path(path).read_text().strip()
+        sim.add_project(name, token, server_limit=int(limit) if limit else None)
+    for spec in args.unavailable:
+        location, _, server_type = spec.partition("/")
+        sim.unavailable.add((location, server_type))
     return asyncio.run(serve(sim, args))
 
 

@@ -252,6 +252,7 @@ class RequestRecord:
     wall_time: float
     rate_limit_remaining: int | None
     fault: str | None = None  # the injected fault, if any
+    project: str | None = None  # the Hetzner project the request's token belongs to (None: no such token)
 
 
 def count_requests(log: list[RequestRecord]) -> Counter[tuple[str, str, int]]:

@@ -157,6 +157,10 @@ class SimulatorServer(ABC):
     def authorized(self, request: web.Request) -> bool:
         return request.headers.get("Authorization", "") == f"Bearer {self._token}"
 
+    def request_scope(self, request: web.Request) -> str | None:
+        """What the request's credential is scoped to (a Hetzner project), for the request log."""
+        return None
+
     # --- lifecycle ---------------------------------------------------------------------------------
     @property
     def base_url(self) -> str:
@@ -296,6 +300,7 @@ class SimulatorServer(ABC):
             time.time(),
             remaining,
             fault,
+            self.request_scope(request),
         )
         self.request_log.append(record)
         for hook in self.request_hooks:

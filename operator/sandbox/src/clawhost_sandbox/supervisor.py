@@ -43,7 +43,9 @@ from clawhost_sandbox.controlplane import (
     pid_alive,
     terminate,
 )
+from clawhost_sandbox.gateways import Gateways
 from clawhost_sandbox.hetzner.simulator import HetznerSimulator
+from clawhost_sandbox.realapp import RealAppUnavailable, install
 from clawhost_sandbox.simcore import LatencyModel, SimClock, SimulatorThread
 from openclaw_operator.api import GROUP, KIND, PLURAL, VERSION
 
@@ -147,6 +149,7 @@ class Sandbox:
     operator: subprocess.Popen[bytes]
     env: dict[str, str]
     plane_pids: list[int]
+    gateways: Gateways | None = None  # None: the simulator's stand-in app (--app stand-in)
 
     def instances(self) -> list[dict[str, Any]]:
         response = self.access.request("GET", f"/apis/{GROUP}/{VERSION}/{PLURAL}")
@@ -226,10 +229,16 @@ def _until(check: Callable[[], bool], timeout: float, what: str) -> None:
     raise RuntimeError(f"timed out waiting for {what}")
 
 
-def _start_operator(directory: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+def _start_operator(
+    directory: Path, env: Mapping[str, str], gateways: Gateways | None
+) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "openclaw_operator.cli", "run"]
+    if gateways is not None:
+        hosts = str(gateways.hosts_file)
+        command = [sys.executable, "-m", "clawhost_sandbox.named_operator", "--hosts", hosts, "run"]
     with (directory / "operator.log").open("ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "openclaw_operator.cli", "run"],
+            command,
             env={**os.environ, **env},
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -240,9 +249,21 @@ def _start_operator(directory: Path, env: Mapping[str, str]) -> subprocess.Popen
         )
 
 
-def start(directory: Path, examples: Path, time_scale: float, stack: contextlib.ExitStack) -> Sandbox:
-    """Everything, in dependency order; `stack` stops it all in reverse order."""
+def start(
+    directory: Path, examples: Path, time_scale: float, stack: contextlib.ExitStack, app: str = "real"
+) -> Sandbox:
+    """Everything, in dependency order; `stack` stops it all in reverse order. `app`: "real" runs the
+    real OpenClaw gateway behind Caddy for every running server (clawhost_sandbox.gateways), "stand-in"
+    the Hetzner simulator's health endpoint instead."""
     repo = find_repo_root(Path(__file__).parent)
+    installation = None
+    if app == "real":
+        try:
+            installation = install()
+        except RealAppUnavailable as error:
+            raise RuntimeError(
+                f"{error}\n(`--app stand-in` runs the sandbox without the real app)"
+            ) from error
     shutil.rmtree(directory / "controlplane", ignore_errors=True)  # a fresh cluster for fresh simulators
     plane = ControlPlane(directory / "controlplane")
     stack.callback(plane.stop)
@@ -261,6 +282,17 @@ def start(directory: Path, examples: Path, time_scale: float, stack: contextlib.
         token=tokens["cloudflare"], zones=zones, clock=clock, latency=LatencyModel.realistic()
     )
     stack.enter_context(SimulatorThread(hetzner, cloudflare))
+    gateways = None
+    if installation is not None:
+        gateways = Gateways(hetzner, installation, directory / "realapp")
+        stack.callback(gateways.close)
+        gateways.start()
+    app_env = (
+        # The operator's own default probe, https://{hostname}/readyz, through each server's Caddy.
+        {"SSL_CERT_FILE": str(gateways.ca_bundle)}
+        if gateways is not None
+        else {"CLAWHOST_APP_HEALTH_URL": hetzner.base_url + "/_sim/app/{server_id}/healthz"}
+    )
 
     secret_dir = directory / "secrets"
     secret_dir.mkdir(mode=0o700, exist_ok=True)
@@ -276,7 +308,7 @@ def start(directory: Path, examples: Path, time_scale: float, stack: contextlib.
             "CLOUDFLARE_API_TOKEN_FILE": str(secret_dir / "cloudflare-api-token"),
             "CLOUDFLARE_BASE_URL": cloudflare.url,
             "CLAWHOST_MANAGED_ZONES": ",".join(zones),
-            "CLAWHOST_APP_HEALTH_URL": hetzner.base_url + "/_sim/app/{server_id}/healthz",
+            **app_env,
             # Simulated time runs `time_scale` times faster; keep the operator's polling in proportion.
             "CLAWHOST_RESYNC_INTERVAL_SECONDS": str(max(5.0, 100 / time_scale)),
             "CLAWHOST_ACTION_POLL_SECONDS": "0.5",
@@ -285,6 +317,7 @@ def start(directory: Path, examples: Path, time_scale: float, stack: contextlib.
             "CLAWHOST_HEALTH_PORT": str(health_port),
             "CLAWHOST_LISTEN_ADDRESS": "127.0.0.1",
         },
+        gateways,
     )
     stack.callback(terminate, operator.pid, operator.wait, 20)
 
@@ -314,8 +347,11 @@ def start(directory: Path, examples: Path, time_scale: float, stack: contextlib.
         "SANDBOX_PID": str(os.getpid()),
         "CLAWHOST_BIN_DIR": str(access.bin_dir),
     }
+    if gateways is not None:
+        env["REALAPP_CA_FILE"] = str(gateways.ca.certificate)
+        env["REALAPP_HOSTS_FILE"] = str(gateways.hosts_file)
     _write(directory / ENV_FILE, env_text(env))
-    return Sandbox(directory, access, hetzner, cloudflare, operator, env, plane.pids())
+    return Sandbox(directory, access, hetzner, cloudflare, operator, env, plane.pids(), gateways)
 
 
 def summary(sandbox: Sandbox, table: list[Row]) -> str:
@@ -337,8 +373,28 @@ def summary(sandbox: Sandbox, table: list[Row]) -> str:
         f"Operator: {env['OPERATOR_METRICS_URL']}, log {sandbox.directory / 'operator.log'}",
         f"WHMCS: {env['WHMCS_API_SERVER']}, namespace {env['WHMCS_NAMESPACE']}, CA {env['WHMCS_CA_FILE']}",
         f"WHMCS token: {env['WHMCS_TOKEN']}",
+        *gateway_lines(sandbox),
         f"All of this, shell-sourceable: {sandbox.directory / ENV_FILE}",
     ])  # fmt: skip
+
+
+def gateway_lines(sandbox: Sandbox) -> list[str]:
+    """Per instance, the URL its real gateway answers at, and how to reach it from this machine."""
+    if sandbox.gateways is None:
+        return ["Apps: the Hetzner simulator's stand-in (--app stand-in); no real gateways"]
+    ca = sandbox.gateways.ca.certificate
+    lines = [f"Gateways (the real OpenClaw behind Caddy; certificates from the sandbox CA {ca}):"]
+    for gateway in sandbox.gateways.gateways():
+        url, name = f"https://{gateway.hostname}/", gateway.hostname
+        lines.append(
+            f"  {url}  ->  curl --cacert {ca} --resolve {name}:443:{gateway.address} {url}"
+            f"   (started in {gateway.started_seconds:.0f} s, RSS {gateway.rss_mb:.0f} MB)"
+        )
+    lines.append(
+        "  (a browser: map each name to its address in /etc/hosts and trust the CA; the gateway's page loads,"
+        " and the Control UI then asks for pairing)"
+    )
+    return lines
 
 
 def watch(sandbox: Sandbox, until_ready: bool, timeout: float, live: bool) -> list[Row]:
@@ -348,6 +404,8 @@ def watch(sandbox: Sandbox, until_ready: bool, timeout: float, live: bool) -> li
     while True:
         if sandbox.operator.poll() is not None:
             raise RuntimeError(f"the operator exited with {sandbox.operator.returncode}; see operator.log")
+        if sandbox.gateways is not None and (failed := sandbox.gateways.failures()):
+            raise RuntimeError(f"a real gateway did not come up: {next(iter(failed.values()))}")
         table = rows(sandbox.instances(), time.time())
         text = render_table(table)
         changed = render_table([Row(**{**r.__dict__, "elapsed": 0.0}) for r in table])
@@ -375,6 +433,11 @@ def configure_up(up: argparse.ArgumentParser) -> None:
     up.add_argument(
         "--timeout", type=float, default=600.0, help="seconds to wait for every example to be Ready"
     )
+    up.add_argument(
+        "--app", choices=("real", "stand-in"), default="real",
+        help="real: the real OpenClaw gateway and Caddy per running server (installs them into a cache on "
+        "first use); stand-in: the Hetzner simulator's health endpoint (the bench, machines without them)",
+    )  # fmt: skip
     up.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the detached supervisor itself
     up.set_defaults(func=_up)
 
@@ -424,7 +487,7 @@ def _serve(args: argparse.Namespace, directory: Path, live: bool) -> int:
         stack.callback(lambda: print("sandbox: stopped everything", flush=True))
         try:
             print("sandbox: starting the control plane, the simulators and the operator ...", flush=True)
-            sandbox = start(directory, args.examples.resolve(), args.time_scale, stack)
+            sandbox = start(directory, args.examples.resolve(), args.time_scale, stack, args.app)
             _write(state_file, json.dumps(sandbox.state("starting")))
             print(f"sandbox: applied {args.examples}; waiting for every instance to be Ready", flush=True)
             table = watch(sandbox, until_ready=True, timeout=args.timeout, live=live)
@@ -453,7 +516,8 @@ def _serve(args: argparse.Namespace, directory: Path, live: bool) -> int:
 def _detach(args: argparse.Namespace, directory: Path) -> int:
     command = [sys.executable, "-m", "clawhost_sandbox.cli", "up", "--serve",
                "--dir", str(directory), "--examples", str(args.examples.resolve()),
-               "--time-scale", str(args.time_scale), "--timeout", str(args.timeout)]  # fmt: skip
+               "--time-scale", str(args.time_scale), "--timeout", str(args.timeout),
+               "--app", args.app]  # fmt: skip
     for name in (STATE_FILE, ENV_FILE, SUMMARY_FILE):
         with contextlib.suppress(FileNotFoundError):
             (directory / name).unlink()

@@ -14,6 +14,8 @@ and never in the script, so cloud-init's log and `ps` cannot show it.
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import re
 from typing import Any
@@ -22,21 +24,29 @@ import yaml
 
 from openclaw_operator import api
 
+from . import app_files
+from .app_files import GATEWAY_CONFIG_FILE, environment_line, gateway_config
 from .firewall import GATEWAY_PORT, PUBLIC_TCP_PORTS
 from .settings import BootstrapSettings
 from .sizing import MemoryPlan, plan_memory
 from .templating import fill
 from .versions import check_version
 
-__all__ = ["BootstrapInputError", "BootstrapSettings", "gateway_config", "render_user_data"]
+__all__ = [
+    "GATEWAY_CONFIG_FILE",
+    "BootstrapInputError",
+    "BootstrapSettings",
+    "gateway_config",
+    "render_user_data",
+]
 
 # Hetzner refuses larger user-data.
 USER_DATA_LIMIT_BYTES = 32 * 1024
+COMPRESS_ABOVE = 1024  # bytes of a file's content, when the plain user-data would be too big
 
 # Where the token goes, not a token.
-TOKEN_FILE = "/etc/openclaw/gateway.env"  # noqa: S105
-TOKEN_VARIABLE = "OPENCLAW_GATEWAY_TOKEN"  # noqa: S105
-GATEWAY_CONFIG_FILE = "/home/openclaw/.openclaw/openclaw.json"
+TOKEN_FILE = app_files.GATEWAY_ENV_FILE
+TOKEN_VARIABLE = app_files.TOKEN_VARIABLE
 BOOTSTRAP_SCRIPT = "/usr/local/sbin/clawhost-bootstrap"
 PACKAGES = ("ca-certificates", "curl", "gnupg", "nftables", "unattended-upgrades")
 SWAP_FILE = "/swapfile"
@@ -53,11 +63,8 @@ SSH_KEY_PATTERN = (
 HOSTNAME_MAX_LENGTH = 253
 SSH_KEY_MAX_LENGTH = 1024
 # Any printable ASCII without spaces (what WHMCS accepts as a service password), long enough to resist
-# guessing. It is written double-quoted, see _environment_line.
+# guessing. It is written double-quoted, see app_files.environment_line.
 GATEWAY_TOKEN_PATTERN = r"^[\x21-\x7e]{16,512}$"  # noqa: S105
-# Inside double quotes a backslash makes exactly these characters literal, both for systemd's
-# EnvironmentFile parser (SHELL_NEED_ESCAPE in systemd's env-file.c) and for a POSIX shell.
-_DOUBLE_QUOTE_ESCAPES = '"\\`$'
 
 
 class BootstrapInputError(ValueError):
@@ -92,33 +99,22 @@ def render_user_data(
     if restoring:
         config["write_files"] = [f for f in config["write_files"] if f["path"] != GATEWAY_CONFIG_FILE]
     user_data = "#cloud-config\n" + _dump(config)
+    if len(user_data.encode()) > USER_DATA_LIMIT_BYTES:
+        # Too big as plain text (the channel's agent with the largest keys): the larger files go
+        # compressed, which cloud-init's write_files decodes. Otherwise the user-data reads like its files.
+        config["write_files"] = [
+            _compressed(entry)
+            if len(entry["content"]) > COMPRESS_ABOVE and "encoding" not in entry
+            else entry
+            for entry in config["write_files"]
+        ]
+        user_data = "#cloud-config\n" + _dump(config)
     size = len(user_data.encode())
     if size > USER_DATA_LIMIT_BYTES:
         raise BootstrapInputError(
             f"user-data is {size} bytes; Hetzner accepts at most {USER_DATA_LIMIT_BYTES}"
         )
     return user_data
-
-
-def gateway_config(hostname: str) -> dict[str, Any]:
-    """openclaw.json: only keys OpenClaw documents, because its strict schema refuses to start on an
-    unknown key. The token is not here (see the module docstring): auth mode token reads it from
-    OPENCLAW_GATEWAY_TOKEN."""
-    return {
-        "gateway": {
-            "mode": "local",
-            "bind": "loopback",
-            "port": GATEWAY_PORT,
-            "auth": {"mode": "token"},
-            # Caddy on the same host: trust its forwarded headers, and only its.
-            "trustedProxies": ["127.0.0.1", "::1"],
-            "controlUi": {"allowedOrigins": [f"https://{hostname}"]},
-            # A host shell for anyone holding the token is too much for a hosted customer gateway.
-            "terminal": {"enabled": False},
-        },
-        # mDNS announcements made exposed gateways easy to find; a server has no LAN to announce to.
-        "discovery": {"mdns": {"mode": "off"}},
-    }
 
 
 def _check_inputs(spec: api.InstanceSpec, gateway_token: str) -> None:
@@ -174,7 +170,19 @@ def _cloud_config(
             "size": f"{memory.swap_mb}M",
             "maxsize": f"{memory.swap_mb}M",
         }
-    config["write_files"] = _files(spec, settings, version, memory, gateway_token)
+    if settings.channel_public_key:
+        config["users"].append(
+            # The channel's account (docs/channel.md): a shell, because sshd runs its forced command
+            # through one, but no password and no key of its own.
+            {
+                "name": app_files.AGENT_USER,
+                "gecos": "clawhost operator channel",
+                "shell": "/bin/sh",
+                "lock_passwd": True,
+                "system": True,
+            }
+        )
+    config["write_files"] = _files(spec, settings, version, memory, gateway_token) + _agent_files(settings)
     config["runcmd"] = [[BOOTSTRAP_SCRIPT]]
     return config
 
@@ -185,7 +193,7 @@ def _files(
     reboot_time = settings.automatic_reboot_time
     return [
         # Written at cloud-init's first stage, when no unprivileged process exists yet.
-        _file(TOKEN_FILE, _environment_line(TOKEN_VARIABLE, gateway_token), permissions="0600"),
+        _file(TOKEN_FILE, environment_line(TOKEN_VARIABLE, gateway_token), permissions="0600"),
         _file(
             "/etc/systemd/system/openclaw-gateway.service",
             fill(
@@ -197,18 +205,13 @@ def _files(
             ),
         ),
         # Present before the caddy package is installed, which then keeps it (--force-confold).
-        _file(
-            "/etc/caddy/Caddyfile", fill("Caddyfile.tmpl", hostname=spec.hostname, gateway_port=GATEWAY_PORT)
-        ),
+        _file(app_files.CADDYFILE, app_files.caddyfile(spec.hostname)),
         _file(
             "/etc/nftables.conf",
             fill("nftables.conf.tmpl", tcp_ports=", ".join(str(port) for port in PUBLIC_TCP_PORTS)),
             permissions="0755",
         ),
-        _file(
-            "/etc/ssh/sshd_config.d/10-clawhost.conf",
-            fill("sshd.conf.tmpl", admin_user=settings.admin_user, gateway_port=GATEWAY_PORT),
-        ),
+        _file("/etc/ssh/sshd_config.d/10-clawhost.conf", _sshd_config(settings)),
         _file(
             "/etc/apt/apt.conf.d/52clawhost-unattended-upgrades",
             fill(
@@ -241,19 +244,59 @@ def _files(
     ]
 
 
-def _environment_line(name: str, value: str) -> str:
-    """NAME="value" as systemd's EnvironmentFile and the shell's `.` both read it back: the same bytes."""
-    escaped = "".join("\\" + char if char in _DOUBLE_QUOTE_ESCAPES else char for char in value)
-    return f'{name}="{escaped}"\n'
+def _sshd_config(settings: BootstrapSettings) -> str:
+    users = settings.admin_user
+    if settings.channel_public_key:
+        users += " " + app_files.AGENT_USER
+    text = fill("sshd.conf.tmpl", allowed_users=users, gateway_port=GATEWAY_PORT)
+    if settings.channel_public_key:
+        text += "\n" + app_files.agent_sshd_block()
+    return text
+
+
+def _agent_files(settings: BootstrapSettings) -> list[dict[str, Any]]:
+    """The channel's server side, when the operator has a channel key (docs/channel.md)."""
+    if not settings.channel_public_key:
+        return []
+    return [
+        # Compressed: the agent is the largest file, and Hetzner's user-data limit is 32 KiB.
+        _file(app_files.AGENT_PATH, app_files.agent_source(), permissions="0755", compress=True),
+        _file(
+            app_files.AGENT_SETTINGS_PATH, json.dumps(app_files.agent_settings(settings.admin_user)) + "\n"
+        ),
+        _file(
+            app_files.AGENT_KEYS_PATH,
+            app_files.agent_authorized_key(settings.channel_public_key, settings.channel_source_ranges),
+        ),
+        _file(
+            "/etc/sudoers.d/clawhost-agent",
+            f"{app_files.AGENT_USER} ALL=(root) NOPASSWD: {app_files.AGENT_PATH}\n",
+            permissions="0440",
+        ),
+    ]
 
 
 def _file(
-    path: str, content: str, *, permissions: str = "0644", owner: str = "root:root", defer: bool = False
+    path: str,
+    content: str,
+    *,
+    permissions: str = "0644",
+    owner: str = "root:root",
+    defer: bool = False,
+    compress: bool = False,
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {"path": path, "owner": owner, "permissions": permissions, "content": content}
+    if compress:
+        entry = _compressed(entry)
     if defer:
         entry["defer"] = True
     return entry
+
+
+def _compressed(entry: dict[str, Any]) -> dict[str, Any]:
+    """The entry as gzip+base64, which cloud-init's write_files decodes (mtime 0: same input, same bytes)."""
+    content = base64.b64encode(gzip.compress(entry["content"].encode(), mtime=0)).decode()
+    return {**entry, "content": content, "encoding": "gz+b64"}
 
 
 # libyaml's emitter writes the same text about five times faster than PyYAML's pure-Python one; at a burst

@@ -42,6 +42,10 @@ class BootstrapSettings:
     swap_size_mb: int = 2048
     # When unattended-upgrades may reboot for a new kernel (HH:MM, server time = UTC); None = never.
     automatic_reboot_time: str | None = "04:30"
+    # The operator's channel key (OpenSSH public key line) and the ranges it connects from; without a
+    # key the server gets no channel agent (docs/channel.md).
+    channel_public_key: str | None = None
+    channel_source_ranges: tuple[str, ...] = ()
 
     @property
     def node_minimum(self) -> str:

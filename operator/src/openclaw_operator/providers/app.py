@@ -61,9 +61,17 @@ def next_check_in(
 
 class AppHealth:
     def __init__(
-        self, template: str, resync: float, first_retry: float, clock: Callable[[], float] = time.monotonic
+        self,
+        template: str,
+        resync: float,
+        first_retry: float,
+        clock: Callable[[], float] = time.monotonic,
+        connector: Callable[[], aiohttp.BaseConnector] | None = None,
     ) -> None:
+        """`connector` makes the probe's connection pool (default: aiohttp's, public DNS and CAs); tests
+        and the sandbox pass one that resolves host names to their local servers and trusts their CA."""
         self.template = template
+        self._connector = connector
         self.resync = resync
         self.first_retry = first_retry
         self._clock = clock
@@ -106,7 +114,10 @@ class AppHealth:
 
     async def _probe(self, url: str) -> tuple[bool, str]:
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT))
+            self._session = aiohttp.ClientSession(
+                connector=self._connector() if self._connector is not None else None,
+                timeout=aiohttp.ClientTimeout(total=TIMEOUT),
+            )
         try:
             async with self._session.get(url, allow_redirects=False) as response:
                 if 200 <= response.status < 300:

@@ -50,6 +50,7 @@ class Failure(Exception):
         slow: bool = False,
         retry_in: float | None = None,
         code: str = "",
+        about: str | None = None,
     ) -> None:
         super().__init__(message)
         self.kind = kind
@@ -59,6 +60,7 @@ class Failure(Exception):
         self.slow = slow  # credentials or capacity: retrying soon would not help
         self.retry_in = retry_in  # seconds until the rate limiter lets a request through
         self.code = code  # the provider's error code, when a provider answered
+        self.about = about  # the condition type this failure also sets False (e.g. ConfigApplied)
 
     def __repr__(self) -> str:
         return f"Failure({self.kind.value}, {self.reason!r}, {self.message!r}, frozen={self.frozen})"

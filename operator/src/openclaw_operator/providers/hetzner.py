@@ -17,7 +17,13 @@ from typing import Any, TypeVar
 
 import requests
 from hcloud import APIException, Client
-from hcloud.firewalls import FirewallResource, FirewallResourceLabelSelector, FirewallRule
+from hcloud.firewalls import (
+    BoundFirewall,
+    Firewall,
+    FirewallResource,
+    FirewallResourceLabelSelector,
+    FirewallRule,
+)
 from hcloud.images import BoundImage, Image
 from hcloud.locations import Location
 from hcloud.server_types import ServerType
@@ -37,6 +43,8 @@ from openclaw_operator.reconcile import naming
 from openclaw_operator.reconcile.model import (
     ActionObservation,
     ActionStatus,
+    FirewallObservation,
+    FirewallRuleSpec,
     ImageStatus,
     ServerObservation,
     ServerStatus,
@@ -68,6 +76,7 @@ def server_observation(server: BoundServer | Server) -> ServerObservation:
         backups=server.backup_window is not None,
         delete_protected=bool(protection.get("delete")),
         rebuild_protected=bool(protection.get("rebuild")),
+        location=server.location.name if server.location is not None else None,
     )
 
 
@@ -334,32 +343,83 @@ class HetznerProvider:
         )
         return server_observation(BoundServer(self._client.servers, data["server"]))
 
-    async def ensure_firewall(self, rules: list[dict[str, Any]]) -> int:
-        """The managed firewall exists with exactly `rules` and is applied to every managed server."""
-        wanted = [FirewallRule(**rule) for rule in rules]
-        existing = await self._call(
-            "get_firewall", Operation.READ, lambda: self._client.firewalls.get_by_name(naming.FIREWALL_NAME)
+    # --- the managed firewall ----------------------------------------------------------------------
+    async def list_firewalls(self, label_selector: str) -> list[FirewallObservation]:
+        found = await self._call(
+            "list_firewalls",
+            Operation.READ,
+            lambda: self._client.firewalls.get_all(label_selector=label_selector),
         )
-        if existing is None:
-            selector = FirewallResource(
-                type="label_selector",
-                label_selector=FirewallResourceLabelSelector(selector=naming.MANAGED_SELECTOR),
-            )
-            created = await self._call(
-                "create_firewall",
-                Operation.CREATE,
-                lambda: self._client.firewalls.create(
-                    name=naming.FIREWALL_NAME,
-                    rules=wanted,
-                    labels={naming.MANAGED_BY_LABEL: naming.MANAGED_BY_VALUE},  # type: ignore[arg-type]
-                    resources=[selector],
-                ),
-            )
-            return int(created.firewall.id or 0)
-        if [rule.to_payload() for rule in existing.rules or []] != [rule.to_payload() for rule in wanted]:
-            await self._call(
-                "set_firewall_rules",
-                Operation.ACTION,
-                lambda: self._client.firewalls.set_rules(existing, wanted),
-            )
-        return int(existing.id or 0)
+        return [firewall_observation(firewall) for firewall in found]
+
+    async def firewall_by_name(self, name: str) -> FirewallObservation | None:
+        found = await self._call(
+            "get_firewall", Operation.READ, lambda: self._client.firewalls.get_by_name(name)
+        )
+        return None if found is None else firewall_observation(found)
+
+    async def create_firewall(
+        self, *, name: str, labels: dict[str, str], rules: tuple[FirewallRuleSpec, ...], selector: str
+    ) -> FirewallObservation:
+        """Created already applied to `selector`, so no server is ever without it once it exists."""
+        response = await self._call(
+            "create_firewall",
+            Operation.CREATE,
+            lambda: self._client.firewalls.create(
+                name=name,
+                rules=[_sdk_rule(rule) for rule in rules],
+                labels=labels,  # type: ignore[arg-type]
+                resources=[_selector_resource(selector)],
+            ),
+        )
+        return firewall_observation(response.firewall)
+
+    async def set_firewall_rules(self, firewall_id: int, rules: tuple[FirewallRuleSpec, ...]) -> None:
+        await self._call(
+            "set_firewall_rules",
+            Operation.ACTION,
+            lambda: self._client.firewalls.set_rules(
+                Firewall(id=firewall_id), [_sdk_rule(rule) for rule in rules]
+            ),
+        )
+
+    async def apply_firewall_to_selector(self, firewall_id: int, selector: str) -> None:
+        await self._call(
+            "apply_firewall",
+            Operation.ACTION,
+            lambda: self._client.firewalls.apply_to_resources(
+                Firewall(id=firewall_id), [_selector_resource(selector)]
+            ),
+        )
+
+
+def firewall_observation(firewall: BoundFirewall | Firewall) -> FirewallObservation:
+    selectors = tuple(
+        applied.label_selector.selector
+        for applied in firewall.applied_to or []
+        if applied.type == "label_selector" and applied.label_selector is not None
+    )
+    return FirewallObservation(
+        id=int(firewall.id or 0),
+        name=firewall.name or "",
+        labels=dict(firewall.labels or {}),
+        rules=tuple(FirewallRuleSpec.from_api(rule.to_payload()) for rule in firewall.rules or []),
+        selectors=tuple(selector for selector in selectors if selector),
+    )
+
+
+def _sdk_rule(rule: FirewallRuleSpec) -> FirewallRule:
+    return FirewallRule(
+        direction=rule.direction,
+        protocol=rule.protocol,
+        port=rule.port,
+        source_ips=list(rule.source_ips),
+        destination_ips=list(rule.destination_ips),
+        description=rule.description,
+    )
+
+
+def _selector_resource(selector: str) -> FirewallResource:
+    return FirewallResource(
+        type="label_selector", label_selector=FirewallResourceLabelSelector(selector=selector)
+    )

@@ -19,6 +19,7 @@ ORDER = (
     ConditionType.SERVER_READY,
     ConditionType.DNS_READY,
     ConditionType.APP_READY,
+    ConditionType.CONFIG_APPLIED,
 )
 
 

@@ -75,6 +75,8 @@ def status_after_failure(
             verdicts[ConditionType.READY] = cond.false(failure.reason, failure.message)
         if phase == Phase.FAILED:
             phase = Phase.UPDATING
+    if failure.about is not None:
+        verdicts[ConditionType(failure.about)] = cond.false(failure.reason, failure.message)
     delta = StatusDelta(
         conditions=cond.merge(status.conditions, verdicts, generation, now),
         phase=phase,

@@ -41,6 +41,7 @@ from openclaw_operator.reconcile.model import (
     Step,
     change_protection,
 )
+from openclaw_operator.reconcile.placement import location_candidates
 
 
 @dataclass(frozen=True)
@@ -105,18 +106,26 @@ def without_server(inp: HibernationInputs) -> Move | None:
             message = f"hibernated: kept as snapshot {snapshot.id} ({snapshot.size_gb or 0:g} GB), no server"
             return Move(verdict=cond.true("Hibernated", message), updates=record)
         message = f"unsuspended: creating server {inp.name} from snapshot {snapshot.id}"
+        # Where the server was (status.location: maybe a fallback location), as any recreated server;
+        # a snapshot can be used in every location of its project.
+        recorded = inp.status.location
+        location = recorded or inp.spec.location.value
+        fallbacks = () if recorded else location_candidates(location, inp.spec.location_policy)[1:]
         step = CreateServer(
             name=inp.name,
             server_type=inp.spec.server_type,
             image=inp.spec.image.value,
-            location=inp.spec.location.value,
+            location=location,
+            fallback_locations=fallbacks,
             labels=inp.labels,
             from_snapshot=snapshot.id,
             reason="Restoring",
             message=message,
         )
         verdict = cond.false("Restoring", message)
-        return Move(verdict=verdict, steps=(step,), updates=record, provisioning=True)
+        # A restore is a create: a new host key, and the channel applies the spec to it again.
+        restoring = record.then(StatusDelta(applied_config_hash=None, channel_host_key=None))
+        return Move(verdict=verdict, steps=(step,), updates=restoring, provisioning=True)
     creating = [s for s in inp.snapshots if s.status == ImageStatus.CREATING]
     if creating:
         # Only an out-of-band deletion removes a server before its snapshot is done; the snapshot is all

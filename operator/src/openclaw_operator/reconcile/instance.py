@@ -13,9 +13,10 @@ from openclaw_operator.api import ConditionType, Phase
 from openclaw_operator.bootstrap.versions import UnsafeVersionError, check_version
 from openclaw_operator.reconcile import conditions as cond
 from openclaw_operator.reconcile import hibernate, naming
+from openclaw_operator.reconcile.channel import ChannelInputs, plan_channel
 from openclaw_operator.reconcile.conditions import Verdict
 from openclaw_operator.reconcile.dns import DnsInputs, plan_dns
-from openclaw_operator.reconcile.model import Note, Situation, StatusDelta, Step
+from openclaw_operator.reconcile.model import AppObservation, Note, Situation, StatusDelta, Step
 from openclaw_operator.reconcile.server import ServerInputs, plan_server
 
 
@@ -93,7 +94,23 @@ def decide(s: Situation) -> Decision:
         return _finish(s, updates, verdicts, stall=stall, notes=server_plan.notes)
 
     verdicts[ConditionType.APP_READY] = _app_verdict(s, server_plan.verdict, dns_plan.verdict)
-    steps = server_plan.steps + dns_plan.steps
+    channel_plan = plan_channel(
+        ChannelInputs(
+            spec=spec,
+            annotations=meta.annotations,
+            status=before,
+            server=server,
+            server_ready=server_plan.verdict.ok and not server_plan.steps and before.action is None,
+            # Without the app check there is no sign of a finished bootstrap to wait for: push at once.
+            app=s.app if s.settings.app_ready_check else AppObservation(True, "not checked"),
+            default_openclaw_version=s.settings.default_openclaw_version,
+            enabled=s.settings.channel,
+        )
+    )
+    verdicts[ConditionType.CONFIG_APPLIED] = channel_plan.verdict
+    if channel_plan.stall is not None:
+        return _finish(s, updates, verdicts, stall=channel_plan.stall, notes=server_plan.notes)
+    steps = server_plan.steps + dns_plan.steps + channel_plan.steps
     requeue = _earliest(server_plan.requeue, s.settings.poll if steps else None)
     if s.app is not None and not s.app.healthy and _app_counts(s):
         requeue = _earliest(requeue, s.app.retry_in)

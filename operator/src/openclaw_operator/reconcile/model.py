@@ -46,6 +46,7 @@ class ServerObservation:
     backups: bool = False
     delete_protected: bool = False
     rebuild_protected: bool = False
+    location: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,42 @@ class Zone:
 
 
 @dataclass(frozen=True)
+class FirewallRuleSpec:
+    """One Hetzner Firewall rule as the API spells it (`port` None for ICMP; CIDRs as Hetzner stores them)."""
+
+    direction: str
+    protocol: str
+    port: str | None = None
+    source_ips: tuple[str, ...] = ()
+    destination_ips: tuple[str, ...] = ()
+    description: str | None = None
+
+    @classmethod
+    def from_api(cls, rule: dict[str, Any]) -> FirewallRuleSpec:
+        """From a rule as the API (and bootstrap/firewall.py) writes it; absent lists and "" are empty."""
+        port = rule.get("port")
+        return cls(
+            direction=str(rule["direction"]),
+            protocol=str(rule["protocol"]),
+            port=None if port is None else str(port),
+            source_ips=tuple(rule.get("source_ips") or ()),
+            destination_ips=tuple(rule.get("destination_ips") or ()),
+            description=rule.get("description") or None,
+        )
+
+
+@dataclass(frozen=True)
+class FirewallObservation:
+    """The Hetzner Firewall named like the managed one (ours only if it carries our managed-by label)."""
+
+    id: int
+    name: str
+    labels: dict[str, str] = field(default_factory=dict, hash=False, compare=True)
+    rules: tuple[FirewallRuleSpec, ...] = ()
+    selectors: tuple[str, ...] = ()  # the label selectors it is applied to (servers applied by id aside)
+
+
+@dataclass(frozen=True)
 class AppObservation:
     healthy: bool
     message: str
@@ -126,6 +163,7 @@ class PlanSettings:
     shutdown_timeout: float
     poll: float
     cluster: str | None = None  # CLAWHOST_CLUSTER_ID, a server label the orphan sweep relies on
+    channel: bool = False  # the operator has a channel key: running servers follow the spec
 
 
 @dataclass(frozen=True)
@@ -164,10 +202,17 @@ class StatusDelta(BaseModel):
     last_handled_reconcile_at: str | None = None
     last_handled_reboot_at: str | None = None
     last_handled_reinstall_at: str | None = None
+    applied_config_hash: str | None = None
+    openclaw_version: str | None = None
+    channel_host_key: str | None = None
+    last_handled_approve_devices_at: str | None = None
     shutdown_started_at: datetime | None = None
     refused_generation: int | None = None
     hibernation: api.Hibernation | None = None
     billing: api.Billing | None = None
+    project: str | None = None
+    location: str | None = None
+    shard: str | None = None
 
     def changes(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.model_fields_set}
@@ -224,6 +269,8 @@ class CreateServer(_StepBase):
     labels: dict[str, str] = field(hash=False)
     # A hibernation snapshot's id: the server is made from it, with user-data that keeps its data.
     from_snapshot: int | None = None
+    # Tried in order when Hetzner has no capacity for the type in `location` (locationPolicy).
+    fallback_locations: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -284,6 +331,53 @@ class DeleteRecord(_StepBase):
     record: RecordObservation
 
 
+@dataclass(frozen=True, kw_only=True)
+class ApplyServerConfig(_StepBase):
+    """Bring the running server to the spec through the channel (docs/channel.md): gateway token and env,
+    OpenClaw config, Caddyfile, the administrator's SSH keys, and the OpenClaw version. The actuator
+    reads the Secrets and renders the files; `desired_hash` is recorded once the server took them."""
+
+    server_id: int
+    address: str
+    desired_hash: str
+    openclaw_version: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApproveDevices(_StepBase):
+    """Approve the gateway's pending device pairing requests (the Control UI's first login)."""
+
+    server_id: int
+    address: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateFirewall(_StepBase):
+    """The managed firewall, created already applied to its label selector."""
+
+    name: str
+    labels: dict[str, str] = field(hash=False)
+    rules: tuple[FirewallRuleSpec, ...]
+    selector: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetFirewallRules(_StepBase):
+    """Replace every rule of the firewall (Hetzner's `set_rules` has no partial form)."""
+
+    firewall_id: int
+    rules: tuple[FirewallRuleSpec, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApplyFirewallToSelector(_StepBase):
+    firewall_id: int
+    selector: str
+
+
+# The fleet's steps: planned once per listing (reconcile/firewall.py), never per instance.
+FirewallStep = CreateFirewall | SetFirewallRules | ApplyFirewallToSelector
+
 Step = (
     CreateServer
     | RebuildServer
@@ -295,6 +389,9 @@ Step = (
     | CreateSnapshot
     | DeleteSnapshot
     | SetSnapshotLabels
+    | ApplyServerConfig
+    | ApproveDevices
+    | FirewallStep
 )
 
 
@@ -331,6 +428,16 @@ def step_name(step: Step) -> str:
             return "delete_snapshot"
         case SetSnapshotLabels():
             return "set_snapshot_labels"
+        case ApplyServerConfig():
+            return "apply_server_config"
+        case ApproveDevices():
+            return "approve_devices"
+        case CreateFirewall():
+            return "create_firewall"
+        case SetFirewallRules():
+            return "set_firewall_rules"
+        case ApplyFirewallToSelector():
+            return "apply_firewall"
 
 
 @dataclass(frozen=True)

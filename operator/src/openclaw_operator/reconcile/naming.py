@@ -44,6 +44,11 @@ def label_value(value: str) -> str:
     return _LABEL_EDGE.sub("", _LABEL_BAD.sub("-", value)[:63])
 
 
+def owned_firewall(labels: dict[str, str]) -> bool:
+    """The managed firewall is ours by its managed-by label; its name alone proves nothing."""
+    return labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
+
+
 def server_name(instance_name: str, uid: str) -> str:
     """`<name cut to 40>-<first 8 hex of uid>`: unique per instance, a valid RFC 1123 host name."""
     base = re.sub(r"[^a-z0-9-]", "-", instance_name.lower())[:40].strip("-") or "instance"

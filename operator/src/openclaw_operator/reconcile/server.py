@@ -36,6 +36,7 @@ from openclaw_operator.reconcile.model import (
     Step,
     change_protection,
 )
+from openclaw_operator.reconcile.placement import location_candidates
 
 TRANSITIONAL = frozenset(
     {
@@ -195,6 +196,8 @@ def _plan_without_action(inp: ServerInputs) -> ServerPlan:
 
 
 def _observed_fields(server: ServerObservation) -> StatusDelta:
+    # No location here: the create records it (a server never moves), and an instance from before it was
+    # recorded lives in spec.location; filling it in would patch every such instance's status at once.
     return StatusDelta(
         server_id=server.id,
         server_name=server.name,
@@ -232,17 +235,30 @@ def _create(inp: ServerInputs) -> ServerPlan:
         message = f"server {lost} no longer exists; creating a new one named {inp.name}"
         notes = (Note("Warning", "ServerRecreated", message),)
     spec = inp.spec
+    # A recorded location is where the instance lives: a recreated server goes back there, no fallback.
+    recorded = inp.status.location
+    location = recorded or spec.location.value
+    fallbacks = () if recorded else location_candidates(location, spec.location_policy)[1:]
     step = CreateServer(
         name=inp.name,
         server_type=spec.server_type,
         image=spec.image.value,
-        location=spec.location.value,
+        location=location,
+        fallback_locations=fallbacks,
         labels=inp.labels,
         reason="Creating",
         message=message,
         drift=lost is not None,
     )
-    cleared = StatusDelta(server_id=None, ipv4=None, ipv6=None, shutdown_started_at=None)
+    # A new server has a new host key and none of what the channel applied to the old one.
+    cleared = StatusDelta(
+        server_id=None,
+        ipv4=None,
+        ipv6=None,
+        shutdown_started_at=None,
+        applied_config_hash=None,
+        channel_host_key=None,
+    )
     return ServerPlan(
         verdict=cond.false("Creating", message),
         steps=(step,),
@@ -263,7 +279,10 @@ def _reinstall(inp: ServerInputs, server: ServerObservation, value: str, updates
         image=inp.spec.image.value,
         reason="Reinstalling",
         message="reinstall requested: rebuilding the server with fresh user-data",
-        on_success=StatusDelta(last_handled_reinstall_at=value),
+        # Fresh user-data and a fresh host key: the channel pins the new key and applies the spec again.
+        on_success=StatusDelta(
+            last_handled_reinstall_at=value, applied_config_hash=None, channel_host_key=None
+        ),
     )
     return _one(inp, step, updates)
 

@@ -7,6 +7,7 @@ is also the key of its operation in `hetzner-cloud-openapi.json`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,11 +98,15 @@ def _by_fingerprint(keys: list[Any], query: MultiMapping[str]) -> list[Any]:
     return [key for key in keys if key.fingerprint == wanted] if wanted else keys
 
 
-def build_routes(world: World, server_limit: Callable[[], int | None]) -> list[Route]:
+def build_routes(
+    world: World,
+    server_limit: Callable[[], int | None],
+    unavailable: Callable[[], AbstractSet[tuple[str, str]]] = frozenset,
+) -> list[Route]:
     # Renderers are looked up per call, so tests can swap one in to prove the schema check bites.
     collections = [
         Collection("servers", "server", lambda: world.servers, lambda server: world.render_server(server),
-                   lambda body: servers.create_server(world, body, server_limit()),
+                   lambda body: servers.create_server(world, body, server_limit(), unavailable()),
                    lambda server: servers.delete_server(world, server),
                    SORT_WITH_CREATED, _by_status, servers.hostname),
         Collection("ssh_keys", "ssh_key", lambda: world.ssh_keys, world.render_ssh_key,

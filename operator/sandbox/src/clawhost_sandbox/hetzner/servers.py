@@ -4,7 +4,7 @@ power state and disk size for `change_type`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from . import images, primary_ips
@@ -41,7 +41,12 @@ def _resolve_ssh_keys(world: World, refs: object) -> list[int]:
     return ids
 
 
-def create_server(world: World, body: dict[str, Any], server_limit: int | None) -> dict[str, Any]:
+def create_server(
+    world: World,
+    body: dict[str, Any],
+    server_limit: int | None,
+    unavailable: Collection[tuple[str, str]] = (),
+) -> dict[str, Any]:
     name = hostname(body)
     server_type = find_server_type(str(body.get("server_type", "")))
     if server_type is None:
@@ -54,6 +59,9 @@ def create_server(world: World, body: dict[str, Any], server_limit: int | None) 
         raise hetzner_error(
             "invalid_server_type", f"server type {server_type.name} is unavailable in {location.name}"
         )
+    if (location.name, server_type.name) in unavailable:
+        # Offered there, but the location has no capacity for it right now: Hetzner's placement error.
+        raise hetzner_error("resource_unavailable", "error during placement")
     user_data = body.get("user_data")
     if user_data is not None and (
         not isinstance(user_data, str) or len(user_data.encode()) > USER_DATA_LIMIT

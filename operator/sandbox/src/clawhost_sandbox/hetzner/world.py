@@ -12,7 +12,7 @@ import heapq
 import itertools
 import random
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -175,7 +175,13 @@ class Firewall:
 
 class World:
     def __init__(
-        self, clock: SimClock, faults: Faults, action_seconds: dict[str, float] | None = None
+        self,
+        clock: SimClock,
+        faults: Faults,
+        action_seconds: dict[str, float] | None = None,
+        *,
+        ids: Iterator[int] | None = None,
+        action_ids: Iterator[int] | None = None,
     ) -> None:
         self.clock = clock
         self.faults = faults
@@ -188,8 +194,9 @@ class World:
         self.primary_ips: dict[int, PrimaryIP] = {}
         self.snapshot_seconds_per_gb = SNAPSHOT_SECONDS_PER_GB
         self.restore_seconds_per_gb = RESTORE_SECONDS_PER_GB
-        self._ids = itertools.count(1)
-        self._action_ids = itertools.count(1)
+        # Hetzner's ids are unique across projects: the projects of one simulator share these counters.
+        self._ids = ids if ids is not None else itertools.count(1)
+        self._action_ids = action_ids if action_ids is not None else itertools.count(1)
         self._events: list[tuple[float, int, Effect]] = []
         self._event_order = itertools.count()
         self._busy: dict[int, set[int]] = {}  # server id -> ids of its running actions
