@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from clawhost_sandbox import realapp
 
-from openclaw_operator import api
 from openclaw_operator.config import Config
 from openclaw_operator.providers.app import AppHealth
 from openclaw_operator.reconcile.model import ServerObservation
 from tests.realapp.conftest import HOSTNAME, rendered_files
+from tests.support.instances import instance_with_infrastructure_ready
 
 # The process title the gateway gives itself (comm keeps 15 characters).
 GATEWAY_TITLE = "openclaw-gatewa"
@@ -29,33 +29,13 @@ def comm(pid: int) -> str:
     return Path(f"/proc/{pid}/comm").read_text().strip()
 
 
-def instance_with_infrastructure_ready() -> api.OpenClawInstance:
-    ready = [
-        {
-            "type": kind,
-            "status": "True",
-            "reason": "R",
-            "message": "m",
-            "lastTransitionTime": "2026-01-01T00:00:00Z",
-        }
-        for kind in ("ServerReady", "DNSReady")
-    ]
-    return api.OpenClawInstance.from_body(
-        {
-            "metadata": {"name": "alice", "namespace": "ns", "uid": "u-alice"},
-            "spec": {"hostname": HOSTNAME, "gatewayTokenSecretRef": {"name": "t"}},
-            "status": {"conditions": ready},
-        }
-    )
-
-
 async def app_ready(server: realapp.RealServer) -> tuple[bool, str]:
     """One AppReady check as the operator makes it: its default URL template, through Caddy."""
     template = Config.model_fields["app_health_url"].default
     health = AppHealth(template, 300.0, 2.0, connector=server.connector)
     try:
         seen = await health.observe(
-            instance_with_infrastructure_ready(),
+            instance_with_infrastructure_ready("alice", "u-alice", HOSTNAME),
             ServerObservation(1, "alice", "running", "cx23", ipv4="203.0.113.7"),
         )
     finally:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -30,7 +30,7 @@ from openclaw_operator.reconcile import naming
 from tests.operator.integration.harness import ZONE, OperatorProcess, Stage
 from tests.reliability.support.drive import converge, log_marks, ready_now, sigkill, wait_until_talking
 from tests.reliability.support.figures import Figures
-from tests.reliability.support.inventory import Expectation, ServerBirths, audit
+from tests.reliability.support.inventory import Expectation, ServerBirths, SnapshotBirths, audit
 from tests.reliability.support.variants import variants
 
 pytestmark = pytest.mark.controlplane
@@ -49,23 +49,6 @@ class CyclePlan:
 
 QUICK = CyclePlan(instances=3, cycles=3, seed=15, settle_seconds=120)
 FULL = CyclePlan(instances=8, cycles=10, seed=150, settle_seconds=300)
-
-
-@dataclass
-class SnapshotBirths:
-    """Snapshots created (201 to create_image), by the instance uid in their labels."""
-
-    by_uid: Counter[str] = field(default_factory=Counter)
-
-    @classmethod
-    def watch(cls, hetzner: HetznerSimulator) -> SnapshotBirths:
-        births = cls()
-        hetzner.response_hooks.append(births.on_response)
-        return births
-
-    def on_response(self, method: str, template: str, status: int, payload: Any) -> None:
-        if (method, template, status) == ("POST", "/servers/{id}/actions/create_image", 201):
-            self.by_uid[payload["image"]["labels"].get(naming.INSTANCE_UID_LABEL, "")] += 1
 
 
 def crash_points(plan: CyclePlan) -> list[str | None]:

@@ -13,6 +13,7 @@ from openclaw_operator.providers import app as app_module
 from openclaw_operator.providers.app import BOOT_GRACE, MAX_BACKOFF, AppHealth, next_check_in
 from openclaw_operator.reconcile.model import ServerObservation
 from tests.support.http import serving
+from tests.support.instances import instance_with_infrastructure_ready
 
 FIRST, RESYNC = 2.0, 300.0
 
@@ -41,23 +42,7 @@ class Clock:
 
 
 def instance(uid: str = "u1") -> api.OpenClawInstance:
-    ready = [
-        {
-            "type": kind,
-            "status": "True",
-            "reason": "R",
-            "message": "m",
-            "lastTransitionTime": "2026-01-01T00:00:00Z",
-        }
-        for kind in ("ServerReady", "DNSReady")
-    ]
-    return api.OpenClawInstance.from_body(
-        {
-            "metadata": {"name": "a", "namespace": "ns", "uid": uid},
-            "spec": {"hostname": "a.example.com", "gatewayTokenSecretRef": {"name": "t"}},
-            "status": {"conditions": ready},
-        }
-    )
+    return instance_with_infrastructure_ready(uid=uid)
 
 
 @pytest.fixture

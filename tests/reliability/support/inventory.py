@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from clawhost_sandbox.cloudflare.simulator import CloudflareSimulator
 from clawhost_sandbox.hetzner.simulator import HetznerSimulator
@@ -21,20 +21,23 @@ from openclaw_operator.reconcile import naming
 
 
 @dataclass
-class ServerBirths:
-    """Servers created (201 to POST /servers), by the instance uid in their labels."""
+class Births:
+    """Resources created (201 to the create route `ROUTE`), by the instance uid in their labels."""
+
+    ROUTE: ClassVar[tuple[str, str]]  # method, path template
+    ITEM: ClassVar[str]  # the created resource's key in the response
 
     by_uid: Counter[str] = field(default_factory=Counter)
 
     @classmethod
-    def watch(cls, hetzner: HetznerSimulator) -> ServerBirths:
+    def watch(cls, hetzner: HetznerSimulator) -> Self:
         births = cls()
         hetzner.response_hooks.append(births.on_response)
         return births
 
     def on_response(self, method: str, template: str, status: int, payload: Any) -> None:
-        if (method, template, status) == ("POST", "/servers", 201):
-            labels = payload["server"]["labels"]
+        if (method, template, status) == (*self.ROUTE, 201):
+            labels = payload[self.ITEM]["labels"]
             self.by_uid[labels.get(naming.INSTANCE_UID_LABEL, "")] += 1
 
     @property
@@ -43,6 +46,20 @@ class ServerBirths:
 
     def created_twice(self) -> dict[str, int]:
         return {uid: count for uid, count in self.by_uid.items() if count > 1}
+
+
+class ServerBirths(Births):
+    """Servers created (POST /servers)."""
+
+    ROUTE = ("POST", "/servers")
+    ITEM = "server"
+
+
+class SnapshotBirths(Births):
+    """Snapshots created (create_image)."""
+
+    ROUTE = ("POST", "/servers/{id}/actions/create_image")
+    ITEM = "image"
 
 
 @dataclass(frozen=True)
