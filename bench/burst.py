@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.accounting import duplicate_servers, percentiles, servers_per_instance, tally
-from bench.cluster import Cluster, is_ready
+from bench.cluster import Cluster, note_ready
 from bench.fleet import CLOUDFLARE_LIMIT, CLOUDFLARE_WINDOW, HETZNER_REFILL, ZONE, Clouds
 from bench.lowerbound import BurstModel, burst_lower_bound
 from bench.processes import MeasuredProcess, OperatorProcess, operator_env
@@ -48,12 +48,16 @@ def bucket_level(clouds: Clouds) -> float:
     return min(capacity, last.rate_limit_remaining + (clouds.clock.now() - last.sim_time) * HETZNER_REFILL)
 
 
-def lower_bound_for(clouds: Clouds, instances: int, initial_tokens: float) -> dict[str, float]:
+def lower_bound_for(
+    clouds: Clouds, instances: int, initial_tokens: float, refill_per_second: float = HETZNER_REFILL
+) -> dict[str, float]:
+    """The bound for `instances` behind one Hetzner bucket and one Cloudflare budget, with this run's
+    simulated action times and the latency model's medians."""
     actions = clouds.hetzner.world.action_seconds
     model = BurstModel(
         instances=instances,
         hetzner_initial_tokens=initial_tokens,
-        hetzner_refill_per_second=HETZNER_REFILL,
+        hetzner_refill_per_second=refill_per_second,
         cloudflare_limit=CLOUDFLARE_LIMIT,
         cloudflare_window=CLOUDFLARE_WINDOW,
         create_request_seconds=median_seconds(clouds, "POST /servers"),
@@ -83,11 +87,8 @@ def run_burst(cluster: Cluster, cfg: BurstConfig, workdir: Path) -> dict[str, An
             ready_at: dict[str, float] = {}
 
             def all_ready() -> bool:
-                for item in cluster.instances(namespace):
-                    if is_ready(item):
-                        ready_at.setdefault(item["metadata"]["uid"], clouds.clock.now())
                 operator.sample_rss()
-                return len(ready_at) == cfg.instances
+                return note_ready(cluster, namespace, ready_at, clouds.clock.now()) == cfg.instances
 
             _wait(all_ready, cfg.timeout_sim_seconds / cfg.time_scale, operator.alive)
             ours = _figures(clouds, start, ready_at, cfg.instances, tokens)

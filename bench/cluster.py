@@ -58,3 +58,11 @@ class Cluster:
 def is_ready(instance: dict[str, Any]) -> bool:
     conditions = (instance.get("status") or {}).get("conditions") or []
     return any(c.get("type") == ConditionType.READY and c.get("status") == "True" for c in conditions)
+
+
+def note_ready(cluster: Cluster, namespace: str, ready_at: dict[str, float], now: float) -> int:
+    """Record in `ready_at` (uid -> instant) each instance first seen Ready; returns how many are."""
+    for item in cluster.instances(namespace):
+        if is_ready(item):
+            ready_at.setdefault(item["metadata"]["uid"], now)
+    return len(ready_at)

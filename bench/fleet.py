@@ -63,8 +63,11 @@ class Clouds:
         with self._lock:
             self.creations.append(Creation(self.clock.now(), uid, int(server.get("id", 0))))
 
+    def simulators(self) -> list[HetznerSimulator | CloudflareSimulator]:
+        return [self.hetzner, self.cloudflare]
+
     def __enter__(self) -> Clouds:
-        self._thread = SimulatorThread(self.hetzner, self.cloudflare)
+        self._thread = SimulatorThread(*self.simulators())
         self._thread.__enter__()
         return self
 

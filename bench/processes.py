@@ -28,12 +28,22 @@ from clawhost_sandbox.controlplane import ClusterAccess, free_port
 from clawhost_sandbox.hetzner.simulator import APP_HEALTH_TEMPLATE, HetznerSimulator
 from prometheus_client.parser import text_string_to_metric_families
 
+from openclaw_operator.config import DEFAULT_PROJECT
+
 HETZNER_TOKEN = "bench-hetzner-token-0123456789abcdef"
 CLOUDFLARE_TOKEN = "bench-cloudflare-token-0123456789abcdef"
+
+
+def project_token(project: str) -> str:
+    """The bench's API token of a Hetzner project (`default` is HCLOUD_TOKEN's, HETZNER_TOKEN)."""
+    return HETZNER_TOKEN if project == DEFAULT_PROJECT else f"bench-hetzner-{project}-token-0123456789abcdef"
+
+
 RESYNC_SECONDS = 300.0  # the operator's default, in real (simulated) seconds
 POLL_SECONDS = 2.0
 SHUTDOWN_TIMEOUT_SECONDS = 120.0
 OPERATOR_BIN = Path(sys.executable).with_name("openclaw-operator")
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def operator_env(
@@ -138,10 +148,21 @@ class OperatorProcess(MeasuredProcess):
     """`openclaw-operator run`, watching the given namespaces; its reconcile count comes from its metrics."""
 
     def __init__(
-        self, env: dict[str, str], namespaces: list[str], log_path: Path, profile: Path | None = None
+        self,
+        env: dict[str, str],
+        namespaces: list[str],
+        log_path: Path,
+        profile: Path | None = None,
+        memory_report: Path | None = None,
     ) -> None:
         argv = [str(OPERATOR_BIN), "run"]
-        if profile is not None:  # where the CPU goes, for `python -m bench.run --profile`
+        if memory_report is not None:  # where the memory goes (bench/memprobe.py), on SIGUSR1
+            argv = [sys.executable, "-m", "bench.memprobe", str(memory_report), "run"]
+            env = {
+                **env,
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])),
+            }
+        elif profile is not None:  # where the CPU goes, for `python -m bench.run --profile`
             argv = [
                 sys.executable,
                 "-m",
@@ -188,14 +209,17 @@ class OperatorProcess(MeasuredProcess):
         return False
 
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
 class NaiveProcess(MeasuredProcess):
     """The baseline reconciler (bench/naive.py); its events are JSON lines in its log."""
 
-    def __init__(self, config_path: Path, log_path: Path) -> None:
-        env = {**os.environ, "HCLOUD_TOKEN": HETZNER_TOKEN, "CLOUDFLARE_API_TOKEN": CLOUDFLARE_TOKEN,
+    def __init__(
+        self,
+        config_path: Path,
+        log_path: Path,
+        hetzner_token: str = HETZNER_TOKEN,
+        cloudflare_token: str = CLOUDFLARE_TOKEN,
+    ) -> None:
+        env = {**os.environ, "HCLOUD_TOKEN": hetzner_token, "CLOUDFLARE_API_TOKEN": cloudflare_token,
                "PYTHONPATH": str(REPO_ROOT)}  # fmt: skip
         super().__init__([sys.executable, "-m", "bench.naive", str(config_path)], env, log_path)
 

@@ -15,6 +15,8 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 
+from bench.scale_report import scale_sections, scale_targets
+
 TARGET_HETZNER_PER_HOUR_AT_1000 = 300.0
 TARGET_BURST_RATIO = 1.2
 RESYNC_SECONDS = 300.0
@@ -33,7 +35,9 @@ def assemble(
     steady: dict[int, dict[str, Any]],
     burst: dict[str, Any] | None,
     hibernate: dict[str, Any] | None = None,
+    scale: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """`scale` holds the issue-16 scenarios, `sharded` and `footprint` (bench/scale_report.py)."""
     results: dict[str, Any] = {**meta, "steady_state": {}, "resources": {}, "baseline": {}, "ratios": {}}
     base: dict[str, Any] = {"steady_state": {}, "resources": {}}
     for n, run in sorted(steady.items()):
@@ -65,7 +69,8 @@ def assemble(
     if hibernate is not None:
         results["hibernate"] = hibernate
     results["baseline"] = base
-    results["targets"] = targets(results)
+    results.update(scale or {})
+    results["targets"] = {**targets(results), **scale_targets(results)}
     return results
 
 
@@ -130,11 +135,14 @@ def markdown(results: dict[str, Any], chart_name: str | None) -> str:
         "and hours. Each cell reads operator / naive baseline.",
         "",
     ]
+    if results.get("note"):
+        lines += [f"Note: {results['note']}", ""]
     if chart_name:
         lines += [f"![results]({chart_name})", ""]
     lines += _steady_section(results)
     lines += _burst_section(results)
     lines += _hibernate_section(results)
+    lines += scale_sections(results)
     lines += ["## Targets", ""]
     lines += [f"- {name.replace('_', ' ')}: **{_verdict(v)}**" for name, v in results["targets"].items()]
     lines += ["", "How these figures are produced, and what was seeded: docs/benchmarks.md.", ""]

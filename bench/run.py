@@ -23,8 +23,10 @@ from clawhost_sandbox.controlplane import ControlPlane
 
 from bench.burst import BurstConfig, run_burst
 from bench.cluster import Cluster
+from bench.footprint import FootprintConfig, run_footprint
 from bench.hibernate import HibernateConfig, run_hibernate
 from bench.report import assemble, chart, markdown
+from bench.sharded import ShardedConfig, run_sharded
 from bench.steady import SteadyConfig, run_steady
 from tests.conftest import install_crd  # the one place that knows how the CRD becomes served
 
@@ -63,7 +65,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--no-steady", action="store_true")
     parser.add_argument("--no-hibernate", action="store_true")
     parser.add_argument("--burst-instances", type=int, default=200)
+    parser.add_argument("--no-sharded", action="store_true", help="skip the 10,000-instance sharded run")
+    parser.add_argument("--sharded-instances", type=int, default=ShardedConfig.instances)
+    parser.add_argument("--sharded-burst", type=int, default=ShardedConfig.burst_instances)
+    parser.add_argument("--no-footprint", action="store_true")
+    parser.add_argument(
+        "--footprint-sizes", default="1000,5000", help="fleet sizes whose memory is broken down"
+    )
+    parser.add_argument("--tracemalloc", action="store_true", help="footprint: allocations by package too")
     parser.add_argument("--profile", action="store_true", help="write a cProfile of each operator run")
+    parser.add_argument("--note", default="", help="what else ran on the machine, for the results")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
     return parser.parse_args(argv)
 
@@ -78,6 +89,13 @@ def steady_plan(quick: bool, sizes: str | None) -> Plan:
         return dict(plan)
     default = Sizing(20.0, 20.0, 3600.0, 300.0)
     return {int(n): plan.get(int(n), FULL_STEADY.get(int(n), default)) for n in sizes.split(",")}
+
+
+def sharded_config(args: argparse.Namespace) -> ShardedConfig:
+    """The issue's 10,000 across 3 projects and 2 shards (a quick run: 200 and a burst of 40, faster)."""
+    if args.quick:
+        return ShardedConfig(instances=200, burst_instances=40, time_scale=20.0, window_seconds=900.0)
+    return ShardedConfig(instances=args.sharded_instances, burst_instances=args.sharded_burst)
 
 
 def commit() -> str:
@@ -96,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     plane = ControlPlane(workdir / "controlplane", controller_manager=False)
     steady: dict[int, dict[str, object]] = {}
     burst = hibernate = None
+    scale: dict[str, object] = {}
     try:
         access = plane.start()
         install_crd(access)
@@ -119,6 +138,19 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_hibernate:
             print("bench: hibernate/unsuspend cycle", flush=True)
             hibernate = run_hibernate(cluster, HibernateConfig(instances=5 if args.quick else 10), workdir)
+        if not args.no_footprint:
+            sizes = (100, 500) if args.quick else tuple(int(n) for n in args.footprint_sizes.split(","))
+            print(f"bench: memory footprint at {', '.join(map(str, sizes))} instances", flush=True)
+            scale["footprint"] = run_footprint(
+                cluster, FootprintConfig(sizes, tracemalloc=args.tracemalloc), workdir
+            )
+        if not args.no_sharded:
+            sharded = sharded_config(args)
+            print(
+                f"bench: sharded, {sharded.instances} instances, burst of {sharded.burst_instances}",
+                flush=True,
+            )
+            scale["sharded"] = run_sharded(cluster, sharded, workdir)
     finally:
         plane.stop()
     date = datetime.now(UTC).strftime("%Y-%m-%d")
@@ -137,8 +169,9 @@ def main(argv: list[str] | None = None) -> int:
             "burst": burst["time_scale"] if burst else None,
         },
         "workdir": str(workdir),
+        "note": args.note,
     }
-    results = assemble(meta, steady, burst, hibernate)  # type: ignore[arg-type]
+    results = assemble(meta, steady, burst, hibernate, scale)  # type: ignore[arg-type]
     args.out.mkdir(parents=True, exist_ok=True)
     stem = date + ("-quick" if args.quick else "")
     (args.out / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -30,7 +30,7 @@ from hcloud.servers import BoundServer
 
 from openclaw_operator import api
 from openclaw_operator.bootstrap.firewall import managed_firewall_rules
-from openclaw_operator.config import Config
+from openclaw_operator.config import DEFAULT_PROJECT, Config
 from openclaw_operator.providers.app import health_url
 from openclaw_operator.providers.cloudflare import record_observation
 from openclaw_operator.providers.hetzner import server_observation
@@ -85,12 +85,17 @@ def plan_settings(config: Config) -> PlanSettings:
 
 
 def seed_servers(
-    hetzner: HetznerSimulator, instances: list[api.OpenClawInstance], config: Config
+    hetzner: HetznerSimulator,
+    instances: list[api.OpenClawInstance],
+    config: Config,
+    project: str = DEFAULT_PROJECT,
+    advance_clock: bool = True,
 ) -> list[int]:
-    """The managed firewall and one running, protected server per instance; returns the server ids."""
+    """The managed firewall and one running, protected server per instance in `project`; returns the
+    server ids. The clock then jumps past the create and start actions and the app's boot."""
 
     def create_all() -> list[int]:
-        world = hetzner.world
+        world = hetzner.projects[project].world
         selector = {"type": "label_selector", "label_selector": {"selector": naming.MANAGED_SELECTOR}}
         firewalls.create_firewall(
             world,
@@ -119,9 +124,14 @@ def seed_servers(
         return ids
 
     ids = hetzner.call_in_loop(create_all)
+    if advance_clock:
+        advance_past_boot(hetzner)
+    return ids
+
+
+def advance_past_boot(hetzner: HetznerSimulator) -> None:
     seconds = hetzner.world.action_seconds
     hetzner.clock.advance(seconds["create_server"] + seconds["start_server"] + hetzner.app_boot_seconds + 1)
-    return ids
 
 
 def seed_records(cloudflare: CloudflareSimulator, zone: str, instances: list[SeededInstance],

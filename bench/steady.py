@@ -17,16 +17,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from clawhost_sandbox.cloudflare.simulator import CloudflareSimulator
+
 from bench.accounting import first_answer, listing_passes, noticed_by_listing, percentiles, tally
 from bench.cluster import Cluster
 from bench.fleet import ZONE, Clouds
 from bench.processes import (
+    CLOUDFLARE_TOKEN,
     POLL_SECONDS,
     RESYNC_SECONDS,
     MeasuredProcess,
     NaiveProcess,
     OperatorProcess,
     operator_env,
+    project_token,
 )
 from bench.seed import (
     GATEWAY_SECRET,
@@ -37,7 +41,7 @@ from bench.seed import (
     seed_servers,
 )
 from openclaw_operator import api
-from openclaw_operator.config import Config, load_config
+from openclaw_operator.config import DEFAULT_PROJECT, Config, load_config
 from openclaw_operator.reconcile.model import Zone
 
 WORKERS: int = Config.model_fields["concurrency"].default  # the naive one gets the operator's default
@@ -68,6 +72,23 @@ def seed_fleet(clouds: Clouds, instances: list[api.OpenClawInstance], config: Co
     return seeded
 
 
+def seed_ready(
+    cluster: Cluster,
+    clouds: Clouds,
+    namespace: str,
+    instances: list[api.OpenClawInstance],
+    env: dict[str, str],
+) -> list[SeededInstance]:
+    """Servers and records in the simulators, and each instance's Ready status in the apiserver: the
+    state the operator (configured by `env`) would have left, so it starts with nothing to do."""
+    config = load_config(env)
+    seeded = seed_fleet(clouds, instances, config)
+    zone = Zone(clouds.cloudflare.zone_id(ZONE), ZONE)
+    statuses = ready_statuses(seeded, rendered_servers(clouds), zone, clouds.cloudflare.records(), config)
+    cluster.patch_statuses(namespace, statuses)
+    return seeded
+
+
 def rendered_servers(clouds: Clouds) -> dict[int, dict[str, Any]]:
     return {int(server["id"]): server for server in clouds.hetzner.servers()}
 
@@ -89,11 +110,7 @@ def _operator(
 ) -> dict[str, Any]:
     with Clouds(cfg.time_scale, cfg.seed) as clouds:
         env = operator_env(clouds.hetzner, clouds.cloudflare, cluster.access, [ZONE], cfg.time_scale)
-        config = load_config(env)
-        seeded = seed_fleet(clouds, instances, config)
-        zone = Zone(clouds.cloudflare.zone_id(ZONE), ZONE)
-        statuses = ready_statuses(seeded, rendered_servers(clouds), zone, clouds.cloudflare.records(), config)
-        cluster.patch_statuses(namespace, statuses)
+        seeded = seed_ready(cluster, clouds, namespace, instances, env)
         log = workdir / f"operator-steady-{cfg.instances}.log"
         profile = workdir / f"operator-steady-{cfg.instances}.prof" if cfg.profile else None
         operator = OperatorProcess(env, [namespace], log, profile)
@@ -137,7 +154,14 @@ def start_naive(
     server_ids: list[int | None],
     workdir: Path,
     label: str,
+    project: str = DEFAULT_PROJECT,
+    cloudflare: CloudflareSimulator | None = None,
+    zone: str = ZONE,
+    cloudflare_token: str = CLOUDFLARE_TOKEN,
 ) -> NaiveProcess:
+    """The baseline for these instances, against one Hetzner project and one Cloudflare account (by
+    default the scenario's own)."""
+    cloudflare = cloudflare or clouds.cloudflare
     instances_file = workdir / f"naive-{label}-instances.json"
     instances_file.write_text(
         json.dumps([{"body": b, "server_id": s} for b, s in zip(bodies, server_ids, strict=True)])
@@ -147,8 +171,8 @@ def start_naive(
         json.dumps(
             {
                 "hetzner_url": clouds.hetzner.url,
-                "cloudflare_url": clouds.cloudflare.url,
-                "zone": ZONE,
+                "cloudflare_url": cloudflare.url,
+                "zone": zone,
                 "app_health_url": clouds.hetzner.app_health_url(0).replace("/0/", "/{server_id}/"),
                 "time_scale": time_scale,
                 "resync_seconds": RESYNC_SECONDS,
@@ -158,7 +182,8 @@ def start_naive(
             }
         )
     )
-    process = NaiveProcess(config_file, workdir / f"naive-{label}.log")
+    process = NaiveProcess(config_file, workdir / f"naive-{label}.log", project_token(project),
+                           cloudflare_token)  # fmt: skip
     process.start()
     return process
 

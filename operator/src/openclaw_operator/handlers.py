@@ -44,6 +44,10 @@ KOPF_PREFIX = f"operator.{api.GROUP}"
 RECONCILE, DRIFT, GONE, FINALIZE = "reconcile", "drift", "gone", "finalize"
 HANDLER_IDS = (RECONCILE, DRIFT, GONE, FINALIZE)
 
+# Instances per page of the initial LIST: small enough that a page's text and objects are a few MB, large
+# enough that 5,000 instances take ten requests.
+INITIAL_LIST_CHUNK = 500
+
 REGISTRY = kopf.OperatorRegistry()
 RESOURCE: dict[str, Any] = {"group": api.GROUP, "version": api.VERSION, "plural": api.PLURAL}
 
@@ -56,6 +60,9 @@ def configure_settings(settings: kopf.OperatorSettings) -> None:
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=KOPF_PREFIX, key="last-handled-configuration", v1=False
     )
+    # The initial LIST in pages (Kopf 1.45): unpaged, thousands of instances arrive as one response that
+    # is held as text and as parsed objects at once, which set the process's peak RSS (docs/benchmarks.md).
+    settings.watching.chunk_size = INITIAL_LIST_CHUNK
     settings.peering.standalone = True  # one replica (Recreate strategy); no peering objects needed
     # Kopf would otherwise list namespaces and CRDs cluster-wide to discover what to watch; the chart's
     # least-privilege RBAC (namespaced installs especially) grants neither, and we know our one resource.
