@@ -36,6 +36,12 @@ class InstanceMemory:
         """The instance as the last pass left it (its status patch may not be back through the watch)."""
         return instance if self.status is None else instance.model_copy(update={"status": self.status})
 
+    def remember(self, status: api.InstanceStatus, in_body: api.InstanceStatus) -> None:
+        """Keep a pass's status only while the body may not show it yet: when it equals the body's (every
+        settled pass), the body holds it already, and a second copy per instance is what made the
+        reconciler's memory grow with the fleet (docs/benchmarks.md, "Memory")."""
+        self.status = None if status == in_body else status
+
     def failed(self, failure: Failure, rng: random.Random) -> float | None:
         """Count one failed pass; the delay until the next (None: not until the spec changes)."""
         if counts_as_failure(failure):

@@ -126,11 +126,12 @@ class Reconciler:
             if not self.book.may_pass(uid):  # it may have been deleted or shut down while this pass waited
                 return PassResult(memory.status or instance.status, None)
             started = time.monotonic()
+            in_body = instance.status
             instance = memory.with_status(instance)
             result, outcome = await self._pass(instance, memory)
             if created_at is not None and first_ready(instance.status, result.status):
                 metrics.TIME_TO_READY.observe((api.now() - created_at).total_seconds())
-            memory.status = result.status
+            memory.remember(result.status, in_body)
             metrics.RECONCILE_SECONDS.labels(trigger, outcome).observe(time.monotonic() - started)
             self.gauges.set(uid, result.status)
             return result

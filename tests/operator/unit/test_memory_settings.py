@@ -11,7 +11,8 @@ import textwrap
 import kopf
 import pytest
 
-from openclaw_operator import handlers, runner
+from openclaw_operator import api, handlers, runner
+from openclaw_operator.passes import InstanceMemory
 
 # Eight threads allocate at once, then glibc describes its heaps: one <heap nr=..> per arena in use.
 COUNT_ARENAS = textwrap.dedent(
@@ -67,3 +68,29 @@ def test_the_initial_list_comes_in_pages() -> None:
     handlers.configure_settings(settings)
     assert settings.watching.chunk_size == handlers.INITIAL_LIST_CHUNK
     assert 0 < handlers.INITIAL_LIST_CHUNK <= 1000
+
+
+# --- the reconciler's per-instance memory keeps a status only while the body lags behind -------------
+READY = api.InstanceStatus(phase=api.Phase.RUNNING, server_id=7, message="ready")
+CREATING = api.InstanceStatus(phase=api.Phase.PROVISIONING, message="creating")
+
+
+@pytest.mark.parametrize(
+    ("result", "in_body", "kept"),
+    [
+        (READY, READY, None),  # a settled pass: the body holds it, no second copy
+        (READY, CREATING, READY),  # the body may not show this pass's patch yet: the next pass needs it
+        (CREATING, api.InstanceStatus(), CREATING),
+    ],
+)
+def test_a_pass_status_is_kept_only_while_the_body_lags(
+    result: api.InstanceStatus, in_body: api.InstanceStatus, kept: api.InstanceStatus | None
+) -> None:
+    memory = InstanceMemory()
+    memory.remember(result, in_body)
+    assert memory.status == kept
+    body = api.OpenClawInstance.from_body(
+        {"metadata": {"name": "a", "namespace": "n", "uid": "u"}, "spec": {"hostname": "a.example.com",
+         "gatewayTokenSecretRef": {"name": "t"}}, "status": in_body.to_api()}
+    )  # fmt: skip
+    assert memory.with_status(body).status == result  # what the next pass starts from, either way
