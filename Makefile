@@ -38,7 +38,7 @@ soak: system-deps venv controlplane  ## the long reliability suites
 	@SOAK=1 scripts/run-pytest.sh -m slow tests/reliability
 
 bench: venv controlplane  ## scale and API-cost benchmarks; writes bench/results/<date>.json
-	$(PY) -m bench.run
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 e2e-vm: venv  ## boot the rendered user-data in a Debian 13 qemu guest and check it from the host (about an hour under TCG)
 	@tests/e2e_vm/install-deps.sh

@@ -74,6 +74,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--tracemalloc", action="store_true", help="footprint: allocations by package too")
     parser.add_argument("--profile", action="store_true", help="write a cProfile of each operator run")
+    parser.add_argument("--label", default="", help="appended to the results' file names (<date>-<label>)")
     parser.add_argument("--note", default="", help="what else ran on the machine, for the results")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
     return parser.parse_args(argv)
@@ -173,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     results = assemble(meta, steady, burst, hibernate, scale)  # type: ignore[arg-type]
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = date + ("-quick" if args.quick else "")
+    stem = "-".join(filter(None, [date, "quick" if args.quick else "", args.label]))
     (args.out / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
     chart(results, args.out / f"{stem}.png")
     (args.out / f"{stem}.md").write_text(markdown(results, f"{stem}.png"))
