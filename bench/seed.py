@@ -18,6 +18,7 @@ scenarios start from the end state instead:
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -47,6 +48,7 @@ from openclaw_operator.reconcile.model import (
 from openclaw_operator.reconciler import Reconciler
 
 GATEWAY_SECRET = "gateway-token"
+SEED_CHUNK = 250  # servers created per call into the simulators' loop
 _SDK = hcloud.Client("parse-only").servers  # builds SDK objects from JSON; never sends a request
 
 
@@ -94,36 +96,40 @@ def seed_servers(
     """The managed firewall and one running, protected server per instance in `project`; returns the
     server ids. The clock then jumps past the create and start actions and the app's boot."""
 
-    def create_all() -> list[int]:
-        world = hetzner.projects[project].world
-        selector = {"type": "label_selector", "label_selector": {"selector": naming.MANAGED_SELECTOR}}
-        firewalls.create_firewall(
-            world,
-            {
-                "name": naming.FIREWALL_NAME,
-                "labels": {naming.MANAGED_BY_LABEL: naming.MANAGED_BY_VALUE},
-                "rules": managed_firewall_rules(list(config.ssh_source_ranges)),
-                "apply_to": [selector],
-            },
-        )
+    world = hetzner.projects[project].world
+    selector = {"type": "label_selector", "label_selector": {"selector": naming.MANAGED_SELECTOR}}
+    firewall = {
+        "name": naming.FIREWALL_NAME,
+        "labels": {naming.MANAGED_BY_LABEL: naming.MANAGED_BY_VALUE},
+        "rules": managed_firewall_rules(list(config.ssh_source_ranges)),
+        "apply_to": [selector],
+    }
+    hetzner.call_in_loop(lambda: firewalls.create_firewall(world, firewall))
+    bodies = [
+        {
+            "name": naming.server_name(instance.metadata.name, instance.metadata.uid),
+            "server_type": instance.spec.server_type,
+            "image": instance.spec.image.value,
+            "location": instance.spec.location.value,
+            "labels": naming.owner_labels(instance),
+            "start_after_create": True,
+        }
+        for instance in instances
+    ]
+
+    def create(chunk: list[dict[str, Any]]) -> list[int]:
         ids = []
-        for instance in instances:
-            meta, spec = instance.metadata, instance.spec
-            body = {
-                "name": naming.server_name(meta.name, meta.uid),
-                "server_type": spec.server_type,
-                "image": spec.image.value,
-                "location": spec.location.value,
-                "labels": naming.owner_labels(instance),
-                "start_after_create": True,
-            }
+        for body in chunk:
             created = servers.create_server(world, body, None)
             server = world.servers[created["server"]["id"]]
             server.protection_delete = server.protection_rebuild = True
             ids.append(server.id)
         return ids
 
-    ids = hetzner.call_in_loop(create_all)
+    # In chunks: each call holds the simulators' loop, and a busy machine must not time it out.
+    ids = []
+    for at in range(0, len(bodies), SEED_CHUNK):
+        ids += hetzner.call_in_loop(functools.partial(create, bodies[at : at + SEED_CHUNK]))
     if advance_clock:
         advance_past_boot(hetzner)
     return ids
