@@ -100,6 +100,14 @@ final class BackupsTest extends ModuleTestCase
         ], $vars['backups']);
         self::assertSame('', $vars['restoreState']);
         self::assertSame('', $vars['backupProblem']);
+        self::assertSame('', $vars['backupInProgress']);
+        $this->api->objects[self::INSTANCE]['status']['backupInProgress'] = ['id' => '20261204T020000Z',
+            'kind' => 'OnDemand', 'startedAt' => '2026-12-04T02:00:00Z'];
+        self::assertSame('On demand', openclaw_ClientArea(self::params())['templateVariables']['backupInProgress']);
+        self::assertStringContainsString(
+            'In progress: OnDemand backup',
+            openclaw_AdminServicesTabFields(self::params())['Backups'],
+        );
         self::assertStringNotContainsString('s3-key', (string) json_encode($vars), 'the bucket key is not shown');
     }
 
@@ -151,6 +159,11 @@ final class BackupsTest extends ModuleTestCase
             CustomerActions::restoreBackup(self::params(), ['openclaw_backup' => self::OLDER]),
         );
         self::assertSame('success', CustomerActions::restoreBackup(self::params(), ['openclaw_backup' => 'latest']));
+        self::assertSame('pending', openclaw_ClientArea(self::params())['templateVariables']['restoreState']);
+        // The operator records "latest" as it was asked for, beside the id it resolved it to.
+        $this->api->objects[self::INSTANCE]['status']['restoredFrom'] = ['instance' => 'whmcs-42',
+            'backup' => 'latest', 'id' => self::NEWER, 'at' => '2026-12-04T03:00:00Z'];
+        self::assertSame('done', openclaw_ClientArea(self::params())['templateVariables']['restoreState']);
     }
 
     /** @return array<string, array{0: mixed, 1: string}> */

@@ -118,7 +118,7 @@ final class TemplatesTest extends ModuleTestCase
         $backups = BackupsTest::backups();
         $backups[0] = ['id' => self::HOSTILE, 'takenAt' => self::HOSTILE, 'kind' => self::HOSTILE,
             'sizeBytes' => self::HOSTILE];
-        $status = self::readyStatus() + ['backups' => $backups];
+        $status = self::readyStatus() + ['backups' => $backups, 'backupInProgress' => ['kind' => self::HOSTILE]];
         $status['conditions'][] = ['type' => 'BackedUp', 'status' => 'False', 'reason' => 'x',
             'message' => self::HOSTILE, 'lastTransitionTime' => '2026-12-04T00:00:00Z'];
         $this->api->objects[self::INSTANCE]['status'] = $status;

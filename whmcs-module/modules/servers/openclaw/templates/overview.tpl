@@ -69,6 +69,7 @@
     <p>Schedule: {$backupSchedule|escape:'html'}
     {if $restoreState eq 'pending'}<br><span class="label label-warning">Restoring backup {$restoreBackup|escape:'html'}&hellip;</span>
     {elseif $restoreState eq 'done'}<br><small>Restored from backup {$restoreBackup|escape:'html'}.</small>{/if}
+    {if $backupInProgress}<br><span class="label label-info">{$backupInProgress|escape:'html'} backup in progress&hellip;</span>{/if}
     {if $backupProblem}<br><small class="text-danger">The last backup failed: {$backupProblem|escape:'html'}</small>{/if}
     </p>
     {if $backups}

@@ -68,6 +68,9 @@ final class AdminTab
     {
         $backups = $status->backups;
         $lines = ['Schedule: ' . self::e($backups->scheduleText())];
+        if ($backups->inProgress !== '') {
+            $lines[] = self::e('In progress: ' . $backups->inProgress . ' backup');
+        }
         $problem = $status->failing('BackedUp');
         if ($problem !== '') {
             $lines[] = 'Last attempt failed: ' . self::e($problem);

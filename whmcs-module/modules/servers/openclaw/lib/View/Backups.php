@@ -19,9 +19,11 @@ final class Backups
      *     kind: string}> $entries newest first
      * @param array{instance: string, backup: string}|null $restoreWanted spec.restoreFrom
      * @param array{instance: string, backup: string, at: string}|null $restored status.restoredFrom
+     * @param string $inProgress the kind of the backup being taken now (status.backupInProgress), or ''
      */
     private function __construct(
         public readonly array $entries,
+        public readonly string $inProgress,
         public readonly string $schedule,
         public readonly ?int $retain,
         public readonly ?array $restoreWanted,
@@ -54,12 +56,14 @@ final class Backups
         $retain = $plan['retain'] ?? null;
         $wanted = is_array($spec['restoreFrom'] ?? null) ? $spec['restoreFrom'] : null;
         $done = is_array($status['restoredFrom'] ?? null) ? $status['restoredFrom'] : null;
+        $running = is_array($status['backupInProgress'] ?? null) ? $status['backupInProgress'] : [];
         return new self(
             $entries,
+            InstanceStatus::text($running, 'kind'),
             InstanceStatus::text($plan, 'schedule') ?: 'Off',
             is_int($retain) ? $retain : null,
             $wanted === null ? null : ['instance' => InstanceStatus::text($wanted, 'instance'),
-                'backup' => InstanceStatus::text($wanted, 'backup')],
+                'backup' => InstanceStatus::text($wanted, 'backup') ?: self::LATEST],  // the CRD's default
             $done === null ? null : ['instance' => InstanceStatus::text($done, 'instance'),
                 'backup' => InstanceStatus::text($done, 'backup'), 'at' => InstanceStatus::text($done, 'at')],
         );
@@ -71,19 +75,18 @@ final class Backups
     }
 
     /**
-     * '' (no restore asked for), 'pending' or 'done'. "latest" is done once the operator recorded a
-     * restore from that instance (it records the id it resolved "latest" to).
+     * '' (no restore asked for), 'pending' or 'done': the operator records the spec.restoreFrom it applied
+     * in status.restoredFrom as it was ("latest" stays "latest"), and applies each distinct value once.
      */
     public function restoreState(): string
     {
-        if ($this->restoreWanted === null || $this->restoreWanted['backup'] === '') {
+        if ($this->restoreWanted === null) {
             return '';
         }
+        $wanted = $this->restoreWanted;
         $done = $this->restored;
-        $same = $done !== null && $done['instance'] === $this->restoreWanted['instance'] && (
-            $done['backup'] === $this->restoreWanted['backup'] || $this->restoreWanted['backup'] === self::LATEST
-        );
-        return $same ? 'done' : 'pending';
+        return $done !== null && $done['instance'] === $wanted['instance'] && $done['backup'] === $wanted['backup']
+            ? 'done' : 'pending';
     }
 
     /** "Daily, keep 7" / "Off": what the product gives, in words. */

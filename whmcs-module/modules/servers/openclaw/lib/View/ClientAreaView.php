@@ -63,6 +63,7 @@ final class ClientAreaView
             'backupSchedule' => $status->backups->scheduleText(),
             'backups' => self::backups($status),
             'backupProblem' => $status->failing('BackedUp'),
+            'backupInProgress' => self::words($status->backups->inProgress),
             'restoreState' => $status->backups->restoreState(),
             'restoreBackup' => $status->backups->restoreWanted['backup'] ?? '',
             'canOpenControlUi' => $status->ready === true && $status->url !== '' && $gatewayToken !== '',
