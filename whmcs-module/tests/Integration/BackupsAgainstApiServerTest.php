@@ -95,7 +95,6 @@ final class BackupsAgainstApiServerTest extends IntegrationTestCase
             $id = self::newServiceId();
             $params = $this->cluster->params($id, ['configoption13' => $setting]);
             self::assertSame('success', openclaw_CreateAccount($params));
-            // A finalizer, as the operator's, keeps the deleted object readable.
             $this->holdWithFinalizer($id);
             self::assertSame('success', openclaw_TerminateAccount($params));
             $deleted = $this->cluster->read($this->cluster->instancePath($id));
@@ -105,28 +104,18 @@ final class BackupsAgainstApiServerTest extends IntegrationTestCase
                 $deleted['metadata']['annotations']['clawhost.dev/skip-final-backup'] ?? null,
                 $setting,
             );
-            $this->releaseFinalizer($id);
+            $this->holdWithFinalizer($id, false);
             self::assertSame('success', openclaw_TerminateAccount($params), 'gone: counts as terminated');
         }
     }
 
-    private function holdWithFinalizer(int $id): void
+    /** A finalizer as the operator's keeps a deleted instance readable; null lets it go. */
+    private function holdWithFinalizer(int $id, bool $hold = true): void
     {
         $patched = $this->cluster->asVerifier(
             'PATCH',
             $this->cluster->instancePath($id),
-            '{"metadata":{"finalizers":["clawhost.dev/test-hold"]}}',
-            'application/merge-patch+json',
-        );
-        self::assertSame(200, $patched->status, $patched->body);
-    }
-
-    private function releaseFinalizer(int $id): void
-    {
-        $patched = $this->cluster->asVerifier(
-            'PATCH',
-            $this->cluster->instancePath($id),
-            '{"metadata":{"finalizers":null}}',
+            (string) json_encode(['metadata' => ['finalizers' => $hold ? ['clawhost.dev/test-hold'] : null]]),
             'application/merge-patch+json',
         );
         self::assertSame(200, $patched->status, $patched->body);
