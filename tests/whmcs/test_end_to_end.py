@@ -97,6 +97,28 @@ def test_order_to_ready_client_area_cron_suspend_and_terminate(stage: Stage) -> 
     assert whmcs("approvedevices") == "success"
     assert stage.get(name)["metadata"]["annotations"]["clawhost.dev/approve-devices-requested-at"]
 
+    # Usage: the operator recorded Hetzner's figures from its listing; WHMCS's UsageUpdate reads them.
+    recorded = stage.wait_for(name, lambda b: bool((b.get("status") or {}).get("usage")), what="usage")
+    usage = recorded["status"]["usage"]
+    [listed] = stage.servers()
+    assert usage["diskLimitBytes"] == listed["primary_disk_size"] * 2**30
+    assert usage["includedTrafficBytes"] == listed["included_traffic"]
+    assert 0 <= usage["outgoingTrafficBytes"] <= listed["outgoing_traffic"]  # the counter only grows
+    assert "diskUsedBytes" not in usage  # Hetzner does not know it: nothing is made up
+    services = {1: {SERVICE_ID: {"dedicatedip": "", "assignedips": "", "domain": hostname}}}
+    usage_update = call_module("UsageUpdate", server | {"serverid": "1"}, {1: server}, services)
+    answers.append(usage_update)
+    assert usage_update.result == "success"
+    assert usage_update.usage == {
+        "1": {
+            str(SERVICE_ID): {
+                "disklimit": usage["diskLimitBytes"] // 2**20,
+                "bwusage": usage["outgoingTrafficBytes"] // 2**20,
+                "bwlimit": usage["includedTrafficBytes"] // 2**20,
+            }
+        }
+    }
+
     cron = run_cron_hook(
         {1: server}, {1: {SERVICE_ID: {"dedicatedip": "", "assignedips": "", "domain": hostname}}}
     )
