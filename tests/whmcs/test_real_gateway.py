@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 import ssl
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -21,8 +19,8 @@ import pytest
 from clawhost_sandbox import realapp
 from clawhost_sandbox.gateways import Gateways
 
-from tests.operator.integration.harness import PYTHON, ZONE, OperatorProcess, Stage, condition
-from tests.whmcs.kube_access import apply_whmcs_role, service_account_token
+from tests.operator.integration.harness import ZONE, Stage, condition
+from tests.whmcs.kube_access import ordered_service, whmcs_server
 from tests.whmcs.whmcs_driver import ModuleAnswer, call_module
 
 pytestmark = [pytest.mark.controlplane, pytest.mark.php]
@@ -43,28 +41,6 @@ def gateways(stage: Stage, tmp_path: Path) -> Iterator[Gateways]:
         yield fleet
     finally:
         fleet.close()
-
-
-def start_named_operator(stage: Stage, fleet: Gateways) -> OperatorProcess:
-    """The operator as the sandbox runs it: host names resolve to the sandbox servers, their CA is trusted,
-    and AppReady asks the real gateway (its default probe, https://{hostname}/readyz)."""
-    env = stage.operator_env(SSL_CERT_FILE=str(fleet.ca_bundle))
-    env.pop("CLAWHOST_APP_HEALTH_URL")
-    log_path = stage.workdir / "operator-named.log"
-    command = [str(PYTHON), "-m", "clawhost_sandbox.named_operator", "--hosts", str(fleet.hosts_file)]
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [*command, "run", "--namespace", stage.namespace],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=stage.workdir,
-        )
-    process = OperatorProcess(
-        proc, log_path, int(env["CLAWHOST_METRICS_PORT"]), int(env["CLAWHOST_HEALTH_PORT"])
-    )
-    stage.operators.append(process)
-    return process
 
 
 async def ask_gateway(
@@ -89,25 +65,13 @@ async def ask_gateway(
 async def test_an_order_is_served_by_a_real_gateway_with_the_shown_url_and_token(
     stage: Stage, gateways: Gateways
 ) -> None:
-    apply_whmcs_role(stage.cluster, stage.namespace)
-    assert stage.cluster.ca_file is not None
-    params: dict[str, Any] = {
-        "serverhostname": stage.cluster.server,
-        "serverusername": stage.namespace,
-        "serverpassword": service_account_token(stage.cluster, stage.namespace),
-        "serveraccesshash": stage.cluster.ca_file.read_text(),
-        "serviceid": str(SERVICE_ID),
-        "userid": "9",
-        "serverid": "1",
-        "domain": "",
-        "password": "",
-        "configoption1": "cx23",
-        "configoption2": "fsn1",
-        "configoption3": "ubuntu-24.04",
-        "configoption4": ZONE,
-    }
+    params = ordered_service(whmcs_server(stage.cluster, stage.namespace), SERVICE_ID, ZONE)
     answers: list[ModuleAnswer] = []
-    start_named_operator(stage, gateways)
+    # The operator as the sandbox runs it: host names resolve to the sandbox servers, their CA is trusted,
+    # and AppReady asks the real gateway (its default probe, https://{hostname}/readyz).
+    stage.start_operator(
+        hosts=gateways.hosts_file, without=("CLAWHOST_APP_HEALTH_URL",), SSL_CERT_FILE=str(gateways.ca_bundle)
+    )
 
     ordered = time.monotonic()
     created = call_module("CreateAccount", params)

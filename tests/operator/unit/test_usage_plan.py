@@ -120,3 +120,19 @@ def test_a_pass_writes_usage_only_with_a_new_reading() -> None:
     second = decide(again)
     assert second.status.usage is first.status.usage
     assert "usage" not in status_patch(first.status, second.status)
+
+
+@pytest.mark.parametrize(("bytes_per_second", "most_per_day"), [(0, 1), (40_000, 26), (2_000_000, 26)])
+def test_a_month_of_passes_costs_about_a_write_an_hour(bytes_per_second: int, most_per_day: int) -> None:
+    """A pass every 5 minutes for 30 days (8,640 passes) with steadily growing traffic: about one status write
+    an hour (docs/whmcs.md has the figures), and one in all for an idle server."""
+    recorded: api.Usage | None = None
+    writes = 0
+    for tick in range(30 * 24 * 12):
+        grown = bytes_per_second * 300 * tick
+        server = replace(SERVER, outgoing_traffic=grown, ingoing_traffic=grown // 4)
+        after = to_record(recorded, server, NOW + timedelta(minutes=5 * tick))
+        writes += after is not recorded
+        recorded = after
+    assert writes <= most_per_day * 30
+    assert writes >= (1 if bytes_per_second == 0 else 24 * 30), "the hourly write happens"
