@@ -20,7 +20,7 @@ final class ModuleShapeTest extends ModuleTestCase
         $names = [
             'CreateAccount', 'SuspendAccount', 'UnsuspendAccount', 'TerminateAccount', 'ChangePackage',
             'ChangePassword', 'reboot', 'reinstall', 'resync', 'approvedevices', 'hibernate', 'wake',
-            'updatecredentials',
+            'updatecredentials', 'backupnow', 'restorebackup',
         ];
         return array_combine($names, array_map(static fn (string $name): array => [$name], $names));
     }

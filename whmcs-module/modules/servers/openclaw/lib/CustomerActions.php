@@ -88,10 +88,11 @@ final class CustomerActions
         $backupId = is_string($form['openclaw_backup'] ?? null) ? trim($form['openclaw_backup']) : '';
         $ctx = new ServiceContext($params, 'RestoreBackup');
         return ModuleCall::guard($ctx, static function () use ($ctx, $backupId): void {
+            $provisioner = $ctx->provisioner();  // first: a call without a service says so
             if ($backupId === '') {
                 throw new ModuleError('Choose the backup to restore.');
             }
-            $ctx->provisioner()->restore($backupId);
+            $provisioner->restore($backupId);
         });
     }
 
