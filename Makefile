@@ -37,8 +37,8 @@ test: system-deps venv controlplane lint  ## the full suite (installs everything
 soak: system-deps venv controlplane  ## the long reliability suites
 	@SOAK=1 scripts/run-pytest.sh -m slow tests/reliability
 
-bench: venv controlplane  ## scale and API-cost benchmarks; writes bench/results/<date>.json
-	$(PY) -m bench.run $(BENCH_ARGS)
+bench: venv controlplane  ## scale and API-cost benchmarks (BENCH_PROFILE=scale: + 10,000 sharded); bench/results/
+	$(PY) -m bench.run $(if $(filter scale,$(BENCH_PROFILE)),--scale) $(BENCH_ARGS)
 
 e2e-vm: venv  ## boot the rendered user-data in a Debian 13 qemu guest and check it from the host (about an hour under TCG)
 	@tests/e2e_vm/install-deps.sh

@@ -65,10 +65,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--no-steady", action="store_true")
     parser.add_argument("--no-hibernate", action="store_true")
     parser.add_argument("--burst-instances", type=int, default=200)
-    parser.add_argument("--no-sharded", action="store_true", help="skip the 10,000-instance sharded run")
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="also the issue-16 scenarios: memory footprint and the 10,000-instance sharded run",
+    )
+    parser.add_argument("--no-sharded", action="store_true", help="with --scale: skip the sharded run")
     parser.add_argument("--sharded-instances", type=int, default=ShardedConfig.instances)
     parser.add_argument("--sharded-burst", type=int, default=ShardedConfig.burst_instances)
-    parser.add_argument("--no-footprint", action="store_true")
+    parser.add_argument("--no-footprint", action="store_true", help="with --scale: skip the footprint")
     parser.add_argument(
         "--footprint-sizes", default="1000,5000", help="fleet sizes whose memory is broken down"
     )
@@ -139,13 +144,13 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_hibernate:
             print("bench: hibernate/unsuspend cycle", flush=True)
             hibernate = run_hibernate(cluster, HibernateConfig(instances=5 if args.quick else 10), workdir)
-        if not args.no_footprint:
+        if args.scale and not args.no_footprint:
             sizes = (100, 500) if args.quick else tuple(int(n) for n in args.footprint_sizes.split(","))
             print(f"bench: memory footprint at {', '.join(map(str, sizes))} instances", flush=True)
             scale["footprint"] = run_footprint(
                 cluster, FootprintConfig(sizes, tracemalloc=args.tracemalloc), workdir
             )
-        if not args.no_sharded:
+        if args.scale and not args.no_sharded:
             sharded = sharded_config(args)
             print(
                 f"bench: sharded, {sharded.instances} instances, burst of {sharded.burst_instances}",
