@@ -386,7 +386,8 @@ def _measure_steady(
             "cores_in_real_time": round(cpu / cfg.window_seconds, 4),
             "cpu_seconds_per_reconcile": round(cpu / done, 5) if done else None,
             "peak_rss_mb": round(process.peak_rss_mb(), 1),
-            "kept_up": per_resync >= KEEPS_UP and all(projects[p]["listed_on_schedule"] for p in own),
+            "kept_up": per_resync >= KEEPS_UP
+            and all(projects[p]["listed_on_schedule"] is not False for p in own),
         }
     cloudflare = {}
     for shard in cfg.shards:
