@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import urllib3
+from kubernetes.client.exceptions import ApiException
 
 from bench.accounting import duplicate_servers, percentiles, servers_per_instance, tally
 from bench.cluster import Cluster, is_ready
@@ -144,9 +146,8 @@ def operator_burst(
         ready_at: dict[str, float] = {}
 
         def all_ready() -> bool:
-            try:
-                listed = cluster.instances(namespace)
-            except requests.RequestException:  # a LIST cut short under load: the next poll asks again
+            listed = instances_or_none(cluster, namespace)
+            if listed is None:
                 return False
             for item in listed:
                 if is_ready(item):
@@ -158,6 +159,15 @@ def operator_burst(
         return OperatorBurst(start, ready_at, tokens, _footprint(operator, cpu, time_scale), created)
     finally:
         operator.stop()
+
+
+def instances_or_none(cluster: Cluster, namespace: str) -> list[dict[str, Any]] | None:
+    """The namespace's instances, or None when the LIST failed: an apiserver on loaded shared cores cuts
+    a 200-instance answer short or times it out (504) now and then; the next poll asks again."""
+    try:
+        return cluster.instances(namespace)
+    except (requests.RequestException, urllib3.exceptions.HTTPError, ApiException):
+        return None
 
 
 def _footprint(process: MeasuredProcess, cpu_before: float, time_scale: float) -> dict[str, float]:
