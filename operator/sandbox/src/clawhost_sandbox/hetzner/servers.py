@@ -148,7 +148,8 @@ def _then_install_and_power_off(world: World, server: Server, running: Effect) -
     def installed(at: float) -> None:
         if server.status == "running":
             server.used_disk_gb = min(server.primary_disk_size, server.used_disk_gb + INSTALL_ADDS_GB)
-            server.status, server.running_since = "off", None
+            server.status = "off"
+            server.stop_running(at)
 
     def effect(at: float) -> None:
         running(at)
@@ -169,7 +170,7 @@ def _status(server: Server, status: str) -> Callable[[float], None]:
     def effect(at: float) -> None:
         server.status = status
         if status != "running":
-            server.running_since = None
+            server.stop_running(at)
 
     return effect
 
@@ -229,7 +230,7 @@ def _restart(command: str) -> ActionHandler:
         on_success = _running(server) if server.status == "running" else None
         action = world.start_action(command, [(server.id, "server")], on_success=on_success)
         if on_success:
-            server.running_since = None
+            server.stop_running(world.clock.now())
         return {"action": action.render(world.clock)}
 
     return handle
@@ -250,7 +251,7 @@ def _rebuild(world: World, server: Server, body: dict[str, Any]) -> dict[str, An
         _running(server)(at)
 
     server.status = "rebuilding"
-    server.running_since = None
+    server.stop_running(world.clock.now())
     seconds = world.action_seconds["rebuild_server"] + images.restore_seconds(world, image)
     action = world.start_action(
         "rebuild_server",
