@@ -8,11 +8,9 @@ through the channel (the image has no OpenSSH client: the channel's SSH is async
 
 from __future__ import annotations
 
-import getpass
 import json
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,7 +26,7 @@ from clawhost_sandbox.controlplane import ClusterAccess, free_port
 from clawhost_sandbox.hetzner.simulator import HetznerSimulator
 from clawhost_sandbox.simcore import LatencyModel, SimClock, SimulatorThread
 
-from openclaw_operator.bootstrap.app_files import agent_authorized_key, agent_sshd_block
+from tests.channel.echo_sshd import echo_sshd, keygen
 from tests.image.dockerfile import REPO_ROOT, parse, pip_install, shell_commands
 from tests.image.wheelhouse import LOCK, pip, wheelhouse
 
@@ -219,12 +217,6 @@ def test_entrypoint_starts_the_operator_until_liveness_answers(
     assert "image-htoken" not in log_path.read_text() and "image-cftoken" not in log_path.read_text()
 
 
-# The channel's stand-in agent: answers the request it was sent, as the real agent's one JSON line.
-ECHO_AGENT = """import json, sys
-request = json.loads(sys.stdin.read())
-print(json.dumps({"ok": True, "echo": request}))
-"""
-
 CHANNEL_PROBE = """import asyncio, json, shutil, sys
 from openclaw_operator.providers.channel import ChannelClient, channel_public_key
 key, port, user = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -245,53 +237,20 @@ def test_the_channel_works_from_the_image_without_an_ssh_binary(
     missing = [tool for tool in ("/usr/sbin/sshd", "ssh-keygen") if shutil.which(tool) is None]
     if missing:
         pytest.skip(f"{', '.join(missing)} not installed (apt-get install openssh-server openssh-client)")
-    key, host_key = tmp_path / "ssh-privatekey", tmp_path / "host_ed25519"
-    for path, comment in ((key, "clawhost-operator"), (host_key, "host")):
-        subprocess.run(
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)], check=True
-        )
+    key = keygen(tmp_path / "ssh-privatekey", "clawhost-operator")
     public_key = key.with_suffix(".pub").read_text().strip()
     key.with_suffix(".pub").unlink()  # as mounted from a kubernetes.io/ssh-auth Secret: no .pub beside it
     key.chmod(0o400)
-    agent = tmp_path / "agent.py"
-    agent.write_text(ECHO_AGENT)
-    keys = tmp_path / "authorized_keys"
-    keys.write_text(agent_authorized_key(public_key, ["127.0.0.1/32"]))
-    user, port = getpass.getuser(), free_port()
-    Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege-separation directory
-    config = tmp_path / "sshd_config"
-    config.write_text(
-        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\nPidFile {tmp_path / 'sshd.pid'}\n"
-        "StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-        f"PermitRootLogin prohibit-password\nAllowUsers {user}\nAuthorizedKeysFile none\n"
-        + agent_sshd_block(agent_user=user, command=f"{sys.executable} {agent}", keys_file=str(keys))
-    )
-    sshd = subprocess.Popen(
-        ["/usr/sbin/sshd", "-D", "-e", "-f", str(config)], stderr=(tmp_path / "sshd.log").open("wb")
-    )
-    try:
-        wait_for_port(port)
+    with echo_sshd(tmp_path, public_key) as sshd:
         env = image_env(image_venv.root, tmp_path) | {"PATH": str(image_venv.root / "bin")}
+        python = str(image_venv.root / "bin" / "python")
         probe = subprocess.run(
-            [str(image_venv.root / "bin" / "python"), "-c", CHANNEL_PROBE, str(key), str(port), user],
+            [python, "-c", CHANNEL_PROBE, str(key), str(sshd.port), sshd.user],
             capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120, check=False,
         )  # fmt: skip
-    finally:
-        sshd.terminate()
-        sshd.wait(10)
-    assert probe.returncode == 0, probe.stderr + (tmp_path / "sshd.log").read_text()
+        assert probe.returncode == 0, probe.stderr + sshd.log.read_text()
     seen = json.loads(probe.stdout.strip().splitlines()[-1])
     assert seen["ssh"] is None  # nothing to fall back on: the client is the virtualenv's
     assert seen["public_key"] == public_key
-    assert seen["host_key"] == " ".join(host_key.with_suffix(".pub").read_text().split()[:2])
+    assert seen["host_key"] == sshd.host_key
     assert [answer["echo"] for answer in seen["answers"]] == [{"op": "state"}, {"op": "again"}]
-
-
-def wait_for_port(port: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise AssertionError(f"nothing listens on 127.0.0.1:{port}")
