@@ -20,9 +20,11 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from openclaw_operator import api, metrics
+from openclaw_operator.backups import Bucket, observed
 from openclaw_operator.bootstrap.app_files import server_files
 from openclaw_operator.bootstrap.render import BootstrapInputError, render_user_data
 from openclaw_operator.bootstrap.settings import BootstrapSettings
@@ -32,11 +34,12 @@ from openclaw_operator.kube import KubeClient, SecretUnavailable
 from openclaw_operator.managed_firewall import ManagedFirewall
 from openclaw_operator.observe import Observer
 from openclaw_operator.projects import Project, ProjectPool, single_project
-from openclaw_operator.providers.channel import ChannelClient, channel_public_key
+from openclaw_operator.providers.channel import ChannelAnswer, ChannelClient, channel_public_key
 from openclaw_operator.providers.cloudflare import CloudflareProvider
 from openclaw_operator.providers.errors import Failure, FailureKind
 from openclaw_operator.providers.hetzner import HetznerProvider
 from openclaw_operator.reconcile import naming
+from openclaw_operator.reconcile.backup import verification_problem
 from openclaw_operator.reconcile.firewall import desired_firewall
 from openclaw_operator.reconcile.model import (
     NO_CHANGE,
@@ -46,6 +49,7 @@ from openclaw_operator.reconcile.model import (
     CreateFirewall,
     CreateServer,
     CreateSnapshot,
+    DeleteBackup,
     DeleteRecord,
     DeleteServer,
     DeleteSnapshot,
@@ -53,18 +57,21 @@ from openclaw_operator.reconcile.model import (
     Note,
     RebuildServer,
     RecordObservation,
+    RestoreBackup,
     ServerAction,
     SetFirewallRules,
     SetServerLabels,
     SetSnapshotLabels,
     StatusDelta,
     Step,
+    TakeBackup,
     WriteRecord,
     step_name,
 )
 from openclaw_operator.reconcile.placement import LOCATION_UNAVAILABLE_CODES
 
 PostEvent = Callable[[api.OpenClawInstance, Note], None]
+BACKED_UP = api.ConditionType.BACKED_UP.value
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +86,10 @@ class Actuator:
         kube: Callable[[], KubeClient],
         post: PostEvent,
         projects: ProjectPool | None = None,
+        bucket: Bucket | None = None,
     ) -> None:
         self.config = config
+        self.bucket = bucket  # the backup store; None: no backups (the planners plan none)
         self.observer = observer  # the one that lists the Cloudflare zones
         self.hetzner = hetzner
         self.projects = projects or single_project(hetzner, observer)
@@ -189,6 +198,69 @@ class Actuator:
                 message = f"approved {len(approved)} pending device pairing request(s)"
                 self._post(instance, Note("Normal", "DevicesApproved", message))
                 return StatusDelta(channel_host_key=answered.host_key)
+            case TakeBackup():
+                return await self._take_backup(instance, status, step)
+            case RestoreBackup():
+                return await self._restore_backup(status, step)
+            case DeleteBackup(key=key):
+                await self._bucket().delete(key)
+                return NO_CHANGE
+
+    def _bucket(self) -> Bucket:
+        if self.bucket is None:  # the planner plans no backup step without a store
+            raise Failure(FailureKind.STALLED, "NoBackupStore", "the operator has no backup store")
+        return self.bucket
+
+    async def _take_backup(
+        self, instance: api.OpenClawInstance, status: api.InstanceStatus, step: TakeBackup
+    ) -> StatusDelta:
+        """The agent makes and uploads the archive; it counts once the store shows what the agent said."""
+        bucket, meta = self._bucket(), instance.metadata
+        key = bucket.key_for(meta.namespace, meta.name, meta.uid, step.backup_id)
+        put_url = bucket.presign_put(key, expires_seconds=self._url_lifetime())
+        request = {"op": "backup", "id": step.backup_id, "putUrl": put_url}
+        answered = await self._backup_call(step.address, status, request, put_url)
+        answer = answered.answer
+        stored = await bucket.head(key)
+        problem = verification_problem(answer, observed(stored) if stored is not None else None)
+        if problem is not None:
+            message = f"backup {step.backup_id} is not counted: {problem}"
+            raise Failure(FailureKind.RETRYING, "BackupUnverified", message, slow=True, about=BACKED_UP)
+        version = answer.get("openclawVersion")
+        entry = api.Backup(
+            id=step.backup_id,
+            taken_at=_timestamp(answer.get("createdAt")) or api.now(),
+            size_bytes=int(answer["sizeBytes"]),
+            sha256=str(answer["sha256"]),
+            kind=step.kind,
+            key=key,
+            openclaw_version=str(version) if version else None,
+        )
+        others = tuple(b for b in status.backups if b.id != entry.id)
+        return StatusDelta(backups=(entry, *others), channel_host_key=answered.host_key)
+
+    async def _restore_backup(self, status: api.InstanceStatus, step: RestoreBackup) -> StatusDelta:
+        get_url = self._bucket().presign_get(step.key, expires_seconds=self._url_lifetime())
+        request = {"op": "restore", "getUrl": get_url, "sha256": step.sha256}
+        answered = await self._backup_call(step.address, status, request, get_url)
+        return StatusDelta(channel_host_key=answered.host_key)
+
+    async def _backup_call(
+        self, address: str, status: api.InstanceStatus, request: dict[str, Any], url: str
+    ) -> ChannelAnswer:
+        """A presigned URL is a bearer credential: masked by the channel in anything it reports."""
+        try:
+            return await self._channel().call(address, status.channel_host_key, request, secrets=[url])
+        except Failure as exc:
+            if exc.kind != FailureKind.RETRYING or exc.about is not None:
+                raise
+            # The agent refused (BackupFailed, BackupUploadFailed, RestoreFailed) or is unreachable:
+            # BackedUp says so, and the next try waits, since a backup is no quick request.
+            raise Failure(exc.kind, exc.reason, exc.message, slow=True, about=BACKED_UP) from None
+
+    def _url_lifetime(self) -> int:
+        # Long enough for the slowest request the channel waits for, so a URL never expires mid-upload.
+        return max(int(self.config.channel_timeout_seconds) + 60, 900)
 
     def _channel(self) -> ChannelClient:
         if self.channel is None:  # the planner plans no channel step without a key
@@ -372,6 +444,16 @@ class Actuator:
         )
         adopted = StatusDelta(server_id=existing.id, server_name=existing.name)
         return adopted if existing.location is None else adopted.then(StatusDelta(location=existing.location))
+
+
+def _timestamp(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def _count_repair(step: Step) -> None:

@@ -28,6 +28,9 @@ REBOOT_REQUESTED_AT = f"{GROUP}/reboot-requested-at"
 REINSTALL_REQUESTED_AT = f"{GROUP}/reinstall-requested-at"
 RECONCILE_REQUESTED_AT = f"{GROUP}/reconcile-requested-at"
 APPROVE_DEVICES_REQUESTED_AT = f"{GROUP}/approve-devices-requested-at"
+BACKUP_REQUESTED_AT = f"{GROUP}/backup-requested-at"
+# "true": deleting the instance takes no final backup (docs/backups.md).
+SKIP_FINAL_BACKUP = f"{GROUP}/skip-final-backup"
 
 # The operator shard that owns an instance (several operator Deployments on one cluster, reconcile/shards.py).
 # Set at creation; an admission policy (charts/openclaw-operator/templates/shard-policy.yaml) refuses changes.
@@ -80,6 +83,26 @@ class SuspendMode(StrEnum):
     HIBERNATE = "Hibernate"
 
 
+class BackupSchedule(StrEnum):
+    """How often an instance is backed up to the operator's bucket (spec.backup.schedule)."""
+
+    OFF = "Off"
+    DAILY = "Daily"
+    WEEKLY = "Weekly"
+
+
+class BackupKind(StrEnum):
+    """Why a backup was taken; only Scheduled and OnDemand backups count against spec.backup.retain."""
+
+    SCHEDULED = "Scheduled"
+    ON_DEMAND = "OnDemand"
+    PRE_RESTORE = "PreRestore"
+    FINAL = "Final"
+
+
+LATEST_BACKUP = "latest"
+
+
 class Phase(StrEnum):
     PENDING = "Pending"
     PROVISIONING = "Provisioning"
@@ -98,6 +121,7 @@ class ConditionType(StrEnum):
     DNS_READY = "DNSReady"
     APP_READY = "AppReady"
     CONFIG_APPLIED = "ConfigApplied"
+    BACKED_UP = "BackedUp"
 
 
 ConditionStatus = Literal["True", "False", "Unknown"]
@@ -129,6 +153,18 @@ class WhmcsRef(_Model):
     service_id: int | None = None
 
 
+class BackupSpec(_Model):
+    """Off-server backups to the operator's S3 bucket (not Hetzner's server backups: spec.backups)."""
+
+    schedule: BackupSchedule = BackupSchedule.OFF
+    retain: int = 7
+
+
+class RestoreFrom(_Model):
+    instance: str  # an instance of this namespace, maybe deleted (its backups outlive it for a while)
+    backup: str = LATEST_BACKUP  # a backup id (YYYYMMDDTHHMMSSZ) or "latest"
+
+
 class InstanceSpec(_Model):
     server_type: str = "cx23"
     location: Location = Location.FSN1
@@ -146,6 +182,8 @@ class InstanceSpec(_Model):
     backups: bool = False
     deletion_policy: DeletionPolicy = DeletionPolicy.DELETE
     whmcs: WhmcsRef | None = None
+    backup: BackupSpec = BackupSpec()
+    restore_from: RestoreFrom | None = None
 
 
 class Condition(_Model):
@@ -184,11 +222,46 @@ class Billing(_Model):
     snapshot_size_gb: float = Field(default=0.0, alias="snapshotSizeGB")
 
 
+class Backup(_Model):
+    """One backup in the bucket, counted only once the store confirmed its size and sha256."""
+
+    id: str  # YYYYMMDDTHHMMSSZ, chosen before the upload: a retry overwrites the same object
+    taken_at: datetime
+    size_bytes: int
+    sha256: str
+    kind: BackupKind
+    key: str  # the object key in the operator's bucket
+    openclaw_version: str | None = None
+
+
+class BackupInProgress(_Model):
+    """A backup decided on and not yet recorded: its id is fixed before the upload, so a pass that died
+    after the upload uploads again to the same key instead of leaving a second object."""
+
+    id: str
+    kind: BackupKind
+    started_at: datetime
+
+
+class RestoredFrom(_Model):
+    """The spec.restoreFrom last applied: a restore runs once per distinct value."""
+
+    instance: str
+    backup: str  # as spec.restoreFrom.backup spells it ("latest" stays "latest")
+    id: str | None = None  # the backup it resolved to
+    sha256: str | None = None
+    at: datetime | None = None
+
+
 class Usage(_Model):
-    disk_used_bytes: int | None = None
+    """What WHMCS bills from (reconcile/usage.py says when it is written)."""
+
+    disk_used_bytes: int | None = None  # not known without asking the guest: left unset
     disk_limit_bytes: int | None = None
     outgoing_traffic_bytes: int | None = None
+    ingoing_traffic_bytes: int | None = None
     included_traffic_bytes: int | None = None
+    observed_at: datetime | None = None
 
 
 class InstanceStatus(_Model):
@@ -219,6 +292,10 @@ class InstanceStatus(_Model):
     project: str | None = None
     location: str | None = None
     shard: str | None = None
+    backups: tuple[Backup, ...] = ()  # newest first
+    backup_in_progress: BackupInProgress | None = None
+    last_handled_backup_at: str | None = None
+    restored_from: RestoredFrom | None = None
 
     def condition(self, type_: ConditionType) -> Condition | None:
         return next((c for c in self.conditions if c.type == type_), None)

@@ -63,6 +63,9 @@ ENV_FIELDS: dict[str, str] = {
     "CLAWHOST_CHANNEL_SOURCE_RANGES": "channel_source_ranges",
     "CLAWHOST_CHANNEL_PORT": "channel_port",
     "CLAWHOST_CHANNEL_TIMEOUT_SECONDS": "channel_timeout_seconds",
+    "CLAWHOST_BACKUP_FINAL_RETENTION_DAYS": "backup_final_retention_days",
+    "CLAWHOST_FINAL_BACKUP_TIMEOUT_SECONDS": "final_backup_timeout_seconds",
+    "CLAWHOST_BACKUP_SWEEP_INTERVAL_SECONDS": "backup_sweep_interval_seconds",
 }
 PROJECTS_VAR = "CLAWHOST_HETZNER_PROJECTS"
 DEFAULT_PROJECT = "default"  # the project of HCLOUD_TOKEN, and of instances placed before projects existed
@@ -139,6 +142,14 @@ class Config(BaseModel):
     channel_source_ranges: tuple[str, ...] = ()
     channel_port: Annotated[int, Field(ge=1, le=65535)] = 22
     channel_timeout_seconds: Annotated[float, Field(gt=0)] = 900.0
+
+    # Off-server backups (docs/backups.md; the bucket itself is CLAWHOST_BACKUP_S3_*, read by the store).
+    # A deleted instance's backups, its Final one among them, stay this long for a restore; a Final
+    # backup may hold up a deletion this long before the server is deleted without it; the bucket is
+    # swept for the objects of deleted instances past their retention this often.
+    backup_final_retention_days: Annotated[float, Field(ge=0)] = 30.0
+    final_backup_timeout_seconds: Annotated[float, Field(ge=0)] = 600.0
+    backup_sweep_interval_seconds: Annotated[float, Field(gt=0)] = 3600.0
 
     _csv = field_validator(
         "managed_zones",

@@ -6,7 +6,8 @@ would leave a resource nobody can delete. What to do is decided by `reconcile/de
 at everything the instance owns; the actuator carries it out. Its servers are looked for in its
 status.project, or in every project when none is recorded (it vanished before placement was written, or
 the orphan sweep found it; the actuator sends each server's writes to the project that holds it), and so
-are its hibernation snapshots.
+are its hibernation snapshots. Before the server goes, a Final backup is taken
+(reconcile/backup.py, plan_final_backup); it may take CLAWHOST_FINAL_BACKUP_TIMEOUT_SECONDS at most.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from openclaw_operator.passes import InstanceBook, InstanceMemory, PassResult
 from openclaw_operator.projects import ProjectPool, single_project
 from openclaw_operator.providers.app import AppHealth
 from openclaw_operator.providers.errors import Failure, FailureKind
+from openclaw_operator.reconcile.backup import FinalInputs, plan_final_backup
 from openclaw_operator.reconcile.delete import plan_delete
 from openclaw_operator.reconcile.failures import backoff
 from openclaw_operator.reconcile.model import ActionStatus, Note, StatusDelta
@@ -137,6 +139,23 @@ class Finalizer:
             servers = tuple([s for p in searched for s in await p.observer.servers_owned_by(uid)])
             records = tuple(await self.observer.records_owned_by(uid))
             snapshots = tuple([s for p in searched for s in await p.observer.snapshots_owned_by(uid)])
+            final = plan_final_backup(
+                FinalInputs(
+                    instance=instance,
+                    servers=servers,
+                    channel=self.actuator.channel is not None,
+                    store=self.actuator.bucket is not None,
+                    now=api.now(),
+                    timeout=self.config.final_backup_timeout_seconds,
+                )
+            )
+            deleting = final.updates.applied_to(deleting)
+            for note in final.notes:
+                self._post(instance, note)
+            if not final.done:  # the server stays until its last backup is in the bucket (or given up)
+                for step in final.steps:
+                    deleting = await self.actuator.apply(instance, deleting, step)
+                return PassResult(StatusDelta(message=final.message).applied_to(deleting), 0.0)
             plan = plan_delete(instance.spec.deletion_policy, servers, records, action, snapshots)
             if action is not None and action.status != ActionStatus.RUNNING:
                 deleting = StatusDelta(action=None).applied_to(deleting)

@@ -25,6 +25,7 @@ from typing import Any
 
 from openclaw_operator import api, metrics
 from openclaw_operator.actuator import Actuator, PostEvent
+from openclaw_operator.backups import Bucket, name_prefix, observed
 from openclaw_operator.config import Config
 from openclaw_operator.finalizer import Finalizer
 from openclaw_operator.kube import KubeClient
@@ -36,11 +37,13 @@ from openclaw_operator.providers.cloudflare import CloudflareProvider
 from openclaw_operator.providers.errors import Failure, FailureKind
 from openclaw_operator.providers.hetzner import HetznerProvider
 from openclaw_operator.reconcile import naming, shards
+from openclaw_operator.reconcile.backup import restore_candidate, restore_wanted
 from openclaw_operator.reconcile.failures import is_frozen, status_after_failure
 from openclaw_operator.reconcile.instance import decide
 from openclaw_operator.reconcile.model import (
     ActionObservation,
     ActionStatus,
+    BackupObject,
     ImageStatus,
     Note,
     PlanSettings,
@@ -67,8 +70,10 @@ class Reconciler:
         post: PostEvent,
         app_health: AppHealth,
         projects: ProjectPool | None = None,
+        bucket: Bucket | None = None,
     ) -> None:
         self.config = config
+        self.bucket = bucket
         self.observer = observer  # lists the Cloudflare zones (and the first project's servers)
         self.projects = projects or single_project(hetzner, observer)
         self.app_health = app_health
@@ -76,7 +81,7 @@ class Reconciler:
         self._rng = random.Random()
         self.book = InstanceBook()
         self.gauges = metrics.InstanceGauges()
-        self.actuator = Actuator(config, observer, hetzner, cloudflare, kube, post, self.projects)
+        self.actuator = Actuator(config, observer, hetzner, cloudflare, kube, post, self.projects, bucket)
         self.finalizer = Finalizer(
             config, observer, self.actuator, app_health, self.book, self.gauges, post, self.projects, kube
         )
@@ -89,6 +94,7 @@ class Reconciler:
             poll=config.action_poll_seconds,
             cluster=config.cluster_id,
             channel=self.actuator.channel is not None,
+            backup_store=bucket is not None,
         )
 
     async def close(self, grace: float) -> None:
@@ -247,7 +253,22 @@ class Reconciler:
             settings=self.settings,
             now=api.now(),
             snapshots=snapshots,
+            restore_source=await self._restore_source(instance),
         )
+
+    async def _restore_source(self, instance: api.OpenClawInstance) -> tuple[BackupObject, ...] | None:
+        """While a restore is wanted: the backups of spec.restoreFrom.instance (one LIST), the one it
+        names with its sha256 (one HEAD). None when no restore is wanted or there is no store."""
+        spec, status = instance.spec, instance.status
+        if self.bucket is None or spec.restore_from is None or not restore_wanted(spec, status):
+            return None
+        prefix = name_prefix(self.bucket, instance.metadata.namespace, spec.restore_from.instance)
+        listed = tuple(observed(o) for o in await self.bucket.list(prefix))
+        chosen = restore_candidate(spec.restore_from, listed, status)
+        if chosen is None:
+            return listed
+        headed = await self.bucket.head(chosen.key)
+        return (observed(headed),) if headed is not None else ()
 
     async def _snapshots(
         self, observer: Observer, uid: str, action: ActionObservation | None

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from datetime import timedelta
 
 import kopf
 
 from openclaw_operator import api
+from openclaw_operator.backups import Bucket, BucketSweep
 from openclaw_operator.config import Config
 from openclaw_operator.events import post_event
 from openclaw_operator.kube import KubeClient, KubeUnavailable
@@ -36,7 +38,9 @@ class Runtime:
     listing that project's servers; the first observer also lists the Cloudflare zones. `namespaces` are
     the watched ones (empty: all); the orphan sweep judges only servers of those."""
 
-    def __init__(self, config: Config, namespaces: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, config: Config, namespaces: tuple[str, ...] = (), bucket: Bucket | None = None
+    ) -> None:
         self.config = config
         timeout, concurrency = config.provider_timeout_seconds, config.concurrency
         self.cloudflare = CloudflareProvider(
@@ -80,6 +84,19 @@ class Runtime:
             post_event,
             self.app_health,
             self.projects,
+            bucket,
+        )
+        self.bucket_sweep = (
+            None
+            if bucket is None
+            else BucketSweep(
+                bucket,
+                self.kube,
+                namespaces,
+                timedelta(days=config.backup_final_retention_days),
+                config.backup_sweep_interval_seconds,
+                api.now,
+            )
         )
         self.firewalls = self.reconciler.actuator.firewalls
         self.firewall = self.reconciler.actuator.firewall
@@ -131,9 +148,13 @@ class Runtime:
             asyncio.create_task(project.observer.run(self._stop), name=f"observer {project.name}")
             for project in self.projects
         ]
+        if self.bucket_sweep is not None:
+            self.bucket_sweep.start()
 
     async def stop(self) -> None:
         self._stop.set()
+        if self.bucket_sweep is not None:
+            await self.bucket_sweep.close()
         for sweep in self.sweeps:
             await sweep.close()
         for firewall in self.firewalls.values():

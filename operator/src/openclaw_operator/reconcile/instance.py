@@ -12,7 +12,8 @@ from openclaw_operator import api
 from openclaw_operator.api import ConditionType, Phase
 from openclaw_operator.bootstrap.versions import UnsafeVersionError, check_version
 from openclaw_operator.reconcile import conditions as cond
-from openclaw_operator.reconcile import hibernate, naming
+from openclaw_operator.reconcile import hibernate, naming, usage
+from openclaw_operator.reconcile.backup import BackupInputs, plan_backup
 from openclaw_operator.reconcile.channel import ChannelInputs, plan_channel
 from openclaw_operator.reconcile.conditions import Verdict
 from openclaw_operator.reconcile.dns import DnsInputs, plan_dns
@@ -68,6 +69,9 @@ def decide(s: Situation) -> Decision:
     )
     kept_in = hibernate.hibernation_record(s.snapshots, naming.server_name(meta.name, meta.uid))
     updates = updates.then(StatusDelta(billing=hibernate.billing(s.server, s.snapshots), hibernation=kept_in))
+    recorded = usage.to_record(before.usage, s.server, s.now)
+    if recorded is not before.usage:  # a new reading: most passes leave usage (and the apiserver) alone
+        updates = updates.then(StatusDelta(usage=recorded))
     updates = updates.then(server_plan.updates)
     server = s.server
     dns_plan = plan_dns(
@@ -110,8 +114,26 @@ def decide(s: Situation) -> Decision:
     verdicts[ConditionType.CONFIG_APPLIED] = channel_plan.verdict
     if channel_plan.stall is not None:
         return _finish(s, updates, verdicts, stall=channel_plan.stall, notes=server_plan.notes)
-    steps = server_plan.steps + dns_plan.steps + channel_plan.steps
-    requeue = _earliest(server_plan.requeue, s.settings.poll if steps else None)
+    backup_plan = plan_backup(
+        BackupInputs(
+            instance=inst,
+            server=server,
+            server_ready=server_plan.verdict.ok and not server_plan.steps and before.action is None,
+            app_healthy=not s.settings.app_ready_check or (s.app is not None and s.app.healthy),
+            channel=s.settings.channel,
+            store=s.settings.backup_store,
+            now=s.now,
+            restore_source=s.restore_source,
+        )
+    )
+    verdicts[ConditionType.BACKED_UP] = backup_plan.verdict
+    if backup_plan.stall is not None:
+        return _finish(s, updates, verdicts, stall=backup_plan.stall, notes=server_plan.notes)
+    updates = updates.then(backup_plan.updates)
+    # A restore (and its pre-restore backup) goes before the channel's push: the push lays the spec
+    # over the restored files.
+    steps = server_plan.steps + dns_plan.steps + backup_plan.steps + channel_plan.steps
+    requeue = _earliest(server_plan.requeue, s.settings.poll if steps else None, backup_plan.requeue)
     if s.app is not None and not s.app.healthy and _app_counts(s):
         requeue = _earliest(requeue, s.app.retry_in)
     if s.app is None and _app_counts(s) and server_plan.verdict.ok and dns_plan.verdict.ok:
@@ -126,6 +148,7 @@ def decide(s: Situation) -> Decision:
         requeue=requeue,
         notes=server_plan.notes,
         provisioning=server_plan.provisioning,
+        restoring=backup_plan.restoring,
     )
 
 
@@ -162,9 +185,10 @@ def _finish(
     requeue: float | None = None,
     notes: tuple[Note, ...] = (),
     provisioning: bool = False,
+    restoring: bool = False,
 ) -> Decision:
     verdicts = dict(verdicts)
-    ready = _ready(s, verdicts, stall)
+    ready = _ready(s, verdicts, stall, restoring)
     verdicts[ConditionType.READY] = ready
     verdicts[ConditionType.STALLED] = stall or cond.false("NotStalled", "no permanent problem")
     verdicts[ConditionType.RECONCILING] = (
@@ -181,12 +205,16 @@ def _finish(
     return Decision(status=status, steps=steps, requeue=None if stall else requeue, notes=notes)
 
 
-def _ready(s: Situation, verdicts: dict[ConditionType, Verdict], stall: Verdict | None) -> Verdict:
+def _ready(
+    s: Situation, verdicts: dict[ConditionType, Verdict], stall: Verdict | None, restoring: bool = False
+) -> Verdict:
     if stall is not None:
         return cond.false(stall.reason, stall.message)
     parts = [ConditionType.SERVER_READY, ConditionType.DNS_READY]
     if _app_counts(s):
         parts.append(ConditionType.APP_READY)
+    if restoring:  # an instance made from a backup is ready once the backup is in it
+        parts.append(ConditionType.BACKED_UP)
     for part in parts:
         verdict = verdicts[part]
         if not verdict.ok:

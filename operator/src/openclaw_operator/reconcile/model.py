@@ -47,6 +47,10 @@ class ServerObservation:
     delete_protected: bool = False
     rebuild_protected: bool = False
     location: str | None = None
+    # Hetzner's traffic counters for the billing period, in bytes (status.usage; None until Hetzner has them).
+    outgoing_traffic: int | None = None
+    ingoing_traffic: int | None = None
+    included_traffic: int | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,26 @@ class FirewallObservation:
 
 
 @dataclass(frozen=True)
+class BackupObject:
+    """An object in the operator's backup bucket (the store's StoredBackup, as the planners see it)."""
+
+    key: str
+    size_bytes: int
+    last_modified: datetime
+    sha256: str | None = None  # known from a HEAD only (a listing carries no metadata)
+
+    @property
+    def backup_id(self) -> str:
+        """`<prefix>instances/<ns>/<name>/<uid>/<id>.tar.gz` -> `<id>`."""
+        return self.key.rsplit("/", 1)[-1].removesuffix(".tar.gz")
+
+    @property
+    def uid(self) -> str:
+        parts = self.key.rsplit("/", 2)
+        return parts[-2] if len(parts) == 3 else ""
+
+
+@dataclass(frozen=True)
 class AppObservation:
     healthy: bool
     message: str
@@ -164,6 +188,7 @@ class PlanSettings:
     poll: float
     cluster: str | None = None  # CLAWHOST_CLUSTER_ID, a server label the orphan sweep relies on
     channel: bool = False  # the operator has a channel key: running servers follow the spec
+    backup_store: bool = False  # the operator has a backup bucket (CLAWHOST_BACKUP_S3_*)
 
 
 @dataclass(frozen=True)
@@ -180,6 +205,9 @@ class Situation:
     settings: PlanSettings
     now: datetime
     snapshots: tuple[SnapshotObservation, ...] = ()  # ours for this instance (hibernation)
+    # The backups of spec.restoreFrom.instance in the bucket (any uid), listed only while a restore is
+    # wanted; the one chosen carries its sha256 (HEAD). None: not listed.
+    restore_source: tuple[BackupObject, ...] | None = None
 
 
 class StatusDelta(BaseModel):
@@ -210,9 +238,14 @@ class StatusDelta(BaseModel):
     refused_generation: int | None = None
     hibernation: api.Hibernation | None = None
     billing: api.Billing | None = None
+    usage: api.Usage | None = None
     project: str | None = None
     location: str | None = None
     shard: str | None = None
+    backups: tuple[api.Backup, ...] = ()
+    backup_in_progress: api.BackupInProgress | None = None
+    last_handled_backup_at: str | None = None
+    restored_from: api.RestoredFrom | None = None
 
     def changes(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.model_fields_set}
@@ -375,6 +408,33 @@ class ApplyFirewallToSelector(_StepBase):
     selector: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class TakeBackup(_StepBase):
+    """Have the server's agent run OpenClaw's backup and upload the archive to the bucket (a presigned
+    PUT for the object of `backup_id`). The actuator records it in status.backups only once the store
+    confirms the size and sha256 the agent reported."""
+
+    server_id: int
+    address: str
+    backup_id: str
+    kind: api.BackupKind
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestoreBackup(_StepBase):
+    """Have the server's agent download (presigned GET) and restore one archive, checked against sha256."""
+
+    server_id: int
+    address: str
+    key: str
+    sha256: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeleteBackup(_StepBase):
+    key: str
+
+
 # The fleet's steps: planned once per listing (reconcile/firewall.py), never per instance.
 FirewallStep = CreateFirewall | SetFirewallRules | ApplyFirewallToSelector
 
@@ -391,6 +451,9 @@ Step = (
     | SetSnapshotLabels
     | ApplyServerConfig
     | ApproveDevices
+    | TakeBackup
+    | RestoreBackup
+    | DeleteBackup
     | FirewallStep
 )
 
@@ -438,6 +501,12 @@ def step_name(step: Step) -> str:
             return "set_firewall_rules"
         case ApplyFirewallToSelector():
             return "apply_firewall"
+        case TakeBackup():
+            return "backup"
+        case RestoreBackup():
+            return "restore"
+        case DeleteBackup():
+            return "delete_backup"
 
 
 @dataclass(frozen=True)
