@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import functools
 import logging
-import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from openclaw_operator import api, metrics
@@ -36,7 +34,7 @@ from openclaw_operator.kube import KubeClient, SecretUnavailable
 from openclaw_operator.managed_firewall import ManagedFirewall
 from openclaw_operator.observe import Observer
 from openclaw_operator.projects import Project, ProjectPool, single_project
-from openclaw_operator.providers.channel import ChannelAnswer, ChannelClient
+from openclaw_operator.providers.channel import ChannelAnswer, ChannelClient, channel_public_key
 from openclaw_operator.providers.cloudflare import CloudflareProvider
 from openclaw_operator.providers.errors import Failure, FailureKind
 from openclaw_operator.providers.hetzner import HetznerProvider
@@ -451,17 +449,6 @@ class Actuator:
         )
         adopted = StatusDelta(server_id=existing.id, server_name=existing.name)
         return adopted if existing.location is None else adopted.then(StatusDelta(location=existing.location))
-
-
-def channel_public_key(key_file: str) -> str:
-    """The public half of the operator's channel key: the `.pub` beside it, else derived by ssh-keygen."""
-    beside = Path(key_file + ".pub")
-    if beside.exists():
-        return beside.read_text(encoding="utf-8").strip()
-    derived = subprocess.run(
-        ["ssh-keygen", "-y", "-f", key_file], capture_output=True, text=True, check=True, timeout=30
-    )
-    return derived.stdout.strip()
 
 
 def _timestamp(value: object) -> datetime | None:

@@ -138,7 +138,7 @@ class Config(BaseModel):
     shards: tuple[str, ...] = ()
 
     # The channel to running servers (docs/channel.md): the operator's SSH private key (a mounted Secret;
-    # its .pub beside it, or derived), the ranges the operator connects from (the key is accepted from
+    # its public half derived from it), the ranges the operator connects from (the key is accepted from
     # those only; empty: CLAWHOST_SSH_SOURCE_RANGES), the servers' SSH port and how long one request may
     # take (an OpenClaw update with its backup is the longest). No key: no channel.
     channel_ssh_key_file: str | None = None

@@ -9,6 +9,7 @@ a server from `initializing` to `running` without any sleeping.
 from __future__ import annotations
 
 import heapq
+import ipaddress
 import itertools
 import random
 import string
@@ -20,6 +21,8 @@ from ..simcore import Faults, SimClock
 from .boot import BootModel
 from .catalogue import Image, Location, ServerType, render_datacenter
 from .labels import parse_selector
+
+IPV4_POOL = ipaddress.IPv4Address("100.64.0.0")  # shared address space: never a real customer's IP
 
 # Simulated seconds each asynchronous action takes before it reports success or error.
 DEFAULT_ACTION_SECONDS: dict[str, float] = {
@@ -203,6 +206,9 @@ class World:
         action_ids: Iterator[int] | None = None,
     ) -> None:
         self.clock = clock
+        # Where new servers' IPv4 addresses come from (the pool + the IP's id). A test whose "servers"
+        # listen on this machine sets 127.0.0.0 before any exists: their addresses are then loopback ones.
+        self.ipv4_pool = IPV4_POOL
         self.faults = faults
         self.action_seconds = {**DEFAULT_ACTION_SECONDS, **(action_seconds or {})}
         self.servers: dict[int, Server] = {}
