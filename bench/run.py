@@ -24,6 +24,7 @@ from clawhost_sandbox.controlplane import ControlPlane
 from bench.burst import BurstConfig, run_burst
 from bench.cluster import Cluster
 from bench.footprint import FootprintConfig, run_footprint
+from bench.golden import GoldenConfig, golden_markdown, run_golden
 from bench.hibernate import HibernateConfig, run_hibernate
 from bench.report import assemble, chart, markdown
 from bench.sharded import ShardedConfig, run_sharded
@@ -62,6 +63,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small fleets and short windows (a smoke run)")
     parser.add_argument("--sizes", help="comma-separated fleet sizes (default: 100,1000,5000)")
     parser.add_argument("--no-burst", action="store_true")
+    parser.add_argument("--no-golden", action="store_true", help="skip cold vs golden images")
     parser.add_argument("--no-steady", action="store_true")
     parser.add_argument("--no-hibernate", action="store_true")
     parser.add_argument("--burst-instances", type=int, default=200)
@@ -119,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bench: working directory {workdir}", flush=True)
     plane = ControlPlane(workdir / "controlplane", controller_manager=False)
     steady: dict[int, dict[str, object]] = {}
-    burst = hibernate = None
+    burst = hibernate = golden = None
     scale: dict[str, object] = {}
     try:
         access = plane.start()
@@ -144,6 +146,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_hibernate:
             print("bench: hibernate/unsuspend cycle", flush=True)
             hibernate = run_hibernate(cluster, HibernateConfig(instances=5 if args.quick else 10), workdir)
+        if not args.no_golden:
+            instances = 20 if args.quick else args.burst_instances
+            print(f"bench: golden images, {instances} orders cold and golden", flush=True)
+            golden = run_golden(cluster, GoldenConfig(instances=instances), workdir)
         if args.scale and not args.no_footprint:
             sizes = (100, 500) if args.quick else tuple(int(n) for n in args.footprint_sizes.split(","))
             print(f"bench: memory footprint at {', '.join(map(str, sizes))} instances", flush=True)
@@ -178,12 +184,15 @@ def main(argv: list[str] | None = None) -> int:
         "note": args.note,
     }
     results = assemble(meta, steady, burst, hibernate, scale)  # type: ignore[arg-type]
+    if golden is not None:
+        results["golden"] = golden
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "-".join(filter(None, [date, "quick" if args.quick else "", args.label]))
     (args.out / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
     chart(results, args.out / f"{stem}.png")
-    (args.out / f"{stem}.md").write_text(markdown(results, f"{stem}.png"))
-    print(markdown(results, None))
+    tail = golden_markdown(golden) if golden is not None else ""
+    (args.out / f"{stem}.md").write_text(markdown(results, f"{stem}.png") + tail)
+    print(markdown(results, None) + tail)
     print(f"bench: wrote {args.out / stem}.{{json,md,png}} in {results['wall_seconds'] / 60:.1f} min")
     return 0
 

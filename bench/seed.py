@@ -83,7 +83,8 @@ class SeededInstance:
 def plan_settings(config: Config) -> PlanSettings:
     """The planner settings the operator derives from this configuration (the reconciler only stores its
     collaborators when built, so one without clients is enough to read them)."""
-    return Reconciler(config, *([None] * 6)).settings  # type: ignore[arg-type]
+    observer = SimpleNamespace()  # takes the attributes the reconciler hands its observers, nothing else
+    return Reconciler(config, observer, *([None] * 5)).settings  # type: ignore[arg-type]
 
 
 def seed_servers(

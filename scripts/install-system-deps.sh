@@ -20,6 +20,11 @@ command -v genisoimage >/dev/null || need+=(genisoimage)
 # `caddy` account it runs as); npm fetches Node and openclaw from the npm registry.
 command -v caddy >/dev/null || need+=(caddy)
 command -v npm >/dev/null || need+=(npm)
+# tests/channel: a real sshd (its forced command is the agent), ssh-keygen for the keys, and nss_wrapper so
+# that sshd sees the agent's production login (clawhost-agent) without an account on this machine.
+[[ -x /usr/sbin/sshd ]] || need+=(openssh-server)
+command -v ssh-keygen >/dev/null || need+=(openssh-client)
+[[ -f /usr/lib/x86_64-linux-gnu/libnss_wrapper.so ]] || need+=(libnss-wrapper)
 if [[ ${#need[@]} -gt 0 ]]; then
   echo "installing Debian packages: ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
@@ -34,5 +39,8 @@ if [[ ${#need[@]} -gt 0 ]]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   if [[ " ${need[*]} " == *" caddy "* ]]; then
     systemctl disable caddy.service >/dev/null 2>&1 || true # nor at the next boot
+  fi
+  if [[ " ${need[*]} " == *" openssh-server "* ]]; then
+    systemctl disable ssh.service >/dev/null 2>&1 || true # the tests start their own sshd on loopback
   fi
 fi

@@ -22,7 +22,7 @@ OTHER_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ9Kb9uOv6bqjQk0s9pd3OqgEo7c1Wv
 
 
 def _missing() -> str | None:
-    for tool in ("/usr/sbin/sshd", "ssh", "ssh-keygen", "caddy"):
+    for tool in ("/usr/sbin/sshd", "ssh-keygen", "caddy"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed (apt-get install openssh-server openssh-client caddy)"
     return None

@@ -40,6 +40,7 @@ from openclaw_operator.bootstrap.settings import BootstrapSettings
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 NODE_VERSION = "24.22.3"
+NSS_WRAPPER = "/usr/lib/x86_64-linux-gnu/libnss_wrapper.so"  # Debian's libnss-wrapper
 
 
 def free_port() -> int:
@@ -83,13 +84,22 @@ def instance(hostname: str, version: str, **spec: Any) -> api.OpenClawInstance:
 
 class ChannelServer:
     def __init__(
-        self, root: Path, realapp: Path, key: Path, source_ranges: tuple[str, ...] = ("127.0.0.1/32",)
+        self,
+        root: Path,
+        realapp: Path,
+        key: Path,
+        source_ranges: tuple[str, ...] = ("127.0.0.1/32",),
+        login: str = "root",
     ):
         self.root = root
+        # The account the operator logs in as: root, or the production clawhost-agent as a uid-0 entry
+        # of a passwd file only this sshd sees (nss_wrapper: no account is created on the machine).
+        self.login = login
         self.realapp = realapp
         self.key = key
         self.source_ranges = source_ranges
         self.ports = {name: free_port() for name in ("gateway", "ssh", "https", "http", "caddy_admin")}
+        self.address = "127.0.0.1"  # where sshd listens: a simulated server's 127.0.0.x for the operator
         self.node = realapp / f"node-{NODE_VERSION}/bin/node"
         self.sshd: subprocess.Popen[bytes] | None = None
 
@@ -110,7 +120,12 @@ class ChannelServer:
         """Write every file the bootstrap renders, as cloud-init would, then the test stand-ins."""
         public_key = (self.key.with_suffix(".pub")).read_text().strip()
         settings = BootstrapSettings(channel_public_key=public_key, channel_source_ranges=self.source_ranges)
-        user_data = yaml.safe_load(render_user_data(inst, settings, token).removeprefix("#cloud-config\n"))
+        self.install_user_data(render_user_data(inst, settings, token), inst)
+
+    def install_user_data(self, rendered: str, inst: api.OpenClawInstance) -> None:
+        """`install` from user-data someone else rendered (the operator, as a simulated server got it)."""
+        settings = BootstrapSettings()
+        user_data = yaml.safe_load(rendered.removeprefix("#cloud-config\n"))
         for entry in user_data["write_files"]:
             target = self.path(entry["path"])
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -202,11 +217,11 @@ class ChannelServer:
         command = f"{sys.executable} {self.path(app_files.AGENT_PATH)} --settings {self.agent_settings}"
         Path("/run/sshd").mkdir(exist_ok=True)
         (self.root / "sshd_config").write_text(
-            f"Port {self.ports['ssh']}\nListenAddress 127.0.0.1\nHostKey {host_key}\n"
+            f"Port {self.ports['ssh']}\nListenAddress {self.address}\nHostKey {host_key}\n"
             f"PidFile {self.root / 'sshd.pid'}\nStrictModes no\nUsePAM no\n"
             "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n"
-            "AllowUsers root\nAuthorizedKeysFile none\n"
-            + app_files.agent_sshd_block(agent_user="root", command=command, keys_file=str(keys))
+            f"AllowUsers {self.login}\nAuthorizedKeysFile none\n"
+            + app_files.agent_sshd_block(agent_user=self.login, command=command, keys_file=str(keys))
         )
 
     # --- processes -----------------------------------------------------------------------------------
@@ -214,10 +229,24 @@ class ChannelServer:
         self.sshd = subprocess.Popen(
             ["/usr/sbin/sshd", "-D", "-e", "-f", str(self.root / "sshd_config")],
             stderr=(self.root / "sshd.log").open("wb"),
+            env=self._sshd_environment(),
         )
         subprocess.run([sys.executable, str(HERE / "service.py"), str(self.root), "start"], check=True)
         subprocess.run([sys.executable, str(HERE / "proxy.py"), str(self.root), "reload"], check=True)
         self.wait_ready()
+
+    def _sshd_environment(self) -> dict[str, str] | None:
+        if self.login == "root":
+            return None
+        passwd = self.root / "passwd"
+        entry = f"{self.login}:x:0:0:the agent's login, uid 0 for the test:/root:/bin/sh\n"
+        passwd.write_text(Path("/etc/passwd").read_text() + entry)
+        return {
+            **os.environ,
+            "LD_PRELOAD": NSS_WRAPPER,
+            "NSS_WRAPPER_PASSWD": str(passwd),
+            "NSS_WRAPPER_GROUP": "/etc/group",
+        }
 
     def stop(self) -> None:
         subprocess.run([sys.executable, str(HERE / "service.py"), str(self.root), "stop"], check=False)

@@ -2,11 +2,13 @@
 it: the Dockerfile's own COPY sources as the build context, a wheel of operator/, and the Dockerfile's own
 `pip install` command (binary wheels only, constrained by the lock file) into a fresh virtualenv. The one
 difference: wheels come from a local wheelhouse instead of the index (downloaded once per machine into
-the cache, then offline).
+the cache, then offline). The same virtualenv, with nothing but itself on PATH, talks to a real sshd
+through the channel (the image has no OpenSSH client: the channel's SSH is asyncssh).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import subprocess
@@ -24,6 +26,7 @@ from clawhost_sandbox.controlplane import ClusterAccess, free_port
 from clawhost_sandbox.hetzner.simulator import HetznerSimulator
 from clawhost_sandbox.simcore import LatencyModel, SimClock, SimulatorThread
 
+from tests.channel.echo_sshd import echo_sshd, keygen
 from tests.image.dockerfile import REPO_ROOT, parse, pip_install, shell_commands
 from tests.image.wheelhouse import LOCK, pip, wheelhouse
 
@@ -212,3 +215,42 @@ def test_entrypoint_starts_the_operator_until_liveness_answers(
             raise
     assert code == 0, f"operator did not stop cleanly ({code}):\n{log_path.read_text()[-3000:]}"
     assert "image-htoken" not in log_path.read_text() and "image-cftoken" not in log_path.read_text()
+
+
+CHANNEL_PROBE = """import asyncio, json, shutil, sys
+from openclaw_operator.providers.channel import ChannelClient, channel_public_key
+key, port, user = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+client = ChannelClient(key, port=port, user=user, timeout=60)
+answered = asyncio.run(client.call("127.0.0.1", None, {"op": "state"}))
+pinned = asyncio.run(client.call("127.0.0.1", answered.host_key, {"op": "again"}))
+print(json.dumps({"ssh": shutil.which("ssh"), "public_key": channel_public_key(key),
+                  "host_key": answered.host_key, "answers": [answered.answer, pinned.answer]}))
+"""
+
+
+def test_the_channel_works_from_the_image_without_an_ssh_binary(
+    image_venv: ImageVenv, tmp_path: Path
+) -> None:
+    """The image's virtualenv alone (no OpenSSH client on PATH) derives the public key from the one
+    private key file the chart mounts, and talks to a real sshd through the production Match block,
+    pinning the host key it saw first."""
+    missing = [tool for tool in ("/usr/sbin/sshd", "ssh-keygen") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed (apt-get install openssh-server openssh-client)")
+    key = keygen(tmp_path / "ssh-privatekey", "clawhost-operator")
+    public_key = key.with_suffix(".pub").read_text().strip()
+    key.with_suffix(".pub").unlink()  # as mounted from a kubernetes.io/ssh-auth Secret: no .pub beside it
+    key.chmod(0o400)
+    with echo_sshd(tmp_path, public_key) as sshd:
+        env = image_env(image_venv.root, tmp_path) | {"PATH": str(image_venv.root / "bin")}
+        python = str(image_venv.root / "bin" / "python")
+        probe = subprocess.run(
+            [python, "-c", CHANNEL_PROBE, str(key), str(sshd.port), sshd.user],
+            capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120, check=False,
+        )  # fmt: skip
+        assert probe.returncode == 0, probe.stderr + sshd.log.read_text()
+    seen = json.loads(probe.stdout.strip().splitlines()[-1])
+    assert seen["ssh"] is None  # nothing to fall back on: the client is the virtualenv's
+    assert seen["public_key"] == public_key
+    assert seen["host_key"] == sshd.host_key
+    assert [answer["echo"] for answer in seen["answers"]] == [{"op": "state"}, {"op": "again"}]

@@ -51,6 +51,11 @@ app.kubernetes.io/part-of: clawhost
 /var/run/secrets/clawhost.dev/providers
 {{- end -}}
 
+{{/* Where the channel's SSH private key is mounted (CLAWHOST_CHANNEL_SSH_KEY_FILE points into it). */}}
+{{- define "openclaw-operator.channelKeyDir" -}}
+/var/run/secrets/clawhost.dev/channel
+{{- end -}}
+
 {{/*
 The operator's permissions on the namespaced kinds it serves. One list, rendered into a ClusterRole
 (all namespaces) or into a Role per watched namespace, so the two modes cannot drift apart.

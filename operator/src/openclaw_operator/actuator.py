@@ -19,16 +19,14 @@ from __future__ import annotations
 
 import functools
 import logging
-import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from openclaw_operator import api, metrics
 from openclaw_operator.backups import Bucket, observed
 from openclaw_operator.bootstrap.app_files import server_files
-from openclaw_operator.bootstrap.render import BootstrapInputError, render_user_data
+from openclaw_operator.bootstrap.render import BootstrapInputError, Stage, render_user_data
 from openclaw_operator.bootstrap.settings import BootstrapSettings
 from openclaw_operator.bootstrap.versions import UnsafeVersionError
 from openclaw_operator.config import Config
@@ -36,7 +34,7 @@ from openclaw_operator.kube import KubeClient, SecretUnavailable
 from openclaw_operator.managed_firewall import ManagedFirewall
 from openclaw_operator.observe import Observer
 from openclaw_operator.projects import Project, ProjectPool, single_project
-from openclaw_operator.providers.channel import ChannelAnswer, ChannelClient
+from openclaw_operator.providers.channel import ChannelAnswer, ChannelClient, channel_public_key
 from openclaw_operator.providers.cloudflare import CloudflareProvider
 from openclaw_operator.providers.errors import Failure, FailureKind
 from openclaw_operator.providers.hetzner import HetznerProvider
@@ -345,14 +343,18 @@ class Actuator:
         action_id = await project.provider.server_action(command, server_id, payload)
         return self._action_started(project, action_id, command)
 
-    async def _user_data(self, instance: api.OpenClawInstance, restoring: bool = False) -> str:
+    async def _user_data(
+        self, instance: api.OpenClawInstance, restoring: bool = False, stage: Stage = Stage.COLD
+    ) -> str:
         ref = instance.spec.gateway_token_secret_ref
         try:
             token = await self._kube().secret_value(instance.metadata.namespace, ref.name, ref.key)
         except SecretUnavailable as exc:
             raise Failure(FailureKind.WAITING, "GatewayTokenUnavailable", str(exc)) from None
         try:
-            return render_user_data(instance, self.bootstrap, token.get_secret_value(), restoring=restoring)
+            return render_user_data(
+                instance, self.bootstrap, token.get_secret_value(), restoring=restoring, stage=stage
+            )
         except (BootstrapInputError, UnsafeVersionError) as exc:
             message = str(exc).replace(token.get_secret_value(), "***")
             raise Failure(FailureKind.STALLED, "InvalidBootstrapInput", message, frozen=True) from None
@@ -360,7 +362,8 @@ class Actuator:
     async def _create_server(
         self, instance: api.OpenClawInstance, project: Project, step: CreateServer
     ) -> StatusDelta:
-        user_data = await self._user_data(instance, restoring=step.from_snapshot is not None)
+        stage = Stage.PERSONALISE if step.golden_snapshot is not None else Stage.COLD
+        user_data = await self._user_data(instance, restoring=step.from_snapshot is not None, stage=stage)
         await self.firewalls[project.name].ensure_in_place()
         locations = [loc for loc in (step.location, *step.fallback_locations) if project.offers(loc)]
         refusals: list[str] = []
@@ -373,7 +376,7 @@ class Actuator:
                     location=location,
                     labels=step.labels,
                     user_data=user_data,
-                    from_snapshot=step.from_snapshot,
+                    from_snapshot=step.from_snapshot or step.golden_snapshot,
                 )
             except Failure as exc:
                 if exc.kind == FailureKind.ALREADY_EXISTS:
@@ -446,17 +449,6 @@ class Actuator:
         )
         adopted = StatusDelta(server_id=existing.id, server_name=existing.name)
         return adopted if existing.location is None else adopted.then(StatusDelta(location=existing.location))
-
-
-def channel_public_key(key_file: str) -> str:
-    """The public half of the operator's channel key: the `.pub` beside it, else derived by ssh-keygen."""
-    beside = Path(key_file + ".pub")
-    if beside.exists():
-        return beside.read_text(encoding="utf-8").strip()
-    derived = subprocess.run(
-        ["ssh-keygen", "-y", "-f", key_file], capture_output=True, text=True, check=True, timeout=30
-    )
-    return derived.stdout.strip()
 
 
 def _timestamp(value: object) -> datetime | None:

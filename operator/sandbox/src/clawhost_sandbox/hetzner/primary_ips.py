@@ -18,7 +18,6 @@ from .errors import hetzner_error, invalid_input
 from .resources import HOSTNAME, checked_labels, ensure_unique_name, find, required_name, update_named
 from .world import PrimaryIP, Server, World
 
-IPV4_POOL = ipaddress.IPv4Address("100.64.0.0")  # shared address space: never a real customer's IP
 IPV6_POOL = ipaddress.IPv6Network("2001:db8::/32")  # documentation prefix
 IP_TYPES = ("ipv4", "ipv6")
 # Operation-specific codes (the spec's tables; statuses from the server-create table in research notes).
@@ -50,7 +49,7 @@ def new_primary_ip(
     """Allocate an address (from pools keyed by the IP's id, so addresses never repeat) and book it."""
     ident = world.next_id()
     if ip_type == "ipv4":
-        address = str(IPV4_POOL + ident)
+        address = str(world.ipv4_pool + ident)
         ptrs = {address: default_ptr(address)}
     else:
         address = f"{ipaddress.IPv6Address(int(IPV6_POOL.network_address) + (ident << 64))}/64"
