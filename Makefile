@@ -24,6 +24,9 @@ venv: $(PIP_STAMP)  ## the Python virtualenv with the operator and its dev tools
 controlplane:  ## build etcd, kube-apiserver, kube-controller-manager, kubectl, helm (cached outside the repo)
 	@tests/controlplane/build.sh >/dev/null
 
+s3server:  ## build versitygw, the real S3 server of the backup tests and the sandbox (cached outside the repo)
+	@tests/s3/build.sh >/dev/null
+
 lint: venv  ## ruff, mypy --strict, phpcs, php -l, hadolint
 	$(VENV)/bin/ruff check $(PY_DIRS)
 	$(VENV)/bin/ruff format --check $(PY_DIRS)
@@ -31,23 +34,23 @@ lint: venv  ## ruff, mypy --strict, phpcs, php -l, hadolint
 	@scripts/lint-php.sh
 	@if [ -f Dockerfile ]; then $(VENV)/bin/hadolint Dockerfile; fi
 
-test: system-deps venv controlplane lint  ## the full suite (installs everything it needs first)
+test: system-deps venv controlplane s3server lint  ## the full suite (installs everything it needs first)
 	@scripts/run-pytest.sh tests
 
 soak: system-deps venv controlplane  ## the long reliability suites
 	@SOAK=1 scripts/run-pytest.sh -m slow tests/reliability
 
-bench: venv controlplane  ## scale and API-cost benchmarks; writes bench/results/<date>.json
+bench: venv controlplane s3server  ## scale and API-cost benchmarks; writes bench/results/<date>.json
 	$(PY) -m bench.run
 
 e2e-vm: venv  ## boot the rendered user-data in a Debian 13 qemu guest and check it from the host (about an hour under TCG)
 	@tests/e2e_vm/install-deps.sh
 	@CLAWHOST_E2E_VM=1 scripts/run-pytest.sh -p no:cacheprovider tests/e2e_vm
 
-sandbox: venv controlplane  ## the whole system on simulated clouds (DETACH=1 to run in the background)
+sandbox: venv controlplane s3server  ## the whole system on simulated clouds (DETACH=1 to run in the background)
 	$(VENV)/bin/clawhost-sandbox up $(if $(DETACH),--detach) $(if $(APP),--app $(APP)) --dir .sandbox --examples examples
 
 sandbox-down:  ## stop a detached sandbox
 	$(VENV)/bin/clawhost-sandbox down --dir .sandbox
 
-.PHONY: help system-deps venv controlplane lint test soak bench e2e-vm sandbox sandbox-down
+.PHONY: help system-deps venv controlplane s3server lint test soak bench e2e-vm sandbox sandbox-down
