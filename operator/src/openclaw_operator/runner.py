@@ -16,6 +16,7 @@ import kopf
 
 from openclaw_operator import handlers, metrics
 from openclaw_operator.config import ConfigError, load_config
+from openclaw_operator.providers.backup_store import BackupStore
 from openclaw_operator.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,11 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    try:
+        bucket = BackupStore.from_env(os.environ)
+    except ValueError as exc:  # names the variable and the file, never a value
+        print(f"invalid backup store configuration: {exc}", file=sys.stderr)
+        return 2
     namespaces = [] if args.all_namespaces else (args.namespace or list(config.watch_namespaces))
     metrics.serve(config.metrics_port, config.listen_address)
     liveness = f"http://{config.listen_address}:{config.health_port}/healthz" if config.health_port else None
@@ -73,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     async def main() -> None:
         await kopf.operator(
             registry=handlers.REGISTRY,
-            memo=Runtime(config, tuple(namespaces)),
+            memo=Runtime(config, tuple(namespaces), bucket),
             standalone=True,
             clusterwide=not namespaces,
             namespaces=namespaces,

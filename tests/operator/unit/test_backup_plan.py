@@ -373,6 +373,7 @@ def test_the_sweep_deletes_only_deleted_instances_objects_past_the_grace() -> No
         stored("p/instances/ns/live/L/20261101T000000Z.tar.gz", modified=old),  # live: kept, however old
         stored("p/instances/ns/gone/G/20261001T000000Z.tar.gz", modified=old),  # gone, past grace: both go
         stored("p/instances/ns/gone/G/20261002T000000Z.tar.gz", modified=old),
+        stored("p/instances/ns/gone/G/20261002T000000Z.tar.gz.sha256", modified=old),  # its checksum too
         stored("p/instances/ns/cancelled/C/20261001T000000Z.tar.gz", modified=old),  # gone, but its
         stored("p/instances/ns/cancelled/C/20261202T000000Z.tar.gz", modified=recent),  # Final is recent
         stored("p/instances/ns/stray.txt", modified=old),  # not of our shape: never judged
@@ -382,6 +383,7 @@ def test_the_sweep_deletes_only_deleted_instances_objects_past_the_grace() -> No
     assert [o.key for o in verdict.doomed] == [
         "p/instances/ns/gone/G/20261001T000000Z.tar.gz",
         "p/instances/ns/gone/G/20261002T000000Z.tar.gz",
+        "p/instances/ns/gone/G/20261002T000000Z.tar.gz.sha256",
     ]
     assert verdict.kept_uids == {"C"}
 
