@@ -7,17 +7,20 @@ forwarding, no other program. It reads one JSON request on stdin and writes one 
   {"op": "state"}            what was last applied (the operator's hash) and the installed OpenClaw
   {"op": "apply", ...}       install the files the operator rendered and the OpenClaw version it names
   {"op": "approve-devices"}  approve every pending device pairing request (the Control UI's first login)
+  {"op": "backup", ...}      OpenClaw's own verified archive, uploaded to a presigned PUT URL, then deleted
+  {"op": "restore", ...}     a checked archive from a presigned GET URL in place of the live state
 
 The operator renders every file; the agent only knows which paths it may write, how to check a file
 before it goes live (`openclaw config validate`, `caddy validate`) and what to restart afterwards. A file
 the app rejects is never installed; a change after which the gateway does not come back is rolled back.
-Secrets arrive on stdin only, never on a command line, and no answer repeats a file's content.
+Secrets arrive on stdin only, never on a command line, and no answer repeats a file's content or a URL.
 Standard library only: it runs on the distribution's python3, which cloud-init itself needs.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import pwd
@@ -26,14 +29,19 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
 
 DEFAULT_SETTINGS = "/etc/clawhost/agent.json"
 MAX_REQUEST_BYTES = 1 << 20
 # The files the operator may write, in the order they are checked and installed.
 FILES = ("gatewayEnv", "gatewayConfig", "caddyfile", "adminKeys")
 RESTARTS_GATEWAY = frozenset({"gatewayEnv"})  # systemd reads the token and env only at a (re)start
+SHA256_HEADER = "x-amz-meta-sha256"  # the object metadata the backup store reads back (backup_store.py)
+CHUNK = 1 << 20  # archives stream through in 1 MiB pieces: the server has little memory to spare
 
 
 class Refused(Exception):
@@ -91,6 +99,10 @@ class Agent:
             return self.apply(request)
         if op == "approve-devices":
             return {"ok": True, "approved": self.approve_devices()}
+        if op == "backup":
+            return self.backup(request)
+        if op == "restore":
+            return self.restore(request)
         raise Refused("AgentError", f"unknown op {op!r}")
 
     # --- apply -----------------------------------------------------------------------------------
@@ -183,14 +195,7 @@ class Agent:
         health. Stopped first: two gateways for one instance would fight over its channels' tokens. A
         failure installs the old version again, restores the backup's state and raises UpdateFailed."""
         backups = self.s["backupDir"]
-        os.makedirs(backups, mode=0o700, exist_ok=True)
-        _chown(backups, self.s["gatewayUser"])
-        done = self._run("openclaw", "backup", "create", "--verify", "--json", "--output", backups)
-        if done.returncode != 0:
-            raise Refused(
-                "UpdateFailed", "the pre-update backup failed: " + _last_lines(done.stderr or done.stdout)
-            )
-        archive = _json_field(done.stdout, "archivePath", "path", "archive")
+        archive = self._create_archive(backups, "UpdateFailed", "the pre-update backup failed: ")["path"]
         _prune(backups, keep=int(self.s.get("keepBackups", 3)))
         self._run("stopGateway")
         try:
@@ -202,32 +207,151 @@ class Agent:
             self._run("stopGateway")
             self._checked_run("installOpenclaw", version=installed)
             if archive:  # the new version may have migrated the state; the old one refuses it (exit 78)
-                self._restore(archive)
+                _remove_tree(self._restore(archive, "UpdateFailed"))
             self._run("startGateway")
             self._wait_ready()
             raise Refused("UpdateFailed", message) from None
 
-    def _restore(self, archive: str) -> None:
-        """Put the state from the backup back in place of the live one: `backup restore` only extracts
-        (verified) into a fresh directory, as <archive root>/payload/posix/<absolute state path>."""
+    def _create_archive(self, directory: str, reason: str, what: str) -> dict[str, Any]:
+        """`openclaw backup create --verify` as the gateway user: SQLite captured with its online backup
+        API, never by copying live files. Returns the tool's answer with `path` set; a failed or
+        unverified archive refuses with `reason` and the tool's own last lines."""
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        _chown(directory, self.s["gatewayUser"])
+        done = self._run("openclaw", "backup", "create", "--verify", "--json", "--output", directory)
+        if done.returncode != 0:
+            raise Refused(reason, what + _tool_error(done))
+        answer = _json_object(done.stdout)
+        path = _json_field(done.stdout, "archivePath", "path", "archive")
+        if answer.get("verified") is not True or not path or not os.path.isfile(path):
+            if path and os.path.isfile(path):
+                os.unlink(path)
+            raise Refused(
+                reason, what + "OpenClaw did not report a verified archive: " + _last_lines(done.stdout)
+            )
+        return {**answer, "path": path}
+
+    def _restore(self, archive: str, reason: str) -> str:
+        """Put the state from the backup in place of the live one and return where the live one was put
+        aside (the caller drops it, or puts it back with `_put_back`). `backup restore` only extracts
+        (verified) into a fresh directory; the manifest says where the state asset is in there, which
+        also covers an archive made on a server with another state path. The operator's own files in the
+        state directory (the config it rendered for this instance) stay this server's."""
         staging = tempfile.mkdtemp(prefix="restore-", dir=self.s["backupDir"])
         os.rmdir(staging)  # restore wants to create it, as the gateway's user
-        done = self._run("openclaw", "backup", "restore", archive, "--target", staging, "--json")
-        if done.returncode != 0:
-            raise Refused(
-                "UpdateFailed", "restoring the backup failed: " + _last_lines(done.stderr or done.stdout)
-            )
+        try:
+            done = self._run("openclaw", "backup", "restore", archive, "--target", staging, "--json")
+            if done.returncode != 0:
+                raise Refused(
+                    reason, "restoring the backup failed: " + _last_lines(done.stderr or done.stdout)
+                )
+            restored = _state_asset(staging)
+            if restored is None:
+                raise Refused(reason, "the backup holds no OpenClaw state directory")
+            live = self.s["stateDir"]
+            kept = {
+                spec["path"]: _read(spec["path"])
+                for spec in self.files.values()
+                if spec["path"].startswith(live.rstrip("/") + "/")
+            }
+            aside = f"{live}.before-restore"
+            _remove_tree(aside)
+            os.rename(live, aside)
+            try:
+                shutil.copytree(restored, live, symlinks=True)
+                shutil.copystat(aside, live)
+                for path, content in kept.items():
+                    spec = next(spec for spec in self.files.values() if spec["path"] == path)
+                    self._write_spec(spec, content)
+                _chown_tree(live, self.s["gatewayUser"])
+            except OSError as exc:
+                self._put_back(aside)
+                raise Refused(reason, f"activating the restored state failed: {type(exc).__name__}") from None
+            return aside
+        finally:
+            _remove_tree(staging)
+
+    def _put_back(self, aside: str) -> None:
         live = self.s["stateDir"]
-        (root,) = os.listdir(staging)
-        restored = os.path.join(staging, root, "payload", "posix", live.lstrip("/"))
-        aside = f"{live}.before-rollback"
-        shutil.rmtree(aside, ignore_errors=True)
-        os.rename(live, aside)
-        shutil.copytree(restored, live, symlinks=True)
-        shutil.copystat(aside, live)
-        _chown_tree(live, self.s["gatewayUser"])
-        shutil.rmtree(aside, ignore_errors=True)
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove_tree(live)
+        os.rename(aside, live)
+
+    # --- off-server backups ------------------------------------------------------------------------
+    def backup(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A verified archive, its checksum and size, streamed to the presigned PUT URL, then deleted
+        here: the server keeps only its pre-update archives. The gateway keeps running throughout."""
+        backup_id, put_url = str(request["id"]), str(request["putUrl"])
+        outgoing = os.path.join(self.s["backupDir"], "offsite")
+        made = self._create_archive(outgoing, "BackupFailed", "the backup failed: ")
+        archive = made["path"]
+        try:
+            sha256, size = _digest(archive)
+            headers = {"Content-Length": str(size), "Content-Type": "application/gzip"}
+            if SHA256_HEADER in _signed_headers(put_url):
+                headers[SHA256_HEADER] = sha256
+            with open(archive, "rb") as body:
+                _transfer("PUT", put_url, headers, body, "BackupUploadFailed", "uploading the backup")
+        finally:
+            os.unlink(archive)
+        created = made.get("createdAt") or datetime.now(UTC).isoformat()
+        return {
+            "ok": True,
+            "id": backup_id,
+            "sha256": sha256,
+            "sizeBytes": size,
+            "openclawVersion": self._installed_version(),
+            "createdAt": str(created),
+        }
+
+    def restore(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Download, check the checksum the operator recorded and OpenClaw's own verification while the
+        gateway still runs (a bad archive touches nothing), then stop, swap the state, start, health.
+        A gateway that does not come back on the restored state gets the old state back."""
+        get_url, expected = str(request["getUrl"]), str(request.get("sha256", "")).lower()
+        if len(expected) != 64 or any(c not in "0123456789abcdef" for c in expected):
+            raise Refused("RestoreFailed", "the restore request names no sha256 to check the archive against")
+        incoming = os.path.join(self.s["backupDir"], "incoming")
+        os.makedirs(incoming, mode=0o700, exist_ok=True)
+        _chown(incoming, self.s["gatewayUser"])
+        archive = os.path.join(incoming, "restore-openclaw-backup.tar.gz")
+        try:
+            with open(archive, "wb") as out:
+                _transfer("GET", get_url, {}, out, "RestoreFailed", "downloading the backup")
+            sha256, _ = _digest(archive)
+            if sha256 != expected:
+                raise Refused(
+                    "RestoreFailed",
+                    f"the downloaded archive's sha256 is {sha256}, not {expected}; nothing was changed",
+                )
+            _chown(archive, self.s["gatewayUser"])
+            self._verify_archive(archive)
+            self._run("stopGateway")
+            aside = None
+            try:
+                aside = self._restore(archive, "RestoreFailed")
+                self._run("startGateway")
+                self._wait_ready()
+            except Refused as exc:
+                self._run("stopGateway")
+                if aside is not None:
+                    self._put_back(aside)
+                self._run("startGateway")
+                self._wait_ready()
+                raise Refused("RestoreFailed", f"{exc.message}; the previous state is back") from None
+            _remove_tree(aside)
+        finally:
+            if os.path.exists(archive):
+                os.unlink(archive)
+        return {"ok": True, "sha256": sha256, "openclawVersion": self._installed_version()}
+
+    def _verify_archive(self, archive: str) -> None:
+        """`openclaw backup verify`, on releases that have it (`backup restore` verifies again)."""
+        done = self._run("openclaw", "backup", "verify", archive, "--json")
+        output = done.stderr + done.stdout
+        if done.returncode != 0 and 'no command "verify"' not in output:
+            raise Refused(
+                "RestoreFailed", "OpenClaw refused the archive, nothing was changed: " + _tool_error(done)
+            )
 
     def _wait_ready(self) -> None:
         """/readyz on loopback answers 200. A gateway that stays down (exit 78: an invalid config, or
@@ -286,7 +410,9 @@ class Agent:
         _install(self.s["stateFile"], json.dumps(state) + "\n", {"mode": "0600"})
 
     def _write(self, name: str, content: str | None) -> None:
-        spec = self.files[name]
+        self._write_spec(self.files[name], content)
+
+    def _write_spec(self, spec: dict[str, Any], content: str | None) -> None:
         if content is None:
             if os.path.exists(spec["path"]):
                 os.unlink(spec["path"])
@@ -315,6 +441,91 @@ class Agent:
             raise Refused("UpdateFailed", f"{command}: {type(exc).__name__}") from None
         if done.returncode != 0:
             raise Refused("UpdateFailed", f"{command} failed: {_last_lines(done.stderr or done.stdout)}")
+
+
+def _digest(path: str) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _signed_headers(url: str) -> set[str]:
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+    return set(";".join(query.get("X-Amz-SignedHeaders", [""])).split(";"))
+
+
+def _transfer(
+    method: str, url: str, headers: dict[str, str], stream: BinaryIO, reason: str, what: str
+) -> None:
+    """PUT `stream` to, or GET `url` into `stream`, in chunks. A presigned URL is a bearer credential:
+    no message says more than the HTTP status and S3's error code, never the URL."""
+    if urllib.parse.urlsplit(url).scheme not in ("https", "http"):
+        raise Refused(reason, f"{what}: the URL is not an http(s) URL")
+    body = stream if method == "PUT" else None
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)  # noqa: S310 (checked)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (checked above)
+            if method == "GET":
+                while chunk := response.read(CHUNK):
+                    stream.write(chunk)
+    except urllib.error.HTTPError as exc:
+        code = _s3_code(exc.read(4096))
+        raise Refused(
+            reason, f"{what}: the store answered HTTP {exc.code}{f' ({code})' if code else ''}"
+        ) from None
+    except (OSError, ValueError) as exc:  # urllib's ValueError (a malformed URL) quotes the URL
+        detail = getattr(exc, "reason", None)
+        name = type(detail).__name__ if isinstance(detail, BaseException) else type(exc).__name__
+        raise Refused(reason, f"{what}: the store could not be reached ({name})") from None
+
+
+def _s3_code(body: bytes) -> str:
+    """The `<Code>` of an S3 error body; the rest may echo the signature."""
+    text = body.decode("utf-8", "replace")
+    start, end = text.find("<Code>"), text.find("</Code>")
+    code = text[start + 6 : end] if 0 <= start < end else ""
+    return code if code.isalnum() else ""
+
+
+def _state_asset(staging: str) -> str | None:
+    """The extracted state directory, by the archive's manifest (OpenClaw's documented source of truth
+    for where each asset is), or None."""
+    for root in os.listdir(staging):
+        try:
+            with open(os.path.join(staging, root, "manifest.json"), encoding="utf-8") as handle:
+                manifest = json.load(handle)
+        except (OSError, ValueError):
+            continue
+        for asset in manifest.get("assets", []):
+            if asset.get("kind") == "state" and isinstance(asset.get("archivePath"), str):
+                path = os.path.normpath(os.path.join(staging, asset["archivePath"]))
+                if path.startswith(staging + os.sep) and os.path.isdir(path):
+                    return path
+    return None
+
+
+def _remove_tree(path: str | None) -> None:
+    if path:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _tool_error(done: subprocess.CompletedProcess[str]) -> str:
+    """The CLI's own message from its `--json` error answer, else the last lines it printed."""
+    error = _json_object(done.stdout).get("error")
+    if isinstance(error, dict) and error.get("message"):
+        return str(error["message"])[:600]
+    return _last_lines(done.stderr or done.stdout)
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        answer = json.loads(text)
+    except ValueError:
+        return {}
+    return answer if isinstance(answer, dict) else {}
 
 
 def _prune(directory: str, keep: int) -> None:
@@ -381,10 +592,7 @@ def _validation_issues(done: subprocess.CompletedProcess[str]) -> str:
 
 
 def _json_field(text: str, *names: str) -> str | None:
-    try:
-        answer = json.loads(text)
-    except ValueError:
-        return None
+    answer = _json_object(text)
     for name in names:
         if isinstance(answer.get(name), str):
             return str(answer[name])
