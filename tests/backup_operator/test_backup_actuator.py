@@ -4,7 +4,8 @@ through the real channel (sshd, the real agent, the real gateway) into the real 
 - an on-demand backup is recorded before the upload, then appears in status.backups with the sha256 the
   store holds (its bytes hashed here), and the checksum written beside it;
 - the same step again, as after a pass killed between upload and status write, overwrites the one object;
-- a new instance with spec.restoreFrom gets the data (a paired device the gateway reads back);
+- a new instance with spec.restoreFrom gets the data (a paired device the gateway reads back), and a
+  restore run again (as after a kill before its status write) keeps it;
 - no presigned URL reaches an Event, status or the server's logs.
 
 The operator's pass loop around these steps (status writes, Kopf) is covered by decide's tests and the
@@ -25,14 +26,13 @@ import pytest
 from openclaw_operator import api
 from openclaw_operator.actuator import Actuator
 from openclaw_operator.backups import CHECKSUM_SUFFIX, read_checksum, restore_source
-from openclaw_operator.config import load_config
 from openclaw_operator.providers.backup_store import BackupStore
-from openclaw_operator.providers.channel import ChannelClient
 from openclaw_operator.reconcile.backup import BackupInputs, plan_backup
 from openclaw_operator.reconcile.model import Note, RestoreBackup, ServerObservation, TakeBackup
 from tests.backup.test_backup_roundtrip import fetch, logs, paired, start_from_a_fresh_state
 from tests.channel.conftest import Operator
 from tests.channel.server import ChannelServer
+from tests.support.channel_actuator import channel_actuator
 from tests.support.s3 import S3Server
 
 T = TypeVar("T")
@@ -78,27 +78,9 @@ class Rig:
 
 @pytest.fixture(scope="module")
 def rig(server: ChannelServer, operator: Operator, operator_key_file: Path, s3_server: S3Server) -> Rig:
-    config = load_config(
-        {
-            "HCLOUD_TOKEN": "h",
-            "CLOUDFLARE_API_TOKEN": "c",
-            "CLAWHOST_MANAGED_ZONES": "example.com",
-            "CLAWHOST_CHANNEL_SSH_KEY_FILE": str(operator_key_file),
-        }
-    )
     notes: list[Note] = []
-    # Backup steps touch neither Hetzner nor Cloudflare nor Secrets: those parts stay empty.
-    actuator = Actuator(
-        config,
-        None,  # type: ignore[arg-type]
-        None,  # type: ignore[arg-type]
-        None,  # type: ignore[arg-type]
-        lambda: None,  # type: ignore[arg-type, return-value]
-        lambda _, note: notes.append(note),
-    )
-    actuator.channel = ChannelClient(
-        str(operator_key_file), port=server.ports["ssh"], user="root", timeout=600
-    )
+    # Backup steps read no Secret: no Kubernetes client.
+    actuator = channel_actuator(server, operator_key_file, None, notes)
     return Rig(actuator, s3_server, notes)
 
 
@@ -177,6 +159,9 @@ def test_on_demand_backup_then_restore_into_a_new_instance(
     assert restored.restored_from is not None
     assert (restored.restored_from.id, restored.restored_from.sha256) == (entry.id, entry.sha256)
     assert paired(server, device)  # the data written before the backup is there
+    # A pass killed after the restore, before its status write: the next one restores again, harmlessly.
+    assert rig.apply(bob, restore).restored_from == restored.restored_from
+    assert paired(server, device) and server.http("GET", "/readyz")[0] == 200
     done = bob.model_copy(update={"status": restored})
     assert rig.run(lambda store: restore_source(store, done)) is None
 
