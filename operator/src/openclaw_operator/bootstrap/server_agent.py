@@ -345,12 +345,24 @@ class Agent:
         return {"ok": True, "sha256": sha256, "openclawVersion": self._installed_version()}
 
     def _verify_archive(self, archive: str) -> None:
-        """`openclaw backup verify`, on releases that have it (`backup restore` verifies again)."""
+        """`openclaw backup verify`, on releases that have it (`backup restore` verifies again). An
+        archive a newer release made is refused here: the installed one would refuse its migrated
+        state at start (exit 78), after the gateway was already stopped for it."""
         done = self._run("openclaw", "backup", "verify", archive, "--json")
         output = done.stderr + done.stdout
         if done.returncode != 0 and 'no command "verify"' not in output:
             raise Refused(
                 "RestoreFailed", "OpenClaw refused the archive, nothing was changed: " + _tool_error(done)
+            )
+        made_by, installed = (
+            str(_json_object(done.stdout).get("runtimeVersion", "")),
+            self._installed_version(),
+        )
+        if _release(made_by) > _release(installed) > ():
+            raise Refused(
+                "RestoreFailed",
+                f"the backup was made by OpenClaw {made_by}, newer than the installed {installed}: "
+                "update the instance first; nothing was changed",
             )
 
     def _wait_ready(self) -> None:
@@ -505,6 +517,12 @@ def _state_asset(staging: str) -> str | None:
                 if path.startswith(staging + os.sep) and os.path.isdir(path):
                     return path
     return None
+
+
+def _release(version: str) -> tuple[int, ...]:
+    """2026.9.6 -> (2026, 9, 6); () for anything else, which compares below every release."""
+    parts = version.strip().split("-")[0].split(".")
+    return tuple(int(part) for part in parts) if all(part.isdigit() for part in parts) else ()
 
 
 def _remove_tree(path: str | None) -> None:
