@@ -29,7 +29,7 @@ from openclaw_operator.backups import CHECKSUM_SUFFIX, read_checksum, restore_so
 from openclaw_operator.providers.backup_store import BackupStore
 from openclaw_operator.reconcile.backup import BackupInputs, plan_backup
 from openclaw_operator.reconcile.model import Note, RestoreBackup, ServerObservation, TakeBackup
-from tests.backup.test_backup_roundtrip import fetch, logs, paired, start_from_a_fresh_state
+from tests.backup.support import fetch, logs, paired, start_from_a_fresh_state
 from tests.channel.conftest import Operator
 from tests.channel.server import ChannelServer
 from tests.support.channel_actuator import channel_actuator
