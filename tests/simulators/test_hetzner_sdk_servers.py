@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import hcloud
 import pytest
 from clawhost_sandbox.hetzner.simulator import HetznerSimulator
@@ -112,3 +114,21 @@ def test_delete_removes_the_server(hclient: hcloud.Client) -> None:
     with pytest.raises(hcloud.APIException) as caught:
         hclient.servers.get_by_id(server.id)
     assert caught.value.code == "not_found"
+
+
+def test_traffic_counters_grow_while_running_and_stand_still_while_off(hclient: hcloud.Client) -> None:
+    """What status.usage reports (reconcile/usage.py): Hetzner's per-period traffic counters."""
+    server = create(hclient, "busy-1")
+    assert server.included_traffic == 20 * 2**40  # fsn1 is in eu-central
+    first = server.outgoing_traffic
+    time.sleep(0.1)  # 20 simulated seconds
+    running = hclient.servers.get_by_id(server.id)
+    assert running.outgoing_traffic > first
+    assert 0 < running.ingoing_traffic < running.outgoing_traffic
+    running.power_off().wait_until_finished()
+    stopped = hclient.servers.get_by_id(server.id).outgoing_traffic
+    time.sleep(0.1)
+    assert hclient.servers.get_by_id(server.id).outgoing_traffic == stopped  # an off server sends nothing
+    hclient.servers.get_by_id(server.id).power_on().wait_until_finished()
+    time.sleep(0.1)
+    assert hclient.servers.get_by_id(server.id).outgoing_traffic > stopped  # what ran before is kept

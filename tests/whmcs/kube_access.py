@@ -47,3 +47,32 @@ def bind_role(
     for path, body in [(f"{rbac}/roles", role), (f"{rbac}/rolebindings", binding)]:
         response = cluster.request("POST", path, json=body)
         assert response.status_code == 201, response.text
+
+
+def whmcs_server(cluster: ClusterAccess, namespace: str) -> dict[str, Any]:
+    """The WHMCS server record of a namespace, as module `$params`: the role applied, a token for it."""
+    apply_whmcs_role(cluster, namespace)
+    assert cluster.ca_file is not None, "the module needs the apiserver CA"
+    return {
+        "serverhostname": cluster.server,
+        "serverusername": namespace,
+        "serverpassword": service_account_token(cluster, namespace),
+        "serveraccesshash": cluster.ca_file.read_text(),
+    }
+
+
+def ordered_service(server: dict[str, Any], service_id: int, zone: str, **extra: Any) -> dict[str, Any]:
+    """`$params` of a freshly ordered service on that server (cx23 in fsn1, host name under `zone`)."""
+    return {
+        **server,
+        "serviceid": str(service_id),
+        "userid": "7",
+        "serverid": "1",
+        "domain": "",
+        "password": "",
+        "configoption1": "cx23",
+        "configoption2": "fsn1",
+        "configoption3": "ubuntu-24.04",
+        "configoption4": zone,
+        **extra,
+    }

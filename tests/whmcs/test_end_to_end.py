@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.operator.integration.harness import ZONE, Stage
-from tests.whmcs.kube_access import apply_whmcs_role, service_account_token
+from tests.whmcs.kube_access import ordered_service, whmcs_server
 from tests.whmcs.whmcs_driver import ModuleAnswer, call_module, run_cron_hook
 
 pytestmark = [pytest.mark.controlplane, pytest.mark.php]
@@ -23,28 +23,10 @@ PROVIDER_KEY = "sk-ant-api03-end-to-end-test-key-0123456789abcdef"
 
 
 def test_order_to_ready_client_area_cron_suspend_and_terminate(stage: Stage) -> None:
-    apply_whmcs_role(stage.cluster, stage.namespace)
-    assert stage.cluster.ca_file is not None
-    server = {
-        "serverhostname": stage.cluster.server,
-        "serverusername": stage.namespace,
-        "serverpassword": service_account_token(stage.cluster, stage.namespace),
-        "serveraccesshash": stage.cluster.ca_file.read_text(),
-    }
-    params: dict[str, Any] = {
-        **server,
-        "serviceid": str(SERVICE_ID),
-        "userid": "7",
-        "serverid": "1",
-        "domain": "",
-        "password": "",
-        "configoption1": "cx23",
-        "configoption2": "fsn1",
-        "configoption3": "ubuntu-24.04",
-        "configoption4": ZONE,
-        # Ordered with a model provider key: it becomes a create-only Secret referenced from spec.env.
-        "customfields": {"Model Provider": "anthropic", "Model API Key": PROVIDER_KEY},
-    }
+    server = whmcs_server(stage.cluster, stage.namespace)
+    # Ordered with a model provider key: it becomes a create-only Secret referenced from spec.env.
+    customfields = {"Model Provider": "anthropic", "Model API Key": PROVIDER_KEY}
+    params = ordered_service(server, SERVICE_ID, ZONE, customfields=customfields)
     answers: list[ModuleAnswer] = []
 
     def whmcs(function: str) -> Any:
@@ -96,6 +78,27 @@ def test_order_to_ready_client_area_cron_suspend_and_terminate(stage: Stage) -> 
     }
     assert whmcs("approvedevices") == "success"
     assert stage.get(name)["metadata"]["annotations"]["clawhost.dev/approve-devices-requested-at"]
+
+    # Usage: the operator recorded Hetzner's figures from its listing; WHMCS's UsageUpdate reads them.
+    recorded = stage.wait_for(name, lambda b: bool((b.get("status") or {}).get("usage")), what="usage")
+    usage = recorded["status"]["usage"]
+    [listed] = stage.servers()
+    assert usage["diskLimitBytes"] == listed["primary_disk_size"] * 2**30
+    assert usage["includedTrafficBytes"] == listed["included_traffic"]
+    assert 0 <= usage["outgoingTrafficBytes"] <= listed["outgoing_traffic"]  # the counter only grows
+    assert "diskUsedBytes" not in usage  # Hetzner does not know it: nothing is made up
+    services = {1: {SERVICE_ID: {"dedicatedip": "", "assignedips": "", "domain": hostname}}}
+    usage_update = call_module("UsageUpdate", server | {"serverid": "1"}, {1: server}, services)
+    answers.append(usage_update)
+    assert usage_update.result == "success"
+    [[written]] = [list(by_service.values()) for by_service in usage_update.usage.values()]
+    assert list(usage_update.usage) == ["1"] and list(usage_update.usage["1"]) == [str(SERVICE_ID)]
+    assert written["disklimit"] == usage["diskLimitBytes"] // 2**20
+    assert written["bwlimit"] == usage["includedTrafficBytes"] // 2**20
+    # The operator keeps recording while traffic grows: WHMCS read the figure of that moment.
+    later = stage.get(name)["status"]["usage"]["outgoingTrafficBytes"]
+    assert usage["outgoingTrafficBytes"] // 2**20 <= written["bwusage"] <= later // 2**20
+    assert "diskusage" not in written
 
     cron = run_cron_hook(
         {1: server}, {1: {SERVICE_ID: {"dedicatedip": "", "assignedips": "", "domain": hostname}}}

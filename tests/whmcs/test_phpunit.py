@@ -84,7 +84,7 @@ def test_integration_suite_against_the_apiserver(
     }
     run = run_phpunit(tmp_path / "integration.xml", "--group", "integration", env=env)
     run.assert_all_passed()
-    assert run.tests >= 26
+    assert run.tests >= 29
     # The same suite on PHP 8.4 (Debian trixie's php8.4 and phpunit), against the same apiserver.
     root = php_trixie_root()
     if root is None:
@@ -97,7 +97,8 @@ def test_integration_suite_against_the_apiserver(
 
 
 def grant_verifier(cluster: ClusterAccess, namespace: str) -> None:
-    """Test-only: an account that may read Secrets and write status, to check what WHMCS may not."""
+    """Test-only: an account that may read Secrets, write status and hold instances with a finalizer, to
+    check what WHMCS may not."""
     response = cluster.request(
         "POST",
         f"/api/v1/namespaces/{namespace}/serviceaccounts",
@@ -106,7 +107,12 @@ def grant_verifier(cluster: ClusterAccess, namespace: str) -> None:
     assert response.status_code == 201, response.text
     rules = [
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]},
-        {"apiGroups": ["clawhost.dev"], "resources": ["openclawinstances"], "verbs": ["get", "list"]},
+        # patch: a finalizer, so that a test can read an instance WHMCS deleted (as the operator's holds it)
+        {
+            "apiGroups": ["clawhost.dev"],
+            "resources": ["openclawinstances"],
+            "verbs": ["get", "list", "patch"],
+        },
         {"apiGroups": ["clawhost.dev"], "resources": ["openclawinstances/status"], "verbs": ["patch"]},
     ]
     bind_role(cluster, namespace, VERIFIER_ACCOUNT, VERIFIER_ACCOUNT, rules)

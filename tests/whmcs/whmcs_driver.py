@@ -23,6 +23,7 @@ class ModuleAnswer:
     local_api: list[dict[str, Any]]
     module_log: list[dict[str, Any]]
     activity: list[str]
+    usage: dict[str, dict[str, dict[str, int]]]  # server id -> service id -> tblhosting columns written
 
     def local_api_calls(self, command: str) -> list[dict[str, Any]]:
         return [call["arguments"] for call in self.local_api if call["command"] == command]
@@ -31,8 +32,15 @@ class ModuleAnswer:
         return json.dumps(self.module_log)
 
 
-def call_module(function: str, params: dict[str, Any]) -> ModuleAnswer:
-    return _run({"function": function, "params": params})
+def call_module(
+    function: str,
+    params: dict[str, Any],
+    servers: dict[int, dict[str, Any]] | None = None,
+    services: dict[int, dict[int, dict[str, str]]] | None = None,
+) -> ModuleAnswer:
+    """One module function; `servers` and `services` are WHMCS's tables for the per-server ones."""
+    tables = {"servers": servers or {}, "services": services or {}}
+    return _run({"function": function, "params": params, **tables})
 
 
 def run_cron_hook(
@@ -50,4 +58,5 @@ def _run(request: dict[str, Any]) -> ModuleAnswer:
     )
     assert done.returncode == 0, f"PHP driver failed:\n{done.stdout}\n{done.stderr}"
     answer = json.loads(done.stdout)
-    return ModuleAnswer(answer["result"], answer["localApi"], answer["moduleLog"], answer["activity"])
+    usage = answer["usage"] or {}  # PHP encodes an empty map as []
+    return ModuleAnswer(answer["result"], answer["localApi"], answer["moduleLog"], answer["activity"], usage)

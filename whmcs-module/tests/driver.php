@@ -5,7 +5,9 @@
  *
  * stdin: {"function": "CreateAccount", "params": {...}} or, for the cron hook,
  *        {"hook": "AfterCronJob", "servers": {"1": {server params}}, "services": {"1": {"42": {...}}}}
- * stdout: {"result": <what the function returned>, "localApi": [...], "moduleLog": [...], "activity": [...]}
+ *        Any call may give "servers" and "services" (UsageUpdate, ListAccounts read them too).
+ * stdout: {"result": <what the function returned>, "localApi": [...], "moduleLog": [...], "activity": [...],
+ *          "usage": {"<server id>": {"<service id>": {tblhosting usage columns written}}}}
  * WHMCS's globals are the recording stand-ins of the PHPUnit bootstrap; localAPI answers "success".
  */
 
@@ -18,18 +20,20 @@ use WHMCS\Module\Server\OpenClaw\Tests\Support\WhmcsRecorder;
 require __DIR__ . '/bootstrap.php';
 
 $input = json_decode((string) stream_get_contents(STDIN), true, 64, JSON_THROW_ON_ERROR);
+// WHMCS's server and service tables, as data: the cron hook and the per-server functions read them.
+$services = [];
+foreach ($input['services'] ?? [] as $serverId => $byService) {
+    foreach ($byService as $serviceId => $fields) {
+        $services[(int) $serverId][(int) $serviceId] = $fields;
+    }
+}
+$servers = [];
+foreach ($input['servers'] ?? [] as $serverId => $server) {
+    $servers[(int) $serverId] = $server;
+}
+$directory = new FakeServerDirectory($servers, $services);
+Runtime::use(null, $directory);
 if (isset($input['hook'])) {
-    $services = [];
-    foreach ($input['services'] ?? [] as $serverId => $byService) {
-        foreach ($byService as $serviceId => $fields) {
-            $services[(int) $serverId][(int) $serviceId] = $fields;
-        }
-    }
-    $servers = [];
-    foreach ($input['servers'] ?? [] as $serverId => $server) {
-        $servers[(int) $serverId] = $server;
-    }
-    Runtime::use(null, new FakeServerDirectory($servers, $services));
     $result = hook_openclaw_sync_status([]);
 } else {
     $function = 'openclaw_' . $input['function'];
@@ -41,4 +45,5 @@ echo json_encode([
     'localApi' => WhmcsRecorder::$localApiCalls,
     'moduleLog' => WhmcsRecorder::$moduleLog,
     'activity' => WhmcsRecorder::$activity,
+    'usage' => $directory->usage,
 ], JSON_UNESCAPED_SLASHES | JSON_INVALID_UTF8_SUBSTITUTE | JSON_THROW_ON_ERROR), "\n";

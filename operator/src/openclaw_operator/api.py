@@ -254,10 +254,14 @@ class RestoredFrom(_Model):
 
 
 class Usage(_Model):
-    disk_used_bytes: int | None = None
+    """What WHMCS bills from (reconcile/usage.py says when it is written)."""
+
+    disk_used_bytes: int | None = None  # not known without asking the guest: left unset
     disk_limit_bytes: int | None = None
     outgoing_traffic_bytes: int | None = None
+    ingoing_traffic_bytes: int | None = None
     included_traffic_bytes: int | None = None
+    observed_at: datetime | None = None
 
 
 class InstanceStatus(_Model):

@@ -110,11 +110,17 @@ class Stage:
         return env
 
     def start_operator(
-        self, *args: str, crash_after: str | None = None, without: tuple[str, ...] = (), **extra: str
+        self,
+        *args: str,
+        crash_after: str | None = None,
+        without: tuple[str, ...] = (),
+        hosts: Path | None = None,
+        **extra: str,
     ) -> OperatorProcess:
         """`crash_after` (`create_server`, `delete_record:2`, ...): the operator exits with 137 right after
         that provider write succeeded (clawhost_sandbox.crashing_operator), before status hears of it.
-        `without`: variables of the usual environment to leave out (an operator without HCLOUD_TOKEN)."""
+        `without`: variables of the usual environment to leave out (an operator without HCLOUD_TOKEN).
+        `hosts`: host names resolve through that file, as the sandbox's (clawhost_sandbox.named_operator)."""
         env = self.operator_env(**extra)
         for name in without:
             env.pop(name, None)
@@ -122,6 +128,8 @@ class Stage:
         command = [str(OPERATOR)]
         if crash_after is not None:
             command = [str(PYTHON), "-m", "clawhost_sandbox.crashing_operator", "--after", crash_after]
+        elif hosts is not None:
+            command = [str(PYTHON), "-m", "clawhost_sandbox.named_operator", "--hosts", str(hosts)]
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
                 [*command, "run", "--namespace", self.namespace, *args],

@@ -279,23 +279,4 @@ final class Whmcs9AgainstApiServerTest extends IntegrationTestCase
             $directory,
         );
     }
-
-    /** @param array<string, mixed> $status */
-    private function writeStatus(int $id, array $status): void
-    {
-        $patched = $this->cluster->asVerifier(
-            'PATCH',
-            $this->cluster->instancePath($id, '/status'),
-            (string) json_encode(['status' => $status]),
-            'application/merge-patch+json',
-        );
-        self::assertSame(200, $patched->status, $patched->body);
-    }
-
-    /** @return array<string, string> */
-    private static function ready(): array
-    {
-        return ['type' => 'Ready', 'status' => 'True', 'reason' => 'Ready', 'message' => 'up',
-            'lastTransitionTime' => '2026-12-03T00:00:00Z'];
-    }
 }

@@ -16,7 +16,7 @@ use WHMCS\Module\Server\OpenClaw\Kube\HttpResponse;
  *   K8S_NAMESPACE                    where the WHMCS Role is bound
  *   K8S_TOKEN                        a token of the WHMCS ServiceAccount (whmcs-module/rbac/whmcs-role.yaml)
  *   K8S_OTHER_NAMESPACE              an existing namespace the WHMCS token has no rights in
- *   K8S_VERIFIER_TOKEN               a test-only token that may read Secrets and write status in K8S_NAMESPACE
+ *   K8S_VERIFIER_TOKEN               a test-only token that may read Secrets, write status and add finalizers
  */
 final class ClusterUnderTest
 {

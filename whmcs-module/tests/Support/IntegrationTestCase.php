@@ -47,6 +47,29 @@ abstract class IntegrationTestCase extends TestCase
         return random_int(100000, 999999999);
     }
 
+    /**
+     * Writes status as the operator would (the verifier may; WHMCS may not).
+     *
+     * @param array<string, mixed> $status
+     */
+    protected function writeStatus(int $id, array $status): void
+    {
+        $patched = $this->cluster->asVerifier(
+            'PATCH',
+            $this->cluster->instancePath($id, '/status'),
+            (string) json_encode(['status' => $status]),
+            'application/merge-patch+json',
+        );
+        self::assertSame(200, $patched->status, $patched->body);
+    }
+
+    /** @return array<string, string> a Ready=True condition, as the operator writes it */
+    protected static function ready(): array
+    {
+        return ['type' => 'Ready', 'status' => 'True', 'reason' => 'Ready', 'message' => 'up',
+            'lastTransitionTime' => '2026-12-03T00:00:00Z'];
+    }
+
     /** The token CreateAccount generated and stored in WHMCS (through localAPI). */
     protected function generatedToken(): string
     {

@@ -132,6 +132,14 @@ final class FailureDescriberTest extends TestCase
                 ['unavailable or overloaded', 'etcdserver', 'Retry later'],
                 false,
             ],
+            '500 from apply: a value of the wrong type names its field' => [
+                FakeTransport::status(500, 'InternalError', 'failed to create typed patch object (shop/whmcs-42; '
+                    . 'clawhost.dev/v1alpha1, Kind=OpenClawInstance): .spec.backup.retain: expected numeric (int or '
+                    . 'float), got string'),
+                ['rejected OpenClawInstance "whmcs-42" in namespace "shop" as invalid: .spec.backup.retain: expected '
+                    . 'numeric (int or float), got string.'],
+                false,
+            ],
             '429' => [FakeTransport::status(429, 'TooManyRequests', 'too many requests'), ['Retry later'], false],
             'HTML from a proxy' => [
                 new HttpResponse(502, '<html><body><h1>Bad Gateway</h1></body></html>', 'text/html'),

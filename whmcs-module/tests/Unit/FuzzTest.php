@@ -42,6 +42,8 @@ final class FuzzTest extends ModuleTestCase
             'openclaw_approvedevices',
             'openclaw_hibernate',
             'openclaw_wake',
+            'openclaw_backupnow',
+            'openclaw_restorebackup',
             'openclaw_UsageUpdate',
         ];
         $outcomes = ['success' => 0, 'message' => 0];
@@ -107,7 +109,8 @@ final class FuzzTest extends ModuleTestCase
         foreach (HostileInput::strings() as $value) {
             $this->setUp();
             $params = self::params([
-                'configoptions' => ['Server Type' => $value, 'Location' => $value, 'Backups' => $value],
+                'configoptions' => ['Server Type' => $value, 'Location' => $value, 'Backups' => $value,
+                    'Backup Plan' => $value],
                 'domain' => $value,
             ]);
             $result = openclaw_CreateAccount($params);

@@ -190,7 +190,7 @@ final class LifecycleTest extends ModuleTestCase
         self::assertSame('success', openclaw_TerminateAccount(self::params()));
         self::assertArrayNotHasKey(self::INSTANCE, $this->api->objects);
         self::assertSame('success', openclaw_TerminateAccount(self::params()));
-        self::assertSame('DELETE', end($this->transport->requests)->method);
+        self::assertSame('PATCH', end($this->transport->requests)->method, 'a missing instance: no DELETE');
     }
 
     public function testTerminateWithoutTheApiInstalledIsAnError(): void

@@ -46,6 +46,7 @@ final class ManifestsTest extends TestCase
                 'location' => 'fsn1',
                 'image' => 'ubuntu-24.04',
                 'backups' => true,
+                'backup' => ['schedule' => 'Off', 'retain' => 7],
                 'deletionPolicy' => 'Delete',
                 'gatewayTokenSecretRef' => ['name' => 'whmcs-42-gateway-abc', 'key' => 'token'],
                 'whmcs' => ['serviceId' => 42, 'clientId' => 7],

@@ -22,7 +22,7 @@ final class MaskingTest extends ModuleTestCase
     {
         $actions = [
             'CreateAccount', 'SuspendAccount', 'UnsuspendAccount', 'ChangePackage', 'reboot', 'reinstall', 'resync',
-            'ChangePassword', 'TerminateAccount',
+            'ChangePassword', 'backupnow', 'TerminateAccount',
         ];
         foreach ($actions as $function) {
             self::assertSame('success', ('openclaw_' . $function)(self::params()), $function);

@@ -20,7 +20,7 @@ final class ModuleShapeTest extends ModuleTestCase
         $names = [
             'CreateAccount', 'SuspendAccount', 'UnsuspendAccount', 'TerminateAccount', 'ChangePackage',
             'ChangePassword', 'reboot', 'reinstall', 'resync', 'approvedevices', 'hibernate', 'wake',
-            'updatecredentials',
+            'updatecredentials', 'backupnow', 'restorebackup',
         ];
         return array_combine($names, array_map(static fn (string $name): array => [$name], $names));
     }
@@ -68,6 +68,9 @@ final class ModuleShapeTest extends ModuleTestCase
                 'Deletion Policy',
                 'Suspend Mode',
                 'Customer Hibernate',
+                'Backup Schedule',
+                'Backup Retention',
+                'Final Backup',
             ],
             array_keys($options),
         );
@@ -89,11 +92,12 @@ final class ModuleShapeTest extends ModuleTestCase
                 'Reinstall' => 'reinstall',
                 'Resync' => 'resync',
                 'Approve devices' => 'approvedevices',
+                'Back up now' => 'backupnow',
             ],
             openclaw_AdminCustomButtonArray(),
         );
         self::assertSame(
-            ['Reboot' => 'reboot', 'Approve my device' => 'approvedevices'],
+            ['Reboot' => 'reboot', 'Approve my device' => 'approvedevices', 'Back up now' => 'backupnow'],
             openclaw_ClientAreaCustomButtonArray(),
         );
         $functions = [...openclaw_AdminCustomButtonArray(), ...openclaw_ClientAreaCustomButtonArray(),

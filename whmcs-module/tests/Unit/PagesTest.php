@@ -91,7 +91,10 @@ final class PagesTest extends ModuleTestCase
         self::assertSame('203.0.113.10', $vars['ipv4']);
         self::assertSame('2001:db8::1', $vars['ipv6']);
         self::assertSame(self::GATEWAY_TOKEN, $vars['gatewayToken']);
-        self::assertSame(['reboot', 'approvedevices', 'reinstall'], array_column($vars['actions'], 'function'));
+        self::assertSame(
+            ['reboot', 'approvedevices', 'backupnow', 'reinstall'],
+            array_column($vars['actions'], 'function'),
+        );
         self::assertTrue($vars['canOpenControlUi']);
     }
 

@@ -57,7 +57,10 @@ final class TemplatesTest extends ModuleTestCase
         ];
         $this->api->objects[self::INSTANCE]['status']['lastHandledRebootAt'] = '2026-12-03T10:00:00.000000Z';
         $html = $this->renderClientArea(self::params());
-        self::assertSame(['reboot', 'approvedevices', 'reinstall', 'updatecredentials'], $this->buttons($html));
+        self::assertSame(
+            ['reboot', 'approvedevices', 'backupnow', 'reinstall', 'updatecredentials'],
+            $this->buttons($html),
+        );
         self::assertMatchesRegularExpression('#Reboot</td>\s*<td>done#', $html);
         self::assertMatchesRegularExpression('#Device approval</td>\s*<td>in progress#', $html);
         self::assertMatchesRegularExpression('#Server type</td><td>cx23#', $html);
@@ -82,6 +85,49 @@ final class TemplatesTest extends ModuleTestCase
         self::assertSame(['updatecredentials'], $this->buttons($this->renderClientArea($params)));
     }
 
+    public function testBackupsWithARestoreButtonEach(): void
+    {
+        openclaw_CreateAccount(self::params(['configoption11' => 'Daily']));
+        $this->api->objects[self::INSTANCE]['status'] = self::readyStatus() + ['backups' => BackupsTest::backups()];
+        $html = $this->renderClientArea(self::params());
+        self::assertStringContainsString('Schedule: Daily, keep 7', $html);
+        self::assertMatchesRegularExpression('#2026-12-04T01:00:00Z</td>\s*<td>1.5 GiB</td>\s*<td>On demand#', $html);
+        self::assertSame(
+            ['restorebackup', 'restorebackup', 'reboot', 'approvedevices', 'backupnow', 'reinstall',
+                'updatecredentials'],
+            $this->buttons($html),
+        );
+        $chosen = [];
+        foreach (self::dom($html)->getElementsByTagName('input') as $input) {
+            if ($input->getAttribute('name') === 'openclaw_backup') {
+                $chosen[] = $input->getAttribute('value');
+            }
+        }
+        self::assertSame(array_column(BackupsTest::backups(), 'id'), $chosen, 'each form names its backup');
+
+        // While a restore runs there is no restore button, and the page says what is being restored.
+        $this->api->objects[self::INSTANCE]['spec']['restoreFrom'] = ['instance' => 'whmcs-42', 'backup' => 'latest'];
+        $html = $this->renderClientArea(self::params());
+        self::assertStringContainsString('Restoring backup latest', $html);
+        self::assertNotContains('restorebackup', $this->buttons($html));
+    }
+
+    public function testHostileBackupEntriesCannotInjectMarkup(): void
+    {
+        openclaw_CreateAccount(self::params());
+        $backups = BackupsTest::backups();
+        $backups[0] = ['id' => self::HOSTILE, 'takenAt' => self::HOSTILE, 'kind' => self::HOSTILE,
+            'sizeBytes' => self::HOSTILE];
+        $status = self::readyStatus() + ['backups' => $backups, 'backupInProgress' => ['kind' => self::HOSTILE]];
+        $status['conditions'][] = ['type' => 'BackedUp', 'status' => 'False', 'reason' => 'x',
+            'message' => self::HOSTILE, 'lastTransitionTime' => '2026-12-04T00:00:00Z'];
+        $this->api->objects[self::INSTANCE]['status'] = $status;
+        $this->api->objects[self::INSTANCE]['spec']['restoreFrom'] = ['instance' => 'x', 'backup' => self::HOSTILE];
+        $html = $this->renderClientArea(self::params());
+        self::assertNoInjectedMarkup($html);
+        self::assertStringContainsString(htmlspecialchars(self::HOSTILE, ENT_QUOTES), $html, 'shown, as text');
+    }
+
     public function testTheErrorTemplate(): void
     {
         $this->api->objects = [];
@@ -95,7 +141,8 @@ final class TemplatesTest extends ModuleTestCase
         openclaw_CreateAccount(self::params());
         $this->api->objects[self::INSTANCE]['status'] = self::readyStatus();
         $page = openclaw_ClientArea(self::params());
-        foreach (['url', 'statusLabel', 'actions', 'credentials'] as $variable) {
+        $required = ['url', 'statusLabel', 'actions', 'credentials', 'backups', 'backupSchedule', 'restoreState'];
+        foreach ($required as $variable) {
             $vars = $page['templateVariables'];
             unset($vars[$variable]);
             try {

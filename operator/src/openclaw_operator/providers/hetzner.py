@@ -77,6 +77,9 @@ def server_observation(server: BoundServer | Server) -> ServerObservation:
         delete_protected=bool(protection.get("delete")),
         rebuild_protected=bool(protection.get("rebuild")),
         location=server.location.name if server.location is not None else None,
+        outgoing_traffic=server.outgoing_traffic,
+        ingoing_traffic=server.ingoing_traffic,
+        included_traffic=server.included_traffic,
     )
 
 

@@ -12,7 +12,7 @@ from openclaw_operator import api
 from openclaw_operator.api import ConditionType, Phase
 from openclaw_operator.bootstrap.versions import UnsafeVersionError, check_version
 from openclaw_operator.reconcile import conditions as cond
-from openclaw_operator.reconcile import hibernate, naming
+from openclaw_operator.reconcile import hibernate, naming, usage
 from openclaw_operator.reconcile.backup import BackupInputs, plan_backup
 from openclaw_operator.reconcile.channel import ChannelInputs, plan_channel
 from openclaw_operator.reconcile.conditions import Verdict
@@ -69,6 +69,9 @@ def decide(s: Situation) -> Decision:
     )
     kept_in = hibernate.hibernation_record(s.snapshots, naming.server_name(meta.name, meta.uid))
     updates = updates.then(StatusDelta(billing=hibernate.billing(s.server, s.snapshots), hibernation=kept_in))
+    recorded = usage.to_record(before.usage, s.server, s.now)
+    if recorded is not before.usage:  # a new reading: most passes leave usage (and the apiserver) alone
+        updates = updates.then(StatusDelta(usage=recorded))
     updates = updates.then(server_plan.updates)
     server = s.server
     dns_plan = plan_dns(

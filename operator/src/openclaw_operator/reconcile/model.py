@@ -47,6 +47,10 @@ class ServerObservation:
     delete_protected: bool = False
     rebuild_protected: bool = False
     location: str | None = None
+    # Hetzner's traffic counters for the billing period, in bytes (status.usage; None until Hetzner has them).
+    outgoing_traffic: int | None = None
+    ingoing_traffic: int | None = None
+    included_traffic: int | None = None
 
 
 @dataclass(frozen=True)
@@ -234,6 +238,7 @@ class StatusDelta(BaseModel):
     refused_generation: int | None = None
     hibernation: api.Hibernation | None = None
     billing: api.Billing | None = None
+    usage: api.Usage | None = None
     project: str | None = None
     location: str | None = None
     shard: str | None = None

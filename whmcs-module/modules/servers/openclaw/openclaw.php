@@ -151,6 +151,18 @@ function openclaw_wake(array $params): string
 }
 
 /** @param array<mixed> $params */
+function openclaw_backupnow(array $params): string
+{
+    return CustomerActions::backupNow($params);
+}
+
+/** @param array<mixed> $params */
+function openclaw_restorebackup(array $params): string
+{
+    return CustomerActions::restoreBackup($params);
+}
+
+/** @param array<mixed> $params */
 function openclaw_updatecredentials(array $params): string
 {
     return CustomerActions::updateCredentials($params);

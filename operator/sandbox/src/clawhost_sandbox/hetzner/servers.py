@@ -132,7 +132,7 @@ def _status(server: Server, status: str) -> Callable[[float], None]:
     def effect(at: float) -> None:
         server.status = status
         if status != "running":
-            server.running_since = None
+            server.stop_running(at)
 
     return effect
 
@@ -192,7 +192,7 @@ def _restart(command: str) -> ActionHandler:
         on_success = _running(server) if server.status == "running" else None
         action = world.start_action(command, [(server.id, "server")], on_success=on_success)
         if on_success:
-            server.running_since = None
+            server.stop_running(world.clock.now())
         return {"action": action.render(world.clock)}
 
     return handle
@@ -213,7 +213,7 @@ def _rebuild(world: World, server: Server, body: dict[str, Any]) -> dict[str, An
         _running(server)(at)
 
     server.status = "rebuilding"
-    server.running_since = None
+    server.stop_running(world.clock.now())
     seconds = world.action_seconds["rebuild_server"] + images.restore_seconds(world, image)
     action = world.start_action(
         "rebuild_server",

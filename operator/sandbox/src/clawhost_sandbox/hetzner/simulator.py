@@ -282,8 +282,10 @@ class HetznerSimulator(SimulatorServer):
         """The server went off without the operator asking (console, crash, abuse lock)."""
 
         def apply() -> None:
-            server = get_server(self._world_with(server_id)[1], server_id)
-            server.status, server.running_since = "off", None
+            world = self._world_with(server_id)[1]
+            server = get_server(world, server_id)
+            server.status = "off"
+            server.stop_running(world.clock.now())
 
         self.call_in_loop(apply)
 

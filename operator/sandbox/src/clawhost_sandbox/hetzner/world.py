@@ -56,6 +56,9 @@ RESTORE_SECONDS_PER_GB = 15.0
 SNAPSHOT_COMPRESSION = 0.4
 SYSTEM_IMAGE_USED_GB = 1.8
 BACKUP_SLOTS = 7  # "For every server, there are seven slots for backups" (docs.hetzner.com/cloud/general/faq)
+# Traffic of a running server (Server.traffic): outgoing bytes per second, and incoming as a share of it.
+TRAFFIC_OUT_BYTES_PER_SECOND = 40_000
+TRAFFIC_IN_SHARE = 0.25
 # An ACPI shutdown only *sends* the signal (its action finishes at once); the guest takes this long to halt.
 GUEST_SHUTDOWN_SECONDS = 6.0
 
@@ -150,6 +153,20 @@ class Server:
     backup_window: str | None = None
     running_since: float | None = None
     app_broken: bool = False
+    ran_seconds: float = 0.0  # running time before `running_since`: what the traffic counters grew in
+
+    def stop_running(self, at: float) -> None:
+        if self.running_since is not None:
+            self.ran_seconds += max(0.0, at - self.running_since)
+        self.running_since = None
+
+    def traffic(self, now: float) -> tuple[int, int]:
+        """(outgoing, ingoing) bytes: a running gateway serves its chats steadily, an off one sends nothing.
+        The rates are plausible for a small OpenClaw server (tens of KB/s, some GB a day), and differ per
+        server so that no two counters are equal by accident."""
+        seconds = self.ran_seconds + (now - self.running_since if self.running_since is not None else 0.0)
+        outgoing = TRAFFIC_OUT_BYTES_PER_SECOND + 1_000 * (self.id % 17)
+        return int(seconds * outgoing), int(seconds * outgoing * TRAFFIC_IN_SHARE)
 
 
 @dataclass
@@ -300,6 +317,7 @@ class World:
         if (v6 := self.primary_ips.get(server.ipv6_id or 0)) is not None:
             ptrs = [{"ip": ip, "dns_ptr": ptr} for ip, ptr in v6.dns_ptrs.items()]
             ipv6 = {"id": v6.id, "ip": v6.ip, "blocked": False, "dns_ptr": ptrs}
+        outgoing, ingoing = server.traffic(self.clock.now())
         return {
             "id": server.id,
             "name": server.name,
@@ -321,8 +339,8 @@ class World:
             "rescue_enabled": False,
             "locked": False,
             "backup_window": server.backup_window,
-            "outgoing_traffic": 0,
-            "ingoing_traffic": 0,
+            "outgoing_traffic": outgoing,
+            "ingoing_traffic": ingoing,
             "included_traffic": server.location.included_traffic(),
             "protection": {"delete": server.protection_delete, "rebuild": server.protection_rebuild},
             "volumes": [],

@@ -11,8 +11,8 @@ use WHMCS\Module\Server\OpenClaw\View\InstanceStatus;
 
 /**
  * What a customer does on their product page beyond WHMCS's own actions: approve a device, hibernate
- * and wake, store new keys, open the Control UI. Each is a merge patch (or a read) of their instance;
- * the page shows the result from status. Every check the page makes by hiding a button is made here
+ * and wake, store new keys, back up and restore, open the Control UI. Each is a merge patch (or a read)
+ * of their instance; the page shows the result from status. Every check the page makes by hiding a button is made here
  * again, because hiding is no permission.
  */
 final class CustomerActions
@@ -59,6 +59,41 @@ final class CustomerActions
             InstanceApi::APPROVE_DEVICES_REQUESTED_AT,
             'The instance is suspended; devices can be approved once it is running again.',
         ));
+    }
+
+    /**
+     * "Back up now": an on-demand backup (kind OnDemand), listed in status.backups once stored.
+     *
+     * @param array<mixed> $params
+     */
+    public static function backupNow(array $params): string
+    {
+        $ctx = new ServiceContext($params, 'BackupNow');
+        return ModuleCall::guard($ctx, static fn () => $ctx->provisioner()->requestUnlessSuspended(
+            InstanceApi::BACKUP_REQUESTED_AT,
+            'The instance is suspended; it can be backed up once it is running again.',
+        ));
+    }
+
+    /**
+     * "Restore this backup" (client area, after a confirmation): spec.restoreFrom on the service's own
+     * instance. Only a backup the instance lists (or "latest") is accepted, whatever the form sent.
+     *
+     * @param array<mixed> $params
+     * @param array<mixed>|null $form the submitted fields; null reads $_POST
+     */
+    public static function restoreBackup(array $params, ?array $form = null): string
+    {
+        $form ??= $_POST;
+        $backupId = is_string($form['openclaw_backup'] ?? null) ? trim($form['openclaw_backup']) : '';
+        $ctx = new ServiceContext($params, 'RestoreBackup');
+        return ModuleCall::guard($ctx, static function () use ($ctx, $backupId): void {
+            $provisioner = $ctx->provisioner();  // first: a call without a service says so
+            if ($backupId === '') {
+                throw new ModuleError('Choose the backup to restore.');
+            }
+            $provisioner->restore($backupId);
+        });
     }
 
     /**

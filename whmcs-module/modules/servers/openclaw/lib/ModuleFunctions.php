@@ -135,7 +135,7 @@ final class ModuleFunctions
     public static function terminateAccount(array $params): string
     {
         $ctx = new ServiceContext($params, 'TerminateAccount');
-        return ModuleCall::guard($ctx, static fn () => $ctx->provisioner()->delete());
+        return ModuleCall::guard($ctx, static fn () => $ctx->provisioner()->delete($ctx->options()->finalBackup));
     }
 
     /** @param array<mixed> $params */
@@ -206,13 +206,14 @@ final class ModuleFunctions
             'Reinstall' => 'reinstall',
             'Resync' => 'resync',
             'Approve devices' => 'approvedevices',
+            'Back up now' => 'backupnow',
         ];
     }
 
     /** @return array<string, string> */
     public static function clientAreaCustomButtonArray(): array
     {
-        return ['Reboot' => 'reboot', 'Approve my device' => 'approvedevices'];
+        return ['Reboot' => 'reboot', 'Approve my device' => 'approvedevices', 'Back up now' => 'backupnow'];
     }
 
     /**
@@ -223,7 +224,16 @@ final class ModuleFunctions
      */
     public static function clientAreaAllowedFunctions(): array
     {
-        return ['reboot', 'reinstall', 'approvedevices', 'hibernate', 'wake', 'updatecredentials'];
+        return [
+            'reboot',
+            'reinstall',
+            'approvedevices',
+            'hibernate',
+            'wake',
+            'updatecredentials',
+            'backupnow',
+            'restorebackup',
+        ];
     }
 
     /**

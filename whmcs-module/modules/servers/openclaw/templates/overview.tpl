@@ -65,6 +65,37 @@
         {/foreach}
     </table>
     {/if}
+    <h4>Backups</h4>
+    <p>Schedule: {$backupSchedule|escape:'html'}
+    {if $restoreState eq 'pending'}<br><span class="label label-warning">Restoring backup {$restoreBackup|escape:'html'}&hellip;</span>
+    {elseif $restoreState eq 'done'}<br><small>Restored from backup {$restoreBackup|escape:'html'}.</small>{/if}
+    {if $backupInProgress}<br><span class="label label-info">{$backupInProgress|escape:'html'} backup in progress&hellip;</span>{/if}
+    {if $backupProblem}<br><small class="text-danger">The last backup failed: {$backupProblem|escape:'html'}</small>{/if}
+    </p>
+    {if $backups}
+    <table class="table table-condensed openclaw-backups">
+        <tr><th>Taken</th><th>Size</th><th>Kind</th><th></th></tr>
+        {foreach $backups as $backup}
+        <tr>
+            <td>{$backup.takenAt|escape:'html'}</td>
+            <td>{$backup.size|escape:'html'}</td>
+            <td>{$backup.kind|escape:'html'}</td>
+            <td>{if $backup.restorable}
+                <form method="post" action="clientarea.php?action=productdetails" style="display: inline">
+                    <input type="hidden" name="token" value="{$token|escape:'html'}">
+                    <input type="hidden" name="id" value="{$serviceid|escape:'html'}">
+                    <input type="hidden" name="modop" value="custom">
+                    <input type="hidden" name="a" value="restorebackup">
+                    <input type="hidden" name="openclaw_backup" value="{$backup.id|escape:'html'}">
+                    <button type="submit" class="btn btn-default btn-xs" onclick="return confirm('Restore this backup? What changed since it was taken is replaced (a backup of the current state is taken first).');">Restore this backup</button>
+                </form>
+            {/if}</td>
+        </tr>
+        {/foreach}
+    </table>
+    {else}
+    <p><small>No backups yet.</small></p>
+    {/if}
     <div class="openclaw-actions">
     {if $canOpenControlUi}
         <a class="btn btn-primary" href="clientarea.php?action=productdetails&amp;id={$serviceid|escape:'url'}&amp;dosinglesignon=1" target="_blank" rel="noopener noreferrer">Open the Control UI</a>

@@ -27,6 +27,13 @@ final class InstanceApi
     public const REINSTALL_REQUESTED_AT = 'clawhost.dev/reinstall-requested-at';
     public const RECONCILE_REQUESTED_AT = 'clawhost.dev/reconcile-requested-at';
     public const APPROVE_DEVICES_REQUESTED_AT = 'clawhost.dev/approve-devices-requested-at';
+    /** "Back up now": an on-demand backup (status.backups gets an entry of kind OnDemand). */
+    public const BACKUP_REQUESTED_AT = 'clawhost.dev/backup-requested-at';
+    /**
+     * Set ("true") just before Terminate deletes the instance when the product keeps no final backup;
+     * otherwise the operator takes one (kind Final) before it deletes the server.
+     */
+    public const SKIP_FINAL_BACKUP = 'clawhost.dev/skip-final-backup';
 
     /**
      * Day-2 request annotation => the status field where the operator records the value it acted on
@@ -37,6 +44,7 @@ final class InstanceApi
         self::REINSTALL_REQUESTED_AT => 'lastHandledReinstallAt',
         self::RECONCILE_REQUESTED_AT => 'lastHandledReconcileAt',
         self::APPROVE_DEVICES_REQUESTED_AT => 'lastHandledApproveDevicesAt',
+        self::BACKUP_REQUESTED_AT => 'lastHandledBackupAt',
     ];
 
     /** spec.suspendMode values (the operator's hibernate support): keep the server, or snapshot and delete it. */

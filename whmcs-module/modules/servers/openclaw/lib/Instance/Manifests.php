@@ -31,6 +31,7 @@ final class Manifests
             'location' => $options->location,
             'image' => $options->image,
             'backups' => $options->backups,
+            'backup' => ['schedule' => $options->backupSchedule, 'retain' => $options->backupRetain],
             'deletionPolicy' => $options->deletionPolicy,
             'gatewayTokenSecretRef' => ['name' => $secretName, 'key' => GatewayToken::SECRET_KEY],
             'whmcs' => array_filter(
@@ -137,6 +138,28 @@ final class Manifests
     public static function request(string $annotation, string $requestedAt): array
     {
         return ['metadata' => ['annotations' => [$annotation => $requestedAt]]];
+    }
+
+    /**
+     * Restore the instance from one of its backups (or "latest"): the operator takes a PreRestore backup
+     * of the current state first, then restores, and records it in status.restoredFrom.
+     *
+     * @return array<string, mixed>
+     */
+    public static function restoreFrom(string $instanceName, string $backupId): array
+    {
+        return ['spec' => ['restoreFrom' => ['instance' => $instanceName, 'backup' => $backupId]]];
+    }
+
+    /**
+     * Terminate's last word to the operator: no final backup ("true"), or the default one (null removes
+     * an annotation a previous Terminate with other settings left).
+     *
+     * @return array<string, mixed>
+     */
+    public static function finalBackup(bool $keep): array
+    {
+        return ['metadata' => ['annotations' => [InstanceApi::SKIP_FINAL_BACKUP => $keep ? null : 'true']]];
     }
 
     /**

@@ -98,7 +98,33 @@ final class ProductOptions
             'Type' => 'yesno',
             'Description' => 'Customers may hibernate and wake their instance from the client area.',
         ], true],
+        'Backup Schedule' => [[
+            'Type' => 'dropdown',
+            'Options' => ['Off' => 'Off', 'Daily' => 'Daily', 'Weekly' => 'Weekly'],
+            'Default' => 'Off',
+            'Description' => 'OpenClaw backups to the operator\'s bucket (spec.backup.schedule); customers can '
+                . 'also back up on demand. A configurable option "Backup Plan" (e.g. "Daily:7|Daily backups, '
+                . 'keep 7") overrides this and the retention.',
+        ], true],
+        'Backup Retention' => [[
+            'Type' => 'text',
+            'Size' => '4',
+            'Default' => '7',
+            'Description' => 'How many scheduled backups are kept, 1 to 90 (spec.backup.retain).',
+        ], true],
+        'Final Backup' => [[
+            'Type' => 'dropdown',
+            'Options' => [
+                'Keep' => 'Keep a final backup on terminate',
+                'Skip' => 'No final backup on terminate',
+            ],
+            'Default' => 'Keep',
+            'Description' => 'Whether the operator backs the instance up once more before Terminate deletes it.',
+        ], false],
     ];
+
+    /** Configurable option "<schedule>[:<retain>]" (e.g. "Daily:7|Daily backups, keep 7") setting both. */
+    public const BACKUP_PLAN_OPTION = 'Backup Plan';
 
     /** Custom field (by name) whose lines are OpenSSH public keys for the admin user. */
     public const SSH_KEYS_FIELD = 'SSH Public Keys';
@@ -116,6 +142,9 @@ final class ProductOptions
         public readonly array $sshKeys,
         public readonly string $suspendMode,
         public readonly bool $customerHibernate,
+        public readonly string $backupSchedule,
+        public readonly int|string $backupRetain,
+        public readonly bool $finalBackup,
     ) {
     }
 
@@ -141,7 +170,34 @@ final class ProductOptions
             self::sshKeys(Params::named($params, 'customfields', self::SSH_KEYS_FIELD) ?? ''),
             $value('Suspend Mode') === 'Hibernate' ? 'Hibernate' : 'PowerOff',
             Params::isYes($value('Customer Hibernate')),
+            ...self::backupPlan($params, $value('Backup Schedule'), $value('Backup Retention')),
+            finalBackup: $value('Final Backup') !== 'Skip',
         );
+    }
+
+    /**
+     * spec.backup from the settings, or from the "Backup Plan" configurable option. The schedule is
+     * written with the CRD's capitalisation; anything else (and a retention that is not a number) goes
+     * to the apiserver as typed, which refuses it naming spec.backup.schedule or spec.backup.retain.
+     *
+     * @param array<mixed> $params
+     * @return array{backupSchedule: string, backupRetain: int|string}
+     */
+    private static function backupPlan(array $params, string $schedule, string $retain): array
+    {
+        $plan = Params::named($params, 'configoptions', self::BACKUP_PLAN_OPTION);
+        if ($plan !== null && $plan !== '') {
+            $parts = explode(':', trim(explode('|', $plan, 2)[0]), 2);
+            $schedule = trim($parts[0]);
+            $retain = isset($parts[1]) ? trim($parts[1]) : $retain;
+        }
+        $known = ['off' => 'Off', 'daily' => 'Daily', 'weekly' => 'Weekly'];
+        $schedule = $known[strtolower($schedule)] ?? $schedule;
+        $retain = $retain === '' ? '7' : $retain;
+        return [
+            'backupSchedule' => $schedule === '' ? 'Off' : $schedule,
+            'backupRetain' => preg_match('/^[0-9]{1,9}$/', $retain) === 1 ? (int) $retain : $retain,
+        ];
     }
 
     /**

@@ -7,9 +7,11 @@ namespace WHMCS\Module\Server\OpenClaw\Instance;
 use DateTimeImmutable;
 use DateTimeZone;
 use WHMCS\Module\Server\OpenClaw\Kube\ApiError;
+use WHMCS\Module\Server\OpenClaw\Kube\FailureDescriber;
 use WHMCS\Module\Server\OpenClaw\Kube\KubeClient;
 use WHMCS\Module\Server\OpenClaw\Kube\Subject;
 use WHMCS\Module\Server\OpenClaw\ModuleError;
+use WHMCS\Module\Server\OpenClaw\View\Backups;
 use WHMCS\Module\Server\OpenClaw\View\InstanceStatus;
 
 /**
@@ -129,16 +131,46 @@ final class Provisioner
         $this->request($annotation);
     }
 
-    /** Deletes the instance; an instance that is already gone counts as deleted. */
-    public function delete(): void
+    /**
+     * Deletes the instance; an instance that is already gone counts as deleted. Before that, tells the
+     * operator whether to take a final backup (it does unless told to skip it).
+     */
+    public function delete(bool $finalBackup = true): void
     {
         try {
+            $this->kube->mergePatch($this->objectPath(), Manifests::finalBackup($finalBackup), $this->subject());
             $this->kube->delete($this->objectPath(), $this->subject());
         } catch (ApiError $error) {
             if (!$error->objectMissing) {
                 throw $error;
             }
         }
+    }
+
+    /**
+     * Restores the instance from one of its own backups (status.backups) or the newest ("latest").
+     * Refused for a backup the instance does not list: the operator would stall on it.
+     */
+    public function restore(string $backupId): void
+    {
+        $instance = $this->existing();
+        $status = InstanceStatus::of($instance);
+        if ($status->suspended || $status->deleting) {
+            throw new ModuleError('The instance is suspended or being deleted; it can be restored once it runs.');
+        }
+        if ($backupId !== Backups::LATEST && !$status->backups->has($backupId)) {
+            throw new ModuleError('There is no backup "' . FailureDescriber::clip($backupId, 40)
+                . '" of this instance; choose one from the list.');
+        }
+        $backups = $status->backups;
+        if ($backups->restoreState() === 'pending') {
+            throw new ModuleError('A restore is already in progress; wait until it is done.');
+        }
+        if ($backups->restoreState() === 'done' && $backups->restoreWanted['backup'] === $backupId) {
+            // The operator acts on a change of spec.restoreFrom; the same value again would be ignored.
+            throw new ModuleError('This backup is the one restored last; choose another one.');
+        }
+        $this->patchExisting(Manifests::restoreFrom($this->service->resourceName(), $backupId));
     }
 
     /** @return array<mixed>|null the instance, or null when it does not exist */

@@ -70,6 +70,12 @@ final class FailureDescriber
         } elseif ($code === 422) {
             $message = 'The Kubernetes API rejected ' . $subject->describe() . ' as invalid: '
                 . self::invalidFields($details, $apiMessage);
+        } elseif ($code === 500 && str_starts_with($apiMessage, 'failed to create typed patch object')) {
+            // Server-side apply answers a value of the wrong type (text where the CRD has a number) with
+            // a 500, not a 422; it is no outage, and the message names the field.
+            $field = strpos($apiMessage, '): ');
+            $message = 'The Kubernetes API rejected ' . $subject->describe() . ' as invalid: '
+                . ($field === false ? $apiMessage : substr($apiMessage, $field + 3)) . '.';
         } elseif ($code === 429 || $code >= 500) {
             $message = 'The Kubernetes API is unavailable or overloaded (HTTP ' . $code . ($reason !== '' ? ' '
                 . $reason : '') . '): ' . ($apiMessage ?: 'no details') . '. Retry later.';

@@ -41,6 +41,7 @@ final class AdminTab
             'Credentials' => $status->envNames === [] ? 'none' : self::e(implode(', ', $status->envNames))
                 . ' <small>(from Secrets; values are never shown)</small>',
             'Requests' => self::requests($status),
+            'Backups' => self::backups($status),
             'Billing' => $status->billing === [] ? 'not reported' : self::e(implode(', ', array_map(
                 static fn (string $key, string $value): string => $key . ': ' . $value,
                 array_keys($status->billing),
@@ -61,6 +62,32 @@ final class AdminTab
             }
         }
         return $lines === [] ? 'none' : implode('<br>', $lines);
+    }
+
+    private static function backups(InstanceStatus $status): string
+    {
+        $backups = $status->backups;
+        $lines = ['Schedule: ' . self::e($backups->scheduleText())];
+        if ($backups->inProgress !== '') {
+            $lines[] = self::e('In progress: ' . $backups->inProgress . ' backup');
+        }
+        $problem = $status->failing('BackedUp');
+        if ($problem !== '') {
+            $lines[] = 'Last attempt failed: ' . self::e($problem);
+        }
+        if ($backups->restoreWanted !== null) {
+            $lines[] = self::e('Restore from ' . $backups->restoreWanted['instance'] . ' / '
+                . $backups->restoreWanted['backup'] . ': ' . $backups->restoreState());
+        }
+        foreach ($backups->entries as $backup) {
+            $lines[] = self::e($backup['takenAt'] . ' ' . $backup['kind'] . ' ' . Backups::size($backup['sizeBytes'])
+                . ' (id ' . $backup['id'] . ', OpenClaw ' . ($backup['openclawVersion'] ?: '?') . ', sha256 '
+                . substr($backup['sha256'], 0, 12) . ')');
+        }
+        if ($backups->entries === []) {
+            $lines[] = 'none yet';
+        }
+        return implode('<br>', $lines);
     }
 
     private static function conditions(InstanceStatus $status): string

@@ -21,6 +21,7 @@ final class ClientAreaView
         InstanceApi::REBOOT_REQUESTED_AT => 'Reboot',
         InstanceApi::REINSTALL_REQUESTED_AT => 'Reinstall',
         InstanceApi::APPROVE_DEVICES_REQUESTED_AT => 'Device approval',
+        InstanceApi::BACKUP_REQUESTED_AT => 'Backup',
     ];
 
     /**
@@ -59,6 +60,12 @@ final class ClientAreaView
             'billing' => self::billing($status),
             'credentials' => self::credentials($status),
             'providers' => array_keys(CustomerSecrets::PROVIDERS),
+            'backupSchedule' => $status->backups->scheduleText(),
+            'backups' => self::backups($status),
+            'backupProblem' => $status->failing('BackedUp'),
+            'backupInProgress' => self::words($status->backups->inProgress),
+            'restoreState' => $status->backups->restoreState(),
+            'restoreBackup' => $status->backups->restoreWanted['backup'] ?? '',
             'canOpenControlUi' => $status->ready === true && $status->url !== '' && $gatewayToken !== '',
             // Shown only when it is the token the instance uses; WHMCS decrypts it into $params.
             'gatewayToken' => $gatewayToken,
@@ -76,6 +83,7 @@ final class ClientAreaView
         $offered = [
             ['reboot', 'Reboot', 'Reboot the OpenClaw server now?', $running],
             ['approvedevices', 'Approve my device', 'Approve the devices waiting to pair with your gateway?', $running],
+            ['backupnow', 'Back up now', 'Back up the instance now?', $running],
             ['reinstall', 'Reinstall', 'Reinstall the server from scratch? Data on it is lost.',
                 !$status->suspended && !$status->deleting],
             ['hibernate', 'Hibernate', 'Hibernate the instance? It stops until you wake it.',
@@ -90,6 +98,28 @@ final class ClientAreaView
             }
         }
         return $actions;
+    }
+
+    /**
+     * The backups, newest first, each restorable while the instance runs and no restore is pending.
+     *
+     * @return list<array{id: string, takenAt: string, size: string, kind: string, restorable: bool}>
+     */
+    private static function backups(InstanceStatus $status): array
+    {
+        $restorable = $status->ready === true && !$status->suspended && !$status->deleting
+            && $status->backups->restoreState() !== 'pending';
+        $rows = [];
+        foreach ($status->backups->entries as $backup) {
+            $rows[] = [
+                'id' => $backup['id'],
+                'takenAt' => $backup['takenAt'],
+                'size' => Backups::size($backup['sizeBytes']),
+                'kind' => self::words($backup['kind']),
+                'restorable' => $restorable,
+            ];
+        }
+        return $rows;
     }
 
     /** @return list<array{label: string, state: string, requestedAt: string}> */
@@ -111,9 +141,7 @@ final class ClientAreaView
     {
         $rows = [];
         foreach ($status->billing as $key => $value) {
-            // camelCase field names of status.billing become words: snapshotSizeGB -> "Snapshot size GB".
-            $words = preg_replace('/(?<=[a-z])(?=[A-Z])/', ' ', $key) ?? $key;
-            $rows[] = ['label' => ucfirst(strtolower($words)), 'value' => $value];
+            $rows[] = ['label' => self::words($key), 'value' => $value];
         }
         return $rows;
     }
@@ -131,6 +159,13 @@ final class ClientAreaView
             $rows[] = ['label' => $field, 'configured' => in_array($env, $status->envNames, true)];
         }
         return $rows;
+    }
+
+    /** camelCase names become words: snapshotSizeGB -> "Snapshot size gb", OnDemand -> "On demand". */
+    private static function words(string $name): string
+    {
+        $words = preg_replace('/(?<=[a-z])(?=[A-Z])/', ' ', $name) ?? $name;
+        return ucfirst(strtolower($words));
     }
 
     public static function statusLabel(InstanceStatus $status): string

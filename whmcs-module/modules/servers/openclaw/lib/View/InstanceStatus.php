@@ -44,6 +44,7 @@ final class InstanceStatus
         public readonly string $createdAt,
         public readonly string $serverTypeWanted,
         public readonly bool $customerHibernated,
+        public readonly Backups $backups,
     ) {
     }
 
@@ -127,7 +128,19 @@ final class InstanceStatus
             self::text($metadata, 'creationTimestamp'),
             self::text($spec, 'serverType'),
             self::text($annotations, InstanceApi::CUSTOMER_HIBERNATED) === 'true',
+            Backups::of($spec, $status),
         );
+    }
+
+    /** A condition's message when it is False ('' otherwise), e.g. why the last backup failed (BackedUp). */
+    public function failing(string $type): string
+    {
+        foreach ($this->conditions as $condition) {
+            if ($condition['type'] === $type && $condition['status'] === 'False') {
+                return $condition['message'] !== '' ? $condition['message'] : $condition['reason'];
+            }
+        }
+        return '';
     }
 
     /** Suspended by hibernation (server snapshotted and deleted) rather than powered off. */
@@ -171,8 +184,12 @@ final class InstanceStatus
         return is_array($from[$key] ?? null) ? $from[$key] : [];
     }
 
-    /** @param array<mixed> $from */
-    private static function text(array $from, string $key): string
+    /**
+     * A string field of status (ints as text); anything else is ''.
+     *
+     * @param array<mixed> $from
+     */
+    public static function text(array $from, string $key): string
     {
         $value = $from[$key] ?? '';
         return is_string($value) ? $value : (is_int($value) ? (string) $value : '');
