@@ -3,6 +3,7 @@ operator's ranges), sudo for exactly one program, and sshd's Match block, checke
 
 from __future__ import annotations
 
+import ast
 import base64
 import gzip
 import shutil
@@ -33,6 +34,26 @@ def test_without_a_channel_key_the_server_gets_no_agent() -> None:
     paths = {entry["path"] for entry in user_data.config["write_files"]}
     assert not paths & {app_files.AGENT_PATH, app_files.AGENT_KEYS_PATH, "/etc/sudoers.d/clawhost-agent"}
     assert "clawhost-agent" not in sshd_config(BootstrapSettings())
+
+
+def test_the_shipped_agent_is_the_source_program_without_its_docstrings() -> None:
+    """The channel and backup tests run the shipped copy (it is what cloud-init writes); this checks it
+    is the whole program and leaves out only what a server does not need."""
+    shipped = app_files.agent_source()
+    source = Path(app_files.__file__).with_name("server_agent.py").read_text()
+    assert shipped.startswith("#!/usr/bin/python3\n")
+
+    def definitions(text: str) -> list[str]:
+        return [
+            node.name
+            for node in ast.walk(ast.parse(text))
+            if isinstance(node, ast.FunctionDef | ast.ClassDef)
+        ]
+
+    assert definitions(shipped) == definitions(source)
+    assert '"""' not in shipped and "# " not in shipped.split("\n", 1)[1]
+    assert len(shipped) < 0.8 * len(source)
+    compile(shipped, "clawhost-agent", "exec")
 
 
 def test_with_a_channel_key_the_agent_its_key_and_one_sudo_rule_are_written() -> None:

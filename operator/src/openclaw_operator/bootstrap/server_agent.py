@@ -486,7 +486,7 @@ def _transfer(
     except urllib.error.HTTPError as exc:
         code = _s3_code(exc.read(4096))
         raise Refused(
-            reason, f"{what}: the store answered HTTP {exc.code}{f' ({code})' if code else ''}"
+            reason, f"{what}: the store answered HTTP {exc.code}" + (f" ({code})" if code else "")
         ) from None
     except (OSError, ValueError) as exc:  # urllib's ValueError (a malformed URL) quotes the URL
         detail = getattr(exc, "reason", None)
