@@ -30,6 +30,7 @@ from openclaw_operator.providers.backup_store import BackupStore
 from openclaw_operator.reconcile.backup import BackupInputs, plan_backup
 from openclaw_operator.reconcile.model import Note, RestoreBackup, ServerObservation, TakeBackup
 from tests.backup.support import fetch, logs, paired, start_from_a_fresh_state
+from tests.backup_operator.test_bucket_edge import s3_requests
 from tests.channel.conftest import Operator
 from tests.channel.server import ChannelServer
 from tests.support.channel_actuator import channel_actuator
@@ -123,7 +124,9 @@ def test_on_demand_backup_then_restore_into_a_new_instance(
     # Pass 2 uploads under that id and lists it once the store shows it.
     (take,) = rig.plan(alice).steps
     assert isinstance(take, TakeBackup) and take.backup_id == recorded.id
+    before = s3_requests()
     after = rig.apply(alice, take)
+    assert s3_requests() - before == 2  # the operator's own: HEAD, the checksum's PUT (the agent PUTs)
     (entry,) = after.backups
     assert after.backup_in_progress is None and after.last_handled_backup_at == "whmcs-1"
     assert (entry.id, entry.kind, entry.openclaw_version) == (

@@ -12,7 +12,7 @@ from typing import cast
 
 import pytest
 
-from openclaw_operator import api
+from openclaw_operator import api, metrics
 from openclaw_operator.backups import (
     CHECKSUM_SUFFIX,
     BucketSweep,
@@ -68,7 +68,9 @@ async def test_a_deleted_instances_newest_backup_is_found_with_its_checksum(stor
     for key in (older_uid, newest, other_name):
         upload(store, key, key.encode())
         await write_checksum(store, key, hashlib.sha256(key.encode()).hexdigest())
+    before = s3_requests()
     (found,) = await restore_source(store, restoring("old")) or ()
+    assert s3_requests() - before == 3  # LIST, HEAD, the checksum's GET: what a restore pass costs
     assert (found.key, found.sha256) == (newest, hashlib.sha256(newest.encode()).hexdigest())
     (by_id,) = await restore_source(store, restoring("old", "20261201T000000Z")) or ()
     assert by_id.key == older_uid
@@ -81,6 +83,15 @@ async def test_a_deleted_instances_newest_backup_is_found_with_its_checksum(stor
         update={"status": api.InstanceStatus(restored_from=api.RestoredFrom(instance="old", backup="latest"))}
     )
     assert await restore_source(store, applied) is None  # applied once: no more listing
+
+
+def s3_requests() -> float:
+    return sum(
+        sample.value
+        for family in metrics.PROVIDER_REQUESTS.collect()
+        for sample in family.samples
+        if sample.name.endswith("_total") and sample.labels.get("provider") == "s3"
+    )
 
 
 class LiveUids:

@@ -29,7 +29,7 @@ from typing import Protocol
 
 import aiohttp
 
-from openclaw_operator import api
+from openclaw_operator import api, metrics
 from openclaw_operator.kube import KubeClient, KubeUnavailable
 from openclaw_operator.providers.errors import Failure, FailureKind
 from openclaw_operator.reconcile.backup import restore_candidate, restore_wanted
@@ -87,7 +87,7 @@ def name_prefix(bucket: Bucket, namespace: str, name: str) -> str:
 async def write_checksum(bucket: Bucket, key: str, sha256: str) -> None:
     """`<key>.sha256`, through a short-lived presigned PUT (the only bytes the operator ever uploads)."""
     url = bucket.presign_put(key + CHECKSUM_SUFFIX, expires_seconds=300)
-    status = await _transfer("PUT", url, sha256.encode())
+    status, _ = await _transfer("PUT", url, sha256.encode())
     if status >= 300:
         raise Failure(
             FailureKind.RETRYING, "BackupStoreRetrying", f"the backup store answered {status} to {key}.sha256"
@@ -96,27 +96,23 @@ async def write_checksum(bucket: Bucket, key: str, sha256: str) -> None:
 
 async def read_checksum(bucket: Bucket, key: str) -> str | None:
     """The sha256 written beside `key`, or None when there is none (or it is not a checksum)."""
-    url = bucket.presign_get(key + CHECKSUM_SUFFIX, expires_seconds=300)
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TRANSFER_TIMEOUT)) as session:
-        try:
-            async with session.get(url, allow_redirects=False) as response:
-                body = (await response.read()).decode(errors="replace").strip()
-                status = response.status
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _unreachable(exc) from None
-    if status != 200 or not SHA256_HEX.match(body):
-        return None
-    return body
+    status, body = await _transfer("GET", bucket.presign_get(key + CHECKSUM_SUFFIX, expires_seconds=300))
+    text = body.decode(errors="replace").strip()
+    return text if status == 200 and SHA256_HEX.match(text) else None
 
 
-async def _transfer(method: str, url: str, body: bytes) -> int:
+async def _transfer(method: str, url: str, body: bytes | None = None) -> tuple[int, bytes]:
+    """One request to a presigned URL, counted with the store's (provider "s3")."""
+    operation = f"{method} /{{bucket}}/{{key}}{CHECKSUM_SUFFIX}"
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TRANSFER_TIMEOUT)) as session:
         try:
             async with session.request(method, url, data=body, allow_redirects=False) as response:
-                await response.read()
-                return response.status
+                answer = await response.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
+            metrics.PROVIDER_REQUESTS.labels("s3", operation, "0").inc()
             raise _unreachable(exc) from None
+    metrics.PROVIDER_REQUESTS.labels("s3", operation, str(response.status)).inc()
+    return response.status, answer
 
 
 def _unreachable(exc: BaseException) -> Failure:
