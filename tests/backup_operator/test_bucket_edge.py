@@ -86,12 +86,7 @@ async def test_a_deleted_instances_newest_backup_is_found_with_its_checksum(stor
 
 
 def s3_requests() -> float:
-    return sum(
-        sample.value
-        for family in metrics.PROVIDER_REQUESTS.collect()
-        for sample in family.samples
-        if sample.name.endswith("_total") and sample.labels.get("provider") == "s3"
-    )
+    return metrics.requests_sent("s3")
 
 
 class LiveUids:
