@@ -12,6 +12,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import requests
+import urllib3
+from kubernetes.client.exceptions import ApiException
+
 from bench.accounting import duplicate_servers, percentiles, servers_per_instance, tally
 from bench.cluster import Cluster, is_ready
 from bench.fleet import CLOUDFLARE_LIMIT, CLOUDFLARE_WINDOW, HETZNER_REFILL, ZONE, Clouds
@@ -70,30 +74,13 @@ def run_burst(cluster: Cluster, cfg: BurstConfig, workdir: Path) -> dict[str, An
     cluster.secret(namespace, GATEWAY_SECRET)
     bodies = [instance_body(i, ZONE, finalizer=False) for i in range(cfg.instances)]
     with Clouds(cfg.time_scale, cfg.seed) as clouds:
-        env = operator_env(clouds.hetzner, clouds.cloudflare, cluster.access, [ZONE], cfg.time_scale)
-        operator = OperatorProcess(env, [namespace], workdir / "operator-burst.log", profile=cfg.profile)
-        operator.start()
-        try:
-            _wait(
-                lambda: any(r.template == "/servers" for r in clouds.hetzner.request_log), 60, operator.alive
-            )
-            tokens, cpu = bucket_level(clouds), operator.cpu_seconds()
-            start = clouds.clock.now()
-            created = cluster.create_instances(namespace, bodies)
-            ready_at: dict[str, float] = {}
-
-            def all_ready() -> bool:
-                for item in cluster.instances(namespace):
-                    if is_ready(item):
-                        ready_at.setdefault(item["metadata"]["uid"], clouds.clock.now())
-                operator.sample_rss()
-                return len(ready_at) == cfg.instances
-
-            _wait(all_ready, cfg.timeout_sim_seconds / cfg.time_scale, operator.alive)
-            ours = _figures(clouds, start, ready_at, cfg.instances, tokens)
-            ours.update(_footprint(operator, cpu, cfg.time_scale))
-        finally:
-            operator.stop()
+        burst = operator_burst(
+            cluster, clouds, namespace, bodies, cfg.time_scale, cfg.timeout_sim_seconds,
+            workdir / "operator-burst.log", profile=cfg.profile,
+        )  # fmt: skip
+        ours = _figures(clouds, burst.start, burst.ready_at, cfg.instances, burst.tokens)
+        ours.update(burst.footprint)
+        created = burst.created
     naive_scale = cfg.baseline_time_scale or cfg.time_scale
     with Clouds(naive_scale, cfg.seed) as clouds:
         naive = start_naive(clouds, naive_scale, created, [None] * len(created), workdir, "burst")
@@ -119,6 +106,68 @@ def run_burst(cluster: Cluster, cfg: BurstConfig, workdir: Path) -> dict[str, An
             naive.stop()
     ours["time_scale"], baseline["time_scale"] = cfg.time_scale, naive_scale
     return {"ours": ours, "baseline": baseline, "time_scale": cfg.time_scale, "instances": cfg.instances}
+
+
+@dataclass(frozen=True)
+class OperatorBurst:
+    start: float  # simulated time the instances were created at
+    ready_at: dict[str, float]  # uid -> simulated time its Ready condition was first seen True
+    tokens: float  # the Hetzner bucket at the start
+    footprint: dict[str, float]
+    created: list[dict[str, Any]]  # the instances as the apiserver returned them
+
+
+def operator_burst(
+    cluster: Cluster,
+    clouds: Clouds,
+    namespace: str,
+    bodies: list[dict[str, Any]],
+    time_scale: float,
+    timeout_sim_seconds: float,
+    log_path: Path,
+    *,
+    profile: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> OperatorBurst:
+    """The operator against `clouds`: all of `bodies` created at once, until all are Ready (or timeout)."""
+    env = operator_env(clouds.hetzner, clouds.cloudflare, cluster.access, [ZONE], time_scale, extra_env)
+    operator = OperatorProcess(env, [namespace], log_path, profile=profile)
+    before = len(clouds.hetzner.request_log)  # requests made before (a golden build's) are not its listing
+    operator.start()
+    try:
+        _wait(
+            lambda: any(r.template == "/servers" for r in clouds.hetzner.request_log[before:]),
+            60,
+            operator.alive,
+        )
+        tokens, cpu = bucket_level(clouds), operator.cpu_seconds()
+        start = clouds.clock.now()
+        created = cluster.create_instances(namespace, bodies)
+        ready_at: dict[str, float] = {}
+
+        def all_ready() -> bool:
+            listed = instances_or_none(cluster, namespace)
+            if listed is None:
+                return False
+            for item in listed:
+                if is_ready(item):
+                    ready_at.setdefault(item["metadata"]["uid"], clouds.clock.now())
+            operator.sample_rss()
+            return len(ready_at) == len(bodies)
+
+        _wait(all_ready, timeout_sim_seconds / time_scale, operator.alive)
+        return OperatorBurst(start, ready_at, tokens, _footprint(operator, cpu, time_scale), created)
+    finally:
+        operator.stop()
+
+
+def instances_or_none(cluster: Cluster, namespace: str) -> list[dict[str, Any]] | None:
+    """The namespace's instances, or None when the LIST failed: an apiserver on loaded shared cores cuts
+    a 200-instance answer short or times it out (504) now and then; the next poll asks again."""
+    try:
+        return cluster.instances(namespace)
+    except (requests.RequestException, urllib3.exceptions.HTTPError, ApiException):
+        return None
 
 
 def _footprint(process: MeasuredProcess, cpu_before: float, time_scale: float) -> dict[str, float]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clawhost_sandbox.cloudflare.simulator import CloudflareSimulator
+from clawhost_sandbox.hetzner.boot import BootModel
 from clawhost_sandbox.hetzner.simulator import HetznerSimulator
 from clawhost_sandbox.simcore import LatencyModel, SimClock, SimulatorThread
 
@@ -36,6 +37,7 @@ class Clouds:
     time_scale: float
     seed: int = 0
     latency: LatencyModel = field(default_factory=LatencyModel.realistic)
+    boot_model: BootModel | None = None  # per-kind boot times (hetzner/boot.py); None: the flat default
     clock: SimClock = field(init=False)
     hetzner: HetznerSimulator = field(init=False)
     cloudflare: CloudflareSimulator = field(init=False)
@@ -48,6 +50,7 @@ class Clouds:
         self.hetzner = HetznerSimulator(
             token=HETZNER_TOKEN, clock=self.clock, seed=self.seed, latency=self.latency,
             rate_limit_capacity=HETZNER_BUCKET, rate_limit_refill_per_second=HETZNER_REFILL,
+            boot_model=self.boot_model,
         )  # fmt: skip
         self.cloudflare = CloudflareSimulator(
             token=CLOUDFLARE_TOKEN, zones=[ZONE], clock=self.clock, seed=self.seed, latency=self.latency,

@@ -23,6 +23,7 @@ from clawhost_sandbox.controlplane import ControlPlane
 
 from bench.burst import BurstConfig, run_burst
 from bench.cluster import Cluster
+from bench.golden import GoldenConfig, golden_markdown, run_golden
 from bench.hibernate import HibernateConfig, run_hibernate
 from bench.report import assemble, chart, markdown
 from bench.steady import SteadyConfig, run_steady
@@ -60,6 +61,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small fleets and short windows (a smoke run)")
     parser.add_argument("--sizes", help="comma-separated fleet sizes (default: 100,1000,5000)")
     parser.add_argument("--no-burst", action="store_true")
+    parser.add_argument("--no-golden", action="store_true", help="skip cold vs golden images")
     parser.add_argument("--no-steady", action="store_true")
     parser.add_argument("--no-hibernate", action="store_true")
     parser.add_argument("--burst-instances", type=int, default=200)
@@ -95,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bench: working directory {workdir}", flush=True)
     plane = ControlPlane(workdir / "controlplane", controller_manager=False)
     steady: dict[int, dict[str, object]] = {}
-    burst = hibernate = None
+    burst = hibernate = golden = None
     try:
         access = plane.start()
         install_crd(access)
@@ -119,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_hibernate:
             print("bench: hibernate/unsuspend cycle", flush=True)
             hibernate = run_hibernate(cluster, HibernateConfig(instances=5 if args.quick else 10), workdir)
+        if not args.no_golden:
+            instances = 20 if args.quick else args.burst_instances
+            print(f"bench: golden images, {instances} orders cold and golden", flush=True)
+            golden = run_golden(cluster, GoldenConfig(instances=instances), workdir)
     finally:
         plane.stop()
     date = datetime.now(UTC).strftime("%Y-%m-%d")
@@ -139,12 +145,15 @@ def main(argv: list[str] | None = None) -> int:
         "workdir": str(workdir),
     }
     results = assemble(meta, steady, burst, hibernate)  # type: ignore[arg-type]
+    if golden is not None:
+        results["golden"] = golden
     args.out.mkdir(parents=True, exist_ok=True)
     stem = date + ("-quick" if args.quick else "")
     (args.out / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
     chart(results, args.out / f"{stem}.png")
-    (args.out / f"{stem}.md").write_text(markdown(results, f"{stem}.png"))
-    print(markdown(results, None))
+    tail = golden_markdown(golden) if golden is not None else ""
+    (args.out / f"{stem}.md").write_text(markdown(results, f"{stem}.png") + tail)
+    print(markdown(results, None) + tail)
     print(f"bench: wrote {args.out / stem}.{{json,md,png}} in {results['wall_seconds'] / 60:.1f} min")
     return 0
 

@@ -28,7 +28,7 @@ from typing import Any
 from openclaw_operator import api, metrics
 from openclaw_operator.backups import CHECKSUM_SUFFIX, Bucket, observed, write_checksum
 from openclaw_operator.bootstrap.app_files import server_files
-from openclaw_operator.bootstrap.render import BootstrapInputError, render_user_data
+from openclaw_operator.bootstrap.render import BootstrapInputError, Stage, render_user_data
 from openclaw_operator.bootstrap.settings import BootstrapSettings
 from openclaw_operator.bootstrap.versions import UnsafeVersionError
 from openclaw_operator.config import Config
@@ -348,14 +348,18 @@ class Actuator:
         action_id = await project.provider.server_action(command, server_id, payload)
         return self._action_started(project, action_id, command)
 
-    async def _user_data(self, instance: api.OpenClawInstance, restoring: bool = False) -> str:
+    async def _user_data(
+        self, instance: api.OpenClawInstance, restoring: bool = False, stage: Stage = Stage.COLD
+    ) -> str:
         ref = instance.spec.gateway_token_secret_ref
         try:
             token = await self._kube().secret_value(instance.metadata.namespace, ref.name, ref.key)
         except SecretUnavailable as exc:
             raise Failure(FailureKind.WAITING, "GatewayTokenUnavailable", str(exc)) from None
         try:
-            return render_user_data(instance, self.bootstrap, token.get_secret_value(), restoring=restoring)
+            return render_user_data(
+                instance, self.bootstrap, token.get_secret_value(), restoring=restoring, stage=stage
+            )
         except (BootstrapInputError, UnsafeVersionError) as exc:
             message = str(exc).replace(token.get_secret_value(), "***")
             raise Failure(FailureKind.STALLED, "InvalidBootstrapInput", message, frozen=True) from None
@@ -363,7 +367,8 @@ class Actuator:
     async def _create_server(
         self, instance: api.OpenClawInstance, project: Project, step: CreateServer
     ) -> StatusDelta:
-        user_data = await self._user_data(instance, restoring=step.from_snapshot is not None)
+        stage = Stage.PERSONALISE if step.golden_snapshot is not None else Stage.COLD
+        user_data = await self._user_data(instance, restoring=step.from_snapshot is not None, stage=stage)
         await self.firewalls[project.name].ensure_in_place()
         locations = [loc for loc in (step.location, *step.fallback_locations) if project.offers(loc)]
         refusals: list[str] = []
@@ -376,7 +381,7 @@ class Actuator:
                     location=location,
                     labels=step.labels,
                     user_data=user_data,
-                    from_snapshot=step.from_snapshot,
+                    from_snapshot=step.from_snapshot or step.golden_snapshot,
                 )
             except Failure as exc:
                 if exc.kind == FailureKind.ALREADY_EXISTS:

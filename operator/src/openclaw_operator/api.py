@@ -214,6 +214,18 @@ class Hibernation(_Model):
     server_name: str | None = None
 
 
+class BootImageKind(StrEnum):
+    GOLDEN = "Golden"  # a golden snapshot: the server ran the personalise stage only
+    BASE = "Base"  # the distribution's image: the full install (docs/golden-images.md)
+
+
+class BootImage(_Model):
+    """What the instance's current server was created from."""
+
+    kind: BootImageKind
+    id: str  # the golden snapshot's id, or the base image's name
+
+
 class Billing(_Model):
     """What Hetzner bills for the instance now (WHMCS shows it)."""
 
@@ -288,6 +300,7 @@ class InstanceStatus(_Model):
     shutdown_started_at: datetime | None = None
     refused_generation: int | None = None
     hibernation: Hibernation | None = None
+    boot_image: BootImage | None = None
     billing: Billing | None = None
     project: str | None = None
     location: str | None = None

@@ -24,6 +24,7 @@ SUBCOMMANDS: Subcommands = {
         "configure",
         "show the cloud-init user-data an instance gets",
     ),
+    "golden": ("openclaw_operator.golden", "configure", "build golden snapshots (docs/golden-images.md)"),
 }
 
 

@@ -45,6 +45,7 @@ ENV_FIELDS: dict[str, str] = {
     "CLAWHOST_DEFAULT_OPENCLAW_VERSION": "default_openclaw_version",
     "CLAWHOST_MIN_OPENCLAW_VERSION": "min_openclaw_version",
     "CLAWHOST_APP_READY_CHECK": "app_ready_check",
+    "CLAWHOST_GOLDEN_IMAGES": "golden_images",
     "CLAWHOST_APP_HEALTH_URL": "app_health_url",
     "CLAWHOST_CONCURRENCY": "concurrency",
     "CLAWHOST_METRICS_PORT": "metrics_port",
@@ -115,6 +116,8 @@ class Config(BaseModel):
     default_openclaw_version: str = DEFAULT_OPENCLAW_VERSION
     min_openclaw_version: str = MIN_OPENCLAW_VERSION
     app_ready_check: bool = True
+    # Create servers from a matching golden snapshot when one exists (docs/golden-images.md).
+    golden_images: bool = False
     # OpenClaw's readiness endpoint (docs/gateway/health.md: "traffic admission and operator monitoring").
     app_health_url: str = "https://{hostname}/readyz"
     concurrency: Annotated[int, Field(ge=1, le=256)] = 32

@@ -29,7 +29,7 @@ from typing import Generic, Protocol, TypeVar
 
 from openclaw_operator.providers.cloudflare import CloudflareProvider
 from openclaw_operator.providers.hetzner import HetznerProvider
-from openclaw_operator.reconcile import naming
+from openclaw_operator.reconcile import golden, naming
 from openclaw_operator.reconcile.model import (
     UNKNOWN_TYPE,
     ActionObservation,
@@ -202,6 +202,9 @@ class Observer:
         self._snapshot_seen: dict[int, float] = {}
         self._snapshots_listed = False
         self._hibernating: set[str] = set()  # uids whose spec says suspendMode Hibernate
+        # CLAWHOST_GOLDEN_IMAGES: the snapshot listing (which holds the golden snapshots, ours by the
+        # managed-by label) goes on every listing, so a newly built golden image is used within one.
+        self.golden_wanted = False
         self._zones: dict[str, Zone | None] = {}
         self._records = _RecordBook()
         self._journal = _Journal()
@@ -280,7 +283,12 @@ class Observer:
         """Snapshots are listed at the first listing (what a crashed process left), then only while some
         instance may hibernate or a snapshot of ours exists: a fleet without Hibernate pays nothing for
         it. Every snapshot this process makes is in the book from its create on (journal)."""
-        return not self._snapshots_listed or bool(self._hibernating) or bool(self._snapshots.by_id)
+        return (
+            not self._snapshots_listed
+            or self.golden_wanted
+            or bool(self._hibernating)
+            or bool(self._snapshots.by_id)
+        )
 
     async def _list_firewall(self) -> FirewallObservation | None:
         """The firewall named like the managed one: ours by the label selector (one request), else,
@@ -338,6 +346,11 @@ class Observer:
     def snapshot_ids(self) -> KeysView[int]:
         """The snapshot ids of the latest listing, with the local writes since (a live view)."""
         return self._snapshots.by_id.keys()
+
+    def golden_images(self) -> tuple[SnapshotObservation, ...]:
+        """The project's golden snapshots of the latest listing (reconcile/golden.py chooses among them);
+        one list shared by every instance, never a request per instance."""
+        return tuple(s for s in self._snapshots.by_id.values() if golden.is_golden(s.labels))
 
     def listed_snapshots(self) -> list[SnapshotObservation]:
         """Every snapshot with our managed-by label in the latest listing (read-only; the orphan sweep)."""

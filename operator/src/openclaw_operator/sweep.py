@@ -18,6 +18,9 @@ from collections.abc import Callable
 from openclaw_operator import api
 from openclaw_operator.kube import KubeClient, KubeUnavailable
 from openclaw_operator.observe import Observer
+from openclaw_operator.providers.errors import Failure
+from openclaw_operator.reconcile.golden import expired_builders
+from openclaw_operator.reconcile.model import ServerObservation
 from openclaw_operator.reconcile.orphans import Orphan, SweepInputs, SweepPlan, plan_sweep
 
 log = logging.getLogger(__name__)
@@ -33,6 +36,7 @@ class OrphanSweep:
         grace: float,
         namespaces: tuple[str, ...],
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._observer = observer
         self._kube = kube
@@ -41,6 +45,7 @@ class OrphanSweep:
         self._grace = grace
         self._namespaces = namespaces
         self._clock = clock
+        self._wall_clock = wall_clock  # golden builders' deadlines are unix seconds
         self._first_seen: dict[str, float] = {}
         self._reported: set[str] = set()  # orphans logged (and handed over) once each, while they last
         self._task: asyncio.Task[SweepPlan | None] | None = None
@@ -53,6 +58,7 @@ class OrphanSweep:
     async def sweep(self) -> SweepPlan | None:
         servers = tuple(self._observer.listed_servers())
         snapshots = tuple(self._observer.listed_snapshots())
+        await self._delete_expired_builders(servers)  # judged by their own deadline, not by instances
         try:
             live = await self._kube().instance_uids(self._namespaces)
         except KubeUnavailable as exc:  # not logged in yet, or the apiserver is away
@@ -95,6 +101,16 @@ class OrphanSweep:
             )
             self._clean_up(orphan_instance(orphan))
         return plan
+
+    async def _delete_expired_builders(self, servers: tuple[ServerObservation, ...]) -> None:
+        """A golden build that crashed left its builder (docs/golden-images.md): deleted once the
+        deadline on its label passed; a build still running deletes its own before that."""
+        for server in expired_builders(servers, self._wall_clock(), self._cluster):
+            log.warning("golden builder %s (%d) outlived its build: deleting it", server.name, server.id)
+            try:
+                await self._observer.hetzner.delete_server(server.id)
+            except Failure as exc:  # the next sweep tries again
+                log.warning("deleting golden builder %s failed: %s", server.name, exc)
 
     async def close(self) -> None:
         if self._task is not None:

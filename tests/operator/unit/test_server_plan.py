@@ -85,17 +85,26 @@ def inputs(row: Row) -> ServerInputs:
 
 
 ACTION = {"action": {"id": 99, "command": "poweron"}}
+# A create without a golden snapshot (tests/golden has those rows) records the base image it installs on.
+BASE_BOOT = StatusDelta(boot_image=api.BootImage(kind=api.BootImageKind.BASE, id="ubuntu-24.04"))
 EARLIER = (NOW - timedelta(seconds=30)).isoformat()
 LONG_AGO = (NOW - timedelta(seconds=300)).isoformat()
 
 ROWS = [
-    Row("no server yet: create it", server=None, step="create_server", reason="Creating"),
+    Row(
+        "no server yet: create it",
+        server=None,
+        step="create_server",
+        reason="Creating",
+        on_success=BASE_BOOT,
+    ),
     Row(
         "server vanished out of band: create again, as drift",
         server=None,
         status={"serverId": 5},
         step="create_server",
         updates={"server_id": None},
+        on_success=BASE_BOOT,
     ),
     Row("running, protected, labelled, as specified", ready="True", reason="Running", requeue=False),
     Row(

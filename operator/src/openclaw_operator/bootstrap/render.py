@@ -15,9 +15,12 @@ and never in the script, so cloud-init's log and `ps` cannot show it.
 from __future__ import annotations
 
 import base64
+import enum
 import gzip
+import hashlib
 import json
 import re
+from functools import cache
 from typing import Any
 
 import yaml
@@ -29,14 +32,17 @@ from .app_files import GATEWAY_CONFIG_FILE, environment_line, gateway_config
 from .firewall import GATEWAY_PORT, PUBLIC_TCP_PORTS
 from .settings import BootstrapSettings
 from .sizing import MemoryPlan, plan_memory
-from .templating import fill
+from .templating import fill, sections
 from .versions import check_version
 
 __all__ = [
     "GATEWAY_CONFIG_FILE",
     "BootstrapInputError",
     "BootstrapSettings",
+    "Stage",
     "gateway_config",
+    "install_stage_hash",
+    "render_install_user_data",
     "render_user_data",
 ]
 
@@ -50,6 +56,25 @@ TOKEN_VARIABLE = app_files.TOKEN_VARIABLE
 BOOTSTRAP_SCRIPT = "/usr/local/sbin/clawhost-bootstrap"
 PACKAGES = ("ca-certificates", "curl", "gnupg", "nftables", "unattended-upgrades")
 SWAP_FILE = "/swapfile"
+# What the install stage's script writes last, and what cloud-init's power_state waits for before it
+# powers a golden builder off (docs/golden-images.md).
+INSTALL_DONE_FILE = "/var/lib/clawhost/install-stage-done"
+
+
+class Stage(enum.Enum):
+    """Which part of the bootstrap a server gets (docs/golden-images.md)."""
+
+    COLD = "cold"  # install + personalise: a server made from the distribution's image
+    INSTALL = "install"  # a golden builder: packages, Node.js, Caddy, OpenClaw; nothing of any customer
+    PERSONALISE = "personalise"  # a server made from a golden snapshot: config, token, hostname, start
+
+
+# The sections of clawhost-bootstrap.sh.tmpl each stage runs (templating.sections).
+_SCRIPT_SECTIONS = {
+    Stage.COLD: frozenset({"install", "personalise"}),
+    Stage.INSTALL: frozenset({"install", "golden-build"}),
+    Stage.PERSONALISE: frozenset({"personalise"}),
+}
 
 # Mirrors of the CRD's patterns for spec.hostname and spec.sshKeys[] (a test keeps them equal). Checked
 # again here because the values land in a Caddyfile and authorized_keys, where a stray newline or brace
@@ -77,8 +102,13 @@ def render_user_data(
     gateway_token: str,
     *,
     restoring: bool = False,
+    stage: Stage = Stage.COLD,
 ) -> str:
     """The `#cloud-config` user-data for `instance`.
+
+    `stage`: COLD (the default) installs everything; PERSONALISE is for a server made from a golden
+    snapshot whose install stage matches (`install_stage_hash`): the same files and the start, without
+    the packages, the vendor repositories and the npm install.
 
     `restoring`: for a server created from a hibernation snapshot of an installed server. Hetzner gives
     it a new instance id, so cloud-init runs every per-instance module again with this user-data: it
@@ -94,10 +124,51 @@ def render_user_data(
     spec = instance.spec
     version = spec.openclaw_version or settings.default_openclaw_version
     check_version(version, settings.min_openclaw_version)
+    if stage == Stage.INSTALL:
+        raise ValueError("the install stage has no instance: use render_install_user_data")
     _check_inputs(spec, gateway_token)
-    config = _cloud_config(spec, settings, version, gateway_token)
+    config = _cloud_config(spec, settings, version, gateway_token, stage)
     if restoring:
         config["write_files"] = [f for f in config["write_files"] if f["path"] != GATEWAY_CONFIG_FILE]
+    return _finished(config)
+
+
+def render_install_user_data(settings: BootstrapSettings, openclaw_version: str) -> str:
+    """The golden builder's user-data: the install stage only, then the server powers itself off.
+
+    Nothing in it names a customer (no token, host name, SSH key or channel key), so its snapshot can
+    be handed to anyone; the personalise stage adds all of that on the server made from it.
+    """
+    check_version(openclaw_version, settings.min_openclaw_version)
+    config: dict[str, Any] = {
+        "ssh_pwauth": False,
+        "disable_root": True,
+        **_package_modules(),
+        "write_files": [_bootstrap_script(settings, openclaw_version, Stage.INSTALL)],
+        "runcmd": [[BOOTSTRAP_SCRIPT]],
+        # After every other module, and only once the script wrote its last line: a builder that failed
+        # keeps running (and is deleted at the build's deadline), so `off` always means "installed".
+        "power_state": {
+            "mode": "poweroff",
+            "message": "clawhost install stage done",
+            "condition": ["test", "-f", INSTALL_DONE_FILE],
+        },
+    }
+    return _finished(config)
+
+
+@cache
+def install_stage_hash(base_image: str, openclaw_version: str, settings: BootstrapSettings) -> str:
+    """A content hash of what the install stage puts on a server: the base image's name and the rendered
+    install user-data (which holds the OpenClaw version, the Node.js line and minimum, the packages and
+    the script). Equal hashes mean the same install; any change to those inputs changes it. 32 hex
+    digits, so it fits a Hetzner label value (at most 63 characters)."""
+    user_data = render_install_user_data(settings, openclaw_version)
+    return hashlib.sha256(f"{base_image}\n{user_data}".encode()).hexdigest()[:32]
+
+
+def _finished(config: dict[str, Any]) -> str:
+    """The user-data text, compressing the larger files when the plain text is over Hetzner's limit."""
     user_data = "#cloud-config\n" + _dump(config)
     if len(user_data.encode()) > USER_DATA_LIMIT_BYTES:
         # Too big as plain text (the channel's agent with the largest keys): the larger files go
@@ -132,8 +203,12 @@ def _check_inputs(spec: api.InstanceSpec, gateway_token: str) -> None:
         )
 
 
+def _package_modules() -> dict[str, Any]:
+    return {"package_update": True, "package_upgrade": True, "packages": list(PACKAGES)}
+
+
 def _cloud_config(
-    spec: api.InstanceSpec, settings: BootstrapSettings, version: str, gateway_token: str
+    spec: api.InstanceSpec, settings: BootstrapSettings, version: str, gateway_token: str, stage: Stage
 ) -> dict[str, Any]:
     memory = plan_memory(
         spec.server_type, settings.heap_fraction, settings.swap_up_to_memory_gb, settings.swap_size_mb
@@ -160,9 +235,8 @@ def _cloud_config(
         ],
         "ssh_pwauth": False,
         "disable_root": True,
-        "package_update": True,
-        "package_upgrade": True,
-        "packages": list(PACKAGES),
+        # A golden snapshot has them; unattended-upgrades brings it up to date from there.
+        **(_package_modules() if stage == Stage.COLD else {}),
     }
     if memory.swap_mb:
         config["swap"] = {
@@ -182,13 +256,19 @@ def _cloud_config(
                 "system": True,
             }
         )
-    config["write_files"] = _files(spec, settings, version, memory, gateway_token) + _agent_files(settings)
+    files = _files(spec, settings, version, memory, gateway_token, stage)
+    config["write_files"] = files + _agent_files(settings)
     config["runcmd"] = [[BOOTSTRAP_SCRIPT]]
     return config
 
 
 def _files(
-    spec: api.InstanceSpec, settings: BootstrapSettings, version: str, memory: MemoryPlan, gateway_token: str
+    spec: api.InstanceSpec,
+    settings: BootstrapSettings,
+    version: str,
+    memory: MemoryPlan,
+    gateway_token: str,
+    stage: Stage,
 ) -> list[dict[str, Any]]:
     reboot_time = settings.automatic_reboot_time
     return [
@@ -221,17 +301,7 @@ def _files(
             ),
         ),
         _file("/usr/local/sbin/openclaw-admin", fill("openclaw-admin.sh.tmpl"), permissions="0755"),
-        _file(
-            BOOTSTRAP_SCRIPT,
-            fill(
-                "clawhost-bootstrap.sh.tmpl",
-                node_major=settings.node_major,
-                node_minimum=settings.node_minimum,
-                openclaw_version=version,
-                gateway_port=GATEWAY_PORT,
-            ),
-            permissions="0700",
-        ),
+        _bootstrap_script(settings, version, stage),
         # Deferred to the final stage, after the openclaw account exists. The gateway's user owns its
         # config because the gateway and the customer's own `openclaw config set` edit it.
         _file(
@@ -242,6 +312,17 @@ def _files(
             defer=True,
         ),
     ]
+
+
+def _bootstrap_script(settings: BootstrapSettings, version: str, stage: Stage) -> dict[str, Any]:
+    script = fill(
+        "clawhost-bootstrap.sh.tmpl",
+        node_major=settings.node_major,
+        node_minimum=settings.node_minimum,
+        openclaw_version=version,
+        gateway_port=GATEWAY_PORT,
+    )
+    return _file(BOOTSTRAP_SCRIPT, sections(script, _SCRIPT_SECTIONS[stage]), permissions="0700")
 
 
 def _sshd_config(settings: BootstrapSettings) -> str:

@@ -25,3 +25,24 @@ def fill(name: str, **values: str | int) -> str:
     if missing or unused:
         raise KeyError(f"template {name}: missing values {sorted(missing)}, unused values {sorted(unused)}")
     return _PLACEHOLDER.sub(lambda match: str(values[match.group(1)]), text)
+
+
+# A line `#@stage NAME` starts a section of a template that belongs to stage NAME (until the next
+# marker; the text before the first marker belongs to every stage). The bootstrap script is one file so
+# that the full install reads top to bottom as it runs; each stage keeps its sections, and the marker
+# lines themselves never reach the server.
+_STAGE_MARKER = re.compile(r"^#@stage ([a-z-]+)$")
+EVERY_STAGE = "both"
+
+
+def sections(text: str, keep: frozenset[str]) -> str:
+    """`text` with only the sections of the stages in `keep` (and those marked `both`)."""
+    kept: list[str] = []
+    current = EVERY_STAGE
+    for line in text.splitlines(keepends=True):
+        marker = _STAGE_MARKER.match(line.rstrip("\n"))
+        if marker is not None:
+            current = marker.group(1)
+        elif current == EVERY_STAGE or current in keep:
+            kept.append(line)
+    return "".join(kept)

@@ -65,6 +65,8 @@ def decide(s: Situation) -> Decision:
             shutdown_timeout=s.settings.shutdown_timeout,
             poll=s.settings.poll,
             snapshots=s.snapshots,
+            golden_images=s.golden_images,
+            golden_inputs=s.golden_inputs,
         )
     )
     kept_in = hibernate.hibernation_record(s.snapshots, naming.server_name(meta.name, meta.uid))

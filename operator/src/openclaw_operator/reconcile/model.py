@@ -13,11 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from openclaw_operator import api
+
+if TYPE_CHECKING:
+    from openclaw_operator.reconcile.golden import GoldenInputs
 
 
 class ServerStatus(StrEnum):
@@ -205,6 +208,8 @@ class Situation:
     settings: PlanSettings
     now: datetime
     snapshots: tuple[SnapshotObservation, ...] = ()  # ours for this instance (hibernation)
+    golden_images: tuple[SnapshotObservation, ...] = ()  # the project's golden snapshots (listed once)
+    golden_inputs: GoldenInputs | None = None  # what a new server would install now; None: golden off
     # The backups of spec.restoreFrom.instance in the bucket (any uid), listed only while a restore is
     # wanted; the one chosen carries its sha256 (HEAD). None: not listed.
     restore_source: tuple[BackupObject, ...] | None = None
@@ -237,6 +242,7 @@ class StatusDelta(BaseModel):
     shutdown_started_at: datetime | None = None
     refused_generation: int | None = None
     hibernation: api.Hibernation | None = None
+    boot_image: api.BootImage | None = None
     billing: api.Billing | None = None
     usage: api.Usage | None = None
     project: str | None = None
@@ -302,6 +308,8 @@ class CreateServer(_StepBase):
     labels: dict[str, str] = field(hash=False)
     # A hibernation snapshot's id: the server is made from it, with user-data that keeps its data.
     from_snapshot: int | None = None
+    # A golden snapshot's id (reconcile/golden.py): the server is made from it, personalise stage only.
+    golden_snapshot: int | None = None
     # Tried in order when Hetzner has no capacity for the type in `location` (locationPolicy).
     fallback_locations: tuple[str, ...] = ()
 

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from openclaw_operator import api
 from openclaw_operator.reconcile import conditions as cond
-from openclaw_operator.reconcile import hibernate
+from openclaw_operator.reconcile import golden, hibernate
 from openclaw_operator.reconcile.conditions import Verdict
 from openclaw_operator.reconcile.model import (
     NO_CHANGE,
@@ -66,6 +66,8 @@ class ServerInputs:
     shutdown_timeout: float
     poll: float
     snapshots: tuple[SnapshotObservation, ...] = ()  # this instance's (hibernation)
+    golden_images: tuple[SnapshotObservation, ...] = ()  # the project's golden snapshots
+    golden_inputs: golden.GoldenInputs | None = None  # what a new server would install; None: golden off
 
     def hibernation(self) -> hibernate.HibernationInputs:
         return hibernate.HibernationInputs(self.name, self.labels, self.spec, self.status, self.snapshots)
@@ -239,6 +241,14 @@ def _create(inp: ServerInputs) -> ServerPlan:
     recorded = inp.status.location
     location = recorded or spec.location.value
     fallbacks = () if recorded else location_candidates(location, spec.location_policy)[1:]
+    # A golden snapshot of exactly what the full install would put there skips the install; without
+    # one the server installs everything (the fallback is always there).
+    chosen = golden.choose(inp.golden_images, inp.golden_inputs, inp.desired_type)
+    if chosen is not None:
+        message += f" from golden snapshot {chosen.id}"
+        boot_image = api.BootImage(kind=api.BootImageKind.GOLDEN, id=str(chosen.id))
+    else:
+        boot_image = api.BootImage(kind=api.BootImageKind.BASE, id=spec.image.value)
     step = CreateServer(
         name=inp.name,
         server_type=spec.server_type,
@@ -246,9 +256,11 @@ def _create(inp: ServerInputs) -> ServerPlan:
         location=location,
         fallback_locations=fallbacks,
         labels=inp.labels,
+        golden_snapshot=chosen.id if chosen is not None else None,
         reason="Creating",
         message=message,
         drift=lost is not None,
+        on_success=StatusDelta(boot_image=boot_image),
     )
     # A new server has a new host key and none of what the channel applied to the old one.
     cleared = StatusDelta(

@@ -7,11 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import Any
 
+import yaml
+
 from . import images, primary_ips
+from .boot import INSTALL_ADDS_GB, MEASURED
 from .catalogue import ServerType, find_location, find_server_type
 from .errors import hetzner_error, invalid_input
 from .resources import HOSTNAME, checked_labels, ensure_unique_name, find, required_name
-from .world import GUEST_SHUTDOWN_SECONDS, Server, World
+from .world import GUEST_SHUTDOWN_SECONDS, Effect, ProjectImage, Server, World
 
 USER_DATA_LIMIT = 32 * 1024
 MAX_NAME = 63
@@ -107,10 +110,14 @@ def create_server(
     )
     next_actions = []
     if start:
+        running = _running(server)
+        boot = boot_kind(image, user_data)
+        if world.boot_model is not None and boot in ("cold", "golden"):
+            server.boot_seconds = getattr(world.boot_model, boot)
+        if boot == "builder":
+            running = _then_install_and_power_off(world, server, running)
         next_actions.append(
-            world.start_action(
-                "start_server", resource, on_success=_running(server), on_failure=failed, after=action
-            )
+            world.start_action("start_server", resource, on_success=running, on_failure=failed, after=action)
         )
     return {
         "server": world.render_server(server),
@@ -118,6 +125,37 @@ def create_server(
         "next_actions": [a.render(world.clock) for a in next_actions],
         "root_password": None if ssh_keys else world.root_password(),
     }
+
+
+def boot_kind(image: images.AnyImage, user_data: str | None) -> str | None:
+    """What the guest's first boot does: a golden snapshot personalises, a system image installs
+    everything, or only the install stage and then powers off (a golden builder's power_state); any
+    other snapshot (a hibernation's) is None: the simulator's default boot time."""
+    if isinstance(image, ProjectImage):
+        return "golden" if image.labels.get("clawhost.dev/golden") == "true" else None
+    if user_data and "power_state" in user_data:
+        config = yaml.safe_load(user_data)
+        if isinstance(config, dict) and (config.get("power_state") or {}).get("mode") == "poweroff":
+            return "builder"
+    return "cold"
+
+
+def _then_install_and_power_off(world: World, server: Server, running: Effect) -> Effect:
+    """cloud-init's power_state after the install stage: the guest writes its install to the disk and
+    halts itself, so the server is `off` (what the golden build waits for) with the install's data."""
+    model = world.boot_model or MEASURED
+
+    def installed(at: float) -> None:
+        if server.status == "running":
+            server.used_disk_gb = min(server.primary_disk_size, server.used_disk_gb + INSTALL_ADDS_GB)
+            server.status = "off"
+            server.stop_running(at)
+
+    def effect(at: float) -> None:
+        running(at)
+        world.schedule(at + model.install, installed)
+
+    return effect
 
 
 def _running(server: Server) -> Callable[[float], None]:

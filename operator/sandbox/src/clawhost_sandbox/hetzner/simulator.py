@@ -23,7 +23,10 @@ Inspection (no auth, not rate limited, never shows a token):
   gateway's readiness and liveness endpoints answer. 200 `{"ok": true}` once the server
   has been `running` for `app_boot_seconds` simulated seconds, 503 `{"ok": false}` while it boots or when
   its app was broken with `break_app()`; connections are refused (closed unanswered) while the server is
-  not running or does not exist.
+  not running or does not exist. With `boot_model` (hetzner/boot.py, derived from a measured boot) the
+  time depends on the boot: the full install on a system image, the personalise stage on a golden
+  snapshot. A server whose user-data asks cloud-init to power off (`power_state`, a golden builder)
+  runs the install stage and powers itself off, its disk grown by what the install wrote.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from aiohttp import web
 
 from ..simcore import FaultDecision, LatencyModel, LimitDecision, SimClock, TokenBucket
 from ..simserver import ApiError, DropConnection, Route, SimulatorServer
+from .boot import BootModel
 from .documented_routes import DOCUMENTED_ROUTES
 from .errors import hetzner_error
 from .firewalls import delete_firewall
@@ -77,6 +81,7 @@ class HetznerSimulator(SimulatorServer):
         action_seconds: dict[str, float] | None = None,
         app_boot_seconds: float = 30.0,
         server_limit: int | None = None,
+        boot_model: BootModel | None = None,
     ) -> None:
         super().__init__(
             token, clock, seed, latency, TokenBucket(rate_limit_capacity, rate_limit_refill_per_second)
@@ -84,6 +89,7 @@ class HetznerSimulator(SimulatorServer):
         self._action_seconds = action_seconds
         self._ids, self._action_ids = itertools.count(1), itertools.count(1)
         self.app_boot_seconds = app_boot_seconds
+        self.boot_model = boot_model  # per-server boot times by kind of boot (hetzner/boot.py)
         self.unavailable: set[tuple[str, str]] = set()  # (location, server type) without capacity
         self.projects: dict[str, SimProject] = {}
         self._by_token: dict[str, SimProject] = {}
@@ -101,6 +107,7 @@ class HetznerSimulator(SimulatorServer):
         world = World(
             self.clock, self.faults, self._action_seconds, ids=self._ids, action_ids=self._action_ids
         )
+        world.boot_model = self.boot_model
         project = SimProject(name, world, server_limit)
         routes = build_routes(world, lambda: project.server_limit, lambda: self.unavailable)
         project.routes = {(route.method, route.template): route for route in routes}

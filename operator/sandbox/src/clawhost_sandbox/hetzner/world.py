@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..simcore import Faults, SimClock
+from .boot import BootModel
 from .catalogue import Image, Location, ServerType, render_datacenter
 from .labels import parse_selector
 
@@ -153,6 +154,7 @@ class Server:
     backup_window: str | None = None
     running_since: float | None = None
     app_broken: bool = False
+    boot_seconds: float | None = None  # running -> healthy app, from the boot model (None: the default)
     ran_seconds: float = 0.0  # running time before `running_since`: what the traffic counters grew in
 
     def stop_running(self, at: float) -> None:
@@ -211,6 +213,9 @@ class World:
         self.primary_ips: dict[int, PrimaryIP] = {}
         self.snapshot_seconds_per_gb = SNAPSHOT_SECONDS_PER_GB
         self.restore_seconds_per_gb = RESTORE_SECONDS_PER_GB
+        # Per-server boot times by kind of boot (hetzner/boot.py); None: every app boots in the
+        # simulator's `app_boot_seconds`. A golden builder's install time comes from it in either case.
+        self.boot_model: BootModel | None = None
         # Hetzner's ids are unique across projects: the projects of one simulator share these counters.
         self._ids = ids if ids is not None else itertools.count(1)
         self._action_ids = action_ids if action_ids is not None else itertools.count(1)
@@ -308,7 +313,8 @@ class World:
     def app_healthy(self, server: Server, boot_seconds: float) -> bool:
         if server.app_broken or server.status != "running" or server.running_since is None:
             return False
-        return self.clock.now() - server.running_since >= boot_seconds
+        seconds = boot_seconds if server.boot_seconds is None else server.boot_seconds
+        return self.clock.now() - server.running_since >= seconds
 
     def render_server(self, server: Server) -> dict[str, Any]:
         ipv4 = ipv6 = None
