@@ -15,17 +15,15 @@ import pytest
 from pydantic import SecretStr
 
 from openclaw_operator import api
-from openclaw_operator.actuator import Actuator
 from openclaw_operator.api import ConditionType
 from openclaw_operator.bootstrap import app_files
-from openclaw_operator.config import load_config
-from openclaw_operator.providers.channel import ChannelClient
 from openclaw_operator.providers.errors import Failure, FailureKind
 from openclaw_operator.reconcile.channel import ChannelInputs, desired_hash, plan_channel
 from openclaw_operator.reconcile.failures import status_after_failure
 from openclaw_operator.reconcile.model import Note, ServerObservation
 from tests.channel.conftest import ADMIN_KEY, NEW_TOKEN, OLD_TOKEN, OTHER_KEY, Operator
 from tests.channel.server import ChannelServer, instance
+from tests.support.channel_actuator import channel_actuator
 
 PROVIDER_KEY = "sk-ant-api03-test-0f1e2d3c4b5a69788796a5b4"
 ENV = {"ANTHROPIC_API_KEY": PROVIDER_KEY}
@@ -186,27 +184,9 @@ def test_a_pass_plans_and_the_actuator_pushes_a_whmcs_password_change(
     third = "third-token-0a1b2c3d4e5f60718293"
     secrets = _Secrets({("alice-gateway-2", "token"): third, ("keys", "anthropic"): PROVIDER_KEY})
     notes: list[Note] = []
-    config = load_config(
-        {
-            "HCLOUD_TOKEN": "h",
-            "CLOUDFLARE_API_TOKEN": "c",
-            "CLAWHOST_MANAGED_ZONES": "example.com",
-            "CLAWHOST_CHANNEL_SSH_KEY_FILE": str(operator_key_file),
-        }
-    )
     # No provider is touched by a channel step; the Secrets come from the fake above.
-    actuator = Actuator(
-        config,
-        None,  # type: ignore[arg-type]
-        None,  # type: ignore[arg-type]
-        None,  # type: ignore[arg-type]
-        lambda: secrets,  # type: ignore[arg-type, return-value]
-        lambda _, note: notes.append(note),
-    )
+    actuator = channel_actuator(server, operator_key_file, secrets, notes)
     assert actuator.bootstrap.channel_public_key == operator_key_file.with_suffix(".pub").read_text().strip()
-    actuator.channel = ChannelClient(
-        str(operator_key_file), port=server.ports["ssh"], user="root"
-    )  # see server.py
     body = instance(
         "bob.example.com",
         "2026.9.6",

@@ -141,6 +141,21 @@ INVALID_SPECS: list[tuple[str, dict[str, Any], str]] = [
     ("whmcs service zero", with_spec(whmcs__serviceId=0), "spec.whmcs.serviceId"),
     ("whmcs client negative", with_spec(whmcs__clientId=-1), "spec.whmcs.clientId"),
     ("whmcs service string", with_spec(whmcs__serviceId="abc"), "spec.whmcs.serviceId"),
+    ("backup schedule unknown", with_spec(backup__schedule="Hourly"), "spec.backup.schedule"),
+    ("backup schedule lower case", with_spec(backup__schedule="daily"), "spec.backup.schedule"),
+    ("backup retain zero", with_spec(backup__retain=0), "spec.backup.retain"),
+    ("backup retain above 90", with_spec(backup__retain=91), "spec.backup.retain"),
+    ("restoreFrom without instance", with_spec(restoreFrom__backup="latest"), "spec.restoreFrom.instance"),
+    (
+        "restoreFrom backup not an id",
+        with_spec(restoreFrom__instance="old", restoreFrom__backup="yesterday"),
+        "spec.restoreFrom.backup",
+    ),
+    (
+        "restoreFrom instance not a name",
+        with_spec(restoreFrom__instance="Old_One"),
+        "spec.restoreFrom.instance",
+    ),
 ]
 
 
@@ -221,6 +236,8 @@ def test_defaults_are_applied_by_the_apiserver(cluster: ClusterAccess, namespace
     assert spec["suspended"] is False and spec["backups"] is False
     assert spec["deletionPolicy"] == "Delete"
     assert spec["suspendMode"] == "PowerOff"  # today's behaviour unless asked
+    assert spec["backup"] == {"schedule": "Off", "retain": 7}  # no off-server backups unless asked
+    assert "restoreFrom" not in spec
 
 
 def test_status_is_a_subresource(cluster: ClusterAccess, namespace: str) -> None:

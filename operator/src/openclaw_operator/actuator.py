@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from openclaw_operator import api, metrics
-from openclaw_operator.backups import Bucket, observed
+from openclaw_operator.backups import CHECKSUM_SUFFIX, Bucket, observed, write_checksum
 from openclaw_operator.bootstrap.app_files import server_files
 from openclaw_operator.bootstrap.render import BootstrapInputError, Stage, render_user_data
 from openclaw_operator.bootstrap.settings import BootstrapSettings
@@ -203,7 +203,8 @@ class Actuator:
             case RestoreBackup():
                 return await self._restore_backup(status, step)
             case DeleteBackup(key=key):
-                await self._bucket().delete(key)
+                await self._bucket().delete(key + CHECKSUM_SUFFIX)
+                await self._bucket().delete(key)  # last: the entry goes once the archive is gone
                 return NO_CHANGE
 
     def _bucket(self) -> Bucket:
@@ -236,6 +237,8 @@ class Actuator:
             key=key,
             openclaw_version=str(version) if version else None,
         )
+        if stored is not None and stored.sha256 is None:  # see backups.py: the checksum beside it
+            await write_checksum(bucket, key, entry.sha256)
         others = tuple(b for b in status.backups if b.id != entry.id)
         return StatusDelta(backups=(entry, *others), channel_host_key=answered.host_key)
 

@@ -61,6 +61,19 @@ def record_request(provider: str, method: str, path: str, status: int) -> None:
     PROVIDER_REQUESTS.labels(provider, operation_name(method, path), str(status)).inc()
 
 
+def requests_sent(provider: str, operation: str | None = None) -> float:
+    """How many requests this process has sent to `provider` (of one `operation`), whatever their status:
+    what the benchmarks and tests read to count a step's cost."""
+    return sum(
+        sample.value
+        for family in PROVIDER_REQUESTS.collect()
+        for sample in family.samples
+        if sample.name.endswith("_total")
+        and sample.labels.get("provider") == provider
+        and operation in (None, sample.labels.get("operation"))
+    )
+
+
 class InstanceGauges:
     """The instance gauges, kept by difference: each pass moves only its own instance between label
     values (a recount of every instance after every pass made a resync cost O(N^2))."""

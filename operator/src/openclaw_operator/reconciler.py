@@ -25,7 +25,7 @@ from typing import Any
 
 from openclaw_operator import api, metrics
 from openclaw_operator.actuator import Actuator, PostEvent
-from openclaw_operator.backups import Bucket, name_prefix, observed
+from openclaw_operator.backups import Bucket, restore_source
 from openclaw_operator.bootstrap.render import install_stage_hash
 from openclaw_operator.bootstrap.versions import UnsafeVersionError
 from openclaw_operator.config import Config
@@ -39,14 +39,12 @@ from openclaw_operator.providers.cloudflare import CloudflareProvider
 from openclaw_operator.providers.errors import Failure, FailureKind
 from openclaw_operator.providers.hetzner import HetznerProvider
 from openclaw_operator.reconcile import naming, shards
-from openclaw_operator.reconcile.backup import restore_candidate, restore_wanted
 from openclaw_operator.reconcile.failures import is_frozen, status_after_failure
 from openclaw_operator.reconcile.golden import GoldenInputs
 from openclaw_operator.reconcile.instance import decide
 from openclaw_operator.reconcile.model import (
     ActionObservation,
     ActionStatus,
-    BackupObject,
     ImageStatus,
     Note,
     PlanSettings,
@@ -267,7 +265,7 @@ class Reconciler:
             snapshots=snapshots,
             golden_images=golden_images,
             golden_inputs=golden_inputs,
-            restore_source=await self._restore_source(instance),
+            restore_source=None if self.bucket is None else await restore_source(self.bucket, instance),
         )
 
     def _golden_inputs(self, spec: api.InstanceSpec) -> GoldenInputs | None:
@@ -280,20 +278,6 @@ class Reconciler:
         except UnsafeVersionError:
             return None
         return GoldenInputs(spec.image.value, version, settings.node_major, inputs_hash)
-
-    async def _restore_source(self, instance: api.OpenClawInstance) -> tuple[BackupObject, ...] | None:
-        """While a restore is wanted: the backups of spec.restoreFrom.instance (one LIST), the one it
-        names with its sha256 (one HEAD). None when no restore is wanted or there is no store."""
-        spec, status = instance.spec, instance.status
-        if self.bucket is None or spec.restore_from is None or not restore_wanted(spec, status):
-            return None
-        prefix = name_prefix(self.bucket, instance.metadata.namespace, spec.restore_from.instance)
-        listed = tuple(observed(o) for o in await self.bucket.list(prefix))
-        chosen = restore_candidate(spec.restore_from, listed, status)
-        if chosen is None:
-            return listed
-        headed = await self.bucket.head(chosen.key)
-        return (observed(headed),) if headed is not None else ()
 
     async def _snapshots(
         self, observer: Observer, uid: str, action: ActionObservation | None

@@ -17,6 +17,7 @@ import kopf
 
 from openclaw_operator import handlers, metrics
 from openclaw_operator.config import ConfigError, load_config
+from openclaw_operator.providers.backup_store import BackupStore
 from openclaw_operator.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,11 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    try:
+        bucket = BackupStore.from_env(os.environ)
+    except ValueError as exc:  # names the variable and the file, never a value
+        print(f"invalid backup store configuration: {exc}", file=sys.stderr)
+        return 2
     namespaces = [] if args.all_namespaces else (args.namespace or list(config.watch_namespaces))
     limit_malloc_arenas()  # before the metrics server's thread and the provider pools
     metrics.serve(config.metrics_port, config.listen_address)
@@ -93,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     async def main() -> None:
         await kopf.operator(
             registry=handlers.REGISTRY,
-            memo=Runtime(config, tuple(namespaces)),
+            memo=Runtime(config, tuple(namespaces), bucket),
             standalone=True,
             clusterwide=not namespaces,
             namespaces=namespaces,

@@ -86,6 +86,7 @@ class Runtime:
             self.projects,
             bucket,
         )
+        self.bucket = bucket
         self.bucket_sweep = (
             None
             if bucket is None
@@ -167,5 +168,7 @@ class Runtime:
         for project in self.projects:
             project.provider.close()
         await self.app_health.close()
+        if self.bucket is not None:
+            await self.bucket.close()
         if self._kube is not None:
             await self._kube.close()

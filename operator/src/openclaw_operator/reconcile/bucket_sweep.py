@@ -31,7 +31,8 @@ def plan_bucket_sweep(
     for obj in objects:
         rest = obj.key.removeprefix(prefix).split("/")
         # <ns>/<name>/<uid>/<id>.tar.gz below the instances/ prefix; anything else is not ours to judge
-        if not obj.key.startswith(prefix) or not obj.key.endswith(".tar.gz") or len(rest) < 3 or not obj.uid:
+        ours = obj.key.endswith(".tar.gz") or obj.key.endswith(".tar.gz.sha256")  # an archive, its checksum
+        if not obj.key.startswith(prefix) or not ours or len(rest) < 3 or not obj.uid:
             continue
         by_uid.setdefault(obj.uid, []).append(obj)
     doomed: list[BackupObject] = []

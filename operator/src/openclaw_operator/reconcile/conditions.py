@@ -20,6 +20,7 @@ ORDER = (
     ConditionType.DNS_READY,
     ConditionType.APP_READY,
     ConditionType.CONFIG_APPLIED,
+    ConditionType.BACKED_UP,
 )
 
 
