@@ -7,8 +7,8 @@ A stand-in, not bootstrap/server_agent.py, because what the fleet tests judge is
 schedule across many servers, which only the agents' own log can show; a real update per server (a real
 gateway, npm, a backup) is proven once in test_channel_update.py and would make a fleet of them take an
 hour on this machine. The stand-in keeps what the schedule depends on: one request at a time per
-server (the real agent's lock), an update that takes a while (`take`), and `UpdateFailed` (rolled back)
-for the versions listed in `failing`.
+server (the real agent's lock), an update that takes a while (`take`, `hold`), and `UpdateFailed`
+(rolled back) for the versions listed in `failing`.
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ with open(os.path.join(root, address + ".lock"), "w") as lock:
         if installed not in (None, wanted):
             log(event="start", source=installed, target=wanted)
             time.sleep(float(open(os.path.join(root, "seconds")).read()))
+            while os.path.exists(os.path.join(root, "hold")):  # until the test lets it finish
+                time.sleep(0.2)
             failing = open(os.path.join(root, "failing")).read().split()
             log(event="end", source=installed, target=wanted, ok=wanted not in failing)
             if wanted in failing:
@@ -88,6 +90,13 @@ class FleetAgents:
     def take(self, seconds: float) -> None:
         """Updates that start from now on take this long."""
         (self.root / "seconds").write_text(str(seconds))
+
+    def hold(self, held: bool) -> None:
+        """While held, no update finishes."""
+        if held:
+            (self.root / "hold").touch()
+        else:
+            (self.root / "hold").unlink(missing_ok=True)
 
     def fail(self, versions: set[str]) -> None:
         """Updates to these versions answer UpdateFailed from now on."""

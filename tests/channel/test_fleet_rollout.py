@@ -6,7 +6,8 @@ from the operator's counters.
 
 1. A new default version (the operator restarted with it) reaches every instance with at most
    CLAWHOST_UPDATE_MAX_PARALLEL updates running at once, the canary wave first; an operator SIGKILLed
-   while two long updates run counts them from status again: nothing starts beside them.
+   while two updates run counts them from status before its first pass: nothing starts beside them,
+   even while their own instances' passes are held back.
 2. A default whose updates fail: once the budget is spent the rollout pauses (RolloutPaused, an Event,
    no further update asked of any agent); pinning the failed ones back fixes them and it resumes.
 """
@@ -14,7 +15,9 @@ from the operator's counters.
 from __future__ import annotations
 
 import ipaddress
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +35,6 @@ OLD, NEW, BAD = "2026.9.5", "2026.9.6", "2026.10.1"
 FLEET = [f"fleet-{index}" for index in range(8)]
 MAX_PARALLEL = 2
 UPDATE_SECONDS = 1.5
-OUTLASTING_A_RESTART = 40.0  # an operator restart takes about 20 s on the loaded 2-core machine
 RETIRED: list[OperatorProcess] = []  # the operators restarted away, their logs still scanned for secrets
 POLICY = {
     "CLAWHOST_UPDATE_MAX_PARALLEL": str(MAX_PARALLEL),
@@ -49,6 +51,7 @@ def test_a_new_default_rolls_out_in_waves_under_the_cap_and_a_failure_budget_pau
             pytest.skip(f"{needed} is missing (scripts/install-system-deps.sh installs it)")
     stage.hetzner.world.ipv4_pool = ipaddress.IPv4Address("127.0.0.0")  # before any server exists
     agents = FleetAgents(tmp_path / "agents", operator_key_file, free_port(), UPDATE_SECONDS)
+    health = HealthEndpoint()
     channel = {
         "CLAWHOST_CHANNEL_SSH_KEY_FILE": str(operator_key_file),
         "CLAWHOST_CHANNEL_PORT": str(agents.port),
@@ -64,13 +67,22 @@ def test_a_new_default_rolls_out_in_waves_under_the_cap_and_a_failure_budget_pau
         assert agents.updates() == []  # a first contact installs nothing
 
         operator = restart(stage, operator, CLAWHOST_DEFAULT_OPENCLAW_VERSION=NEW, **channel)
-        # The canaries done, the next two updates outlast a restart: the operator is SIGKILLed while
-        # they run, and the new one must count them from status, or it starts more beside them.
+        # The canaries done, the next two updates are held: the operator is SIGKILLed while they run.
+        # The new one must count them from status before any pass: their own passes are held back (their
+        # health checks hang) so that the waiting instances decide first, and nothing may start.
         wait_until(lambda: sum(u.end is not None for u in agents.updates()) >= 2, "the canaries")
-        agents.take(OUTLASTING_A_RESTART)
+        agents.hold(True)
         wait_until(lambda: len(agents.updates()) >= 4, "two updates after the canaries")
-        operator = restart(stage, operator, kill=True, CLAWHOST_DEFAULT_OPENCLAW_VERSION=NEW, **channel)
-        agents.take(UPDATE_SECONDS)
+        in_flight = {u.address for u in agents.updates() if u.end is None}
+        health.hang = {s["id"] for s in stage.servers() if s["public_net"]["ipv4"]["ip"] in in_flight}
+        operator = restart(
+            stage, operator, kill=True, CLAWHOST_DEFAULT_OPENCLAW_VERSION=NEW, **channel, **health.env()
+        )
+        wait_until(lambda: health.asked >= {s["id"] for s in stage.servers()}, "every instance's first pass")
+        time.sleep(8)  # an update admitted by mistake would be pushed by now
+        assert len(agents.updates()) == 4, "an update started beside the two the killed operator left"
+        health.hang = set()
+        agents.hold(False)
         wait_all(stage, lambda body: update_state(body) == ("Updated", NEW), "all on the new default")
         a_new_default_went_out_in_waves_under_the_cap(agents)
 
@@ -84,6 +96,7 @@ def test_a_new_default_rolls_out_in_waves_under_the_cap_and_a_failure_budget_pau
     finally:
         stage.stop_operators()
         agents.stop()
+        health.stop()
 
 
 def a_new_default_went_out_in_waves_under_the_cap(agents: FleetAgents) -> None:
@@ -139,6 +152,40 @@ def pinning_the_failed_ones_back_resumes_it(stage: Stage, agents: FleetAgents, f
 
 
 # --- helpers -------------------------------------------------------------------------------------
+class HealthEndpoint:
+    """The app health URL of a restarted operator: healthy at once, except for the servers in `hang`,
+    whose checks get no answer (the probe gives up after its timeout): their instances' passes start late."""
+
+    def __init__(self) -> None:
+        self.hang: set[int] = set()
+        self.asked: set[int] = set()
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server_id = int(self.path.strip("/").split("/")[0])
+                endpoint.asked.add(server_id)
+                while server_id in endpoint.hang:
+                    time.sleep(0.1)
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def env(self) -> dict[str, str]:
+        return {"CLAWHOST_APP_HEALTH_URL": f"http://127.0.0.1:{self.server.server_address[1]}/{{server_id}}"}
+
+    def stop(self) -> None:
+        self.hang = set()
+        self.server.shutdown()
+
+
 def bad_updates(agents: FleetAgents) -> list[Any]:
     return [u for u in agents.updates() if u.target == BAD]
 
