@@ -85,10 +85,10 @@ class Machine:
 
     def bring_up(self, name: str, hostname: str, fresh: bool) -> dict[str, Any]:
         """Install the instance's server from the user-data the operator sent to Hetzner, as cloud-init
-        would, at the simulated server's loopback address; `fresh`: a new machine (same ports)."""
+        would, at the simulated server's loopback address; `fresh`: a new machine (same ports; the old
+        one stopped beforehand)."""
         created = wait_for_server(self.stage, name)
         if fresh:
-            self.server.stop()
             self.server = ChannelServer(self.root / name, self.realapp, self.key, login=AGENT_USER)
             self.server.ports = self.ports
             self.servers.append(self.server)
@@ -199,6 +199,9 @@ def test_sigkills_mid_backup_and_mid_restore_leak_nothing_and_lose_nothing(
         stage.delete("alice")
         stage.wait_gone("alice", STEP_SECONDS)
         assert owned(stage, uid) == []
+        # Its stand-in goes too: the health URL must not find alice's gateway answering for bob's server
+        # (a restore tried at an address nobody listens on yet would back off for minutes).
+        machine.server.stop()
         wanted = {"instance": "alice", "backup": entry["id"]}
         bob_uid = stage.create_instance(
             "bob", "bob.example.com", openclawVersion=VERSION, sshKeys=[ADMIN_KEY], restoreFrom=wanted
