@@ -7,8 +7,11 @@ the real S3 server, is test_backup_actuator.py's.)"""
 from __future__ import annotations
 
 import asyncio
+import tempfile
+from pathlib import Path
 from typing import Any
 
+import asyncssh
 from pydantic import SecretStr
 
 from openclaw_operator import api, metrics
@@ -59,7 +62,10 @@ def finalizer(rig: Rig, s3: S3Server, notes: list[Note], give_up_after: float) -
 
     post = lambda _, note: notes.append(note)  # noqa: E731
     actuator = Actuator(config, rig.observer, rig.hetzner, rig.cloudflare, no_kube, post, bucket=s3.store())
-    actuator.channel = ChannelClient("/nonexistent-key")  # present; the passes below never call it
+    # Present (a real key: the client reads it at once); the passes below never call it.
+    key = Path(tempfile.mkdtemp(prefix="final-backup-")) / "operator_ed25519"
+    asyncssh.generate_private_key("ssh-ed25519").write_private_key(str(key))
+    actuator.channel = ChannelClient(str(key))
     health = AppHealth(config.app_health_url, 60, 1)
     return Finalizer(config, rig.observer, actuator, health, InstanceBook(), metrics.InstanceGauges(), post)
 
