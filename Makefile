@@ -35,7 +35,7 @@ lint: venv  ## ruff, mypy --strict, phpcs, php -l, hadolint
 	@if [ -f Dockerfile ]; then $(VENV)/bin/hadolint Dockerfile; fi
 
 test: system-deps venv controlplane s3server lint  ## the full suite (installs everything it needs first)
-	@scripts/run-pytest.sh tests
+	@scripts/run-pytest.sh --durations=25 tests
 
 soak: system-deps venv controlplane  ## the long reliability suites
 	@SOAK=1 scripts/run-pytest.sh -m slow tests/reliability

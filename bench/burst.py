@@ -52,12 +52,15 @@ def bucket_level(clouds: Clouds) -> float:
     return min(capacity, last.rate_limit_remaining + (clouds.clock.now() - last.sim_time) * HETZNER_REFILL)
 
 
-def lower_bound_for(clouds: Clouds, instances: int, initial_tokens: float) -> dict[str, float]:
+def lower_bound_for(
+    clouds: Clouds, instances: int, initial_tokens: float, refill_per_second: float = HETZNER_REFILL
+) -> dict[str, float]:
+    """The burst's lower bound; several projects of one shard pass their summed refill rate."""
     actions = clouds.hetzner.world.action_seconds
     model = BurstModel(
         instances=instances,
         hetzner_initial_tokens=initial_tokens,
-        hetzner_refill_per_second=HETZNER_REFILL,
+        hetzner_refill_per_second=refill_per_second,
         cloudflare_limit=CLOUDFLARE_LIMIT,
         cloudflare_window=CLOUDFLARE_WINDOW,
         create_request_seconds=median_seconds(clouds, "POST /servers"),
