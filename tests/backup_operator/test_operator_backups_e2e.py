@@ -7,11 +7,18 @@ standing in for each simulated server in turn, as in tests/channel/test_operator
    backup is requested and the operator is SIGKILLed while the agent is making it. After a restart:
    one archive and its checksum in the bucket for alice's uid, one OnDemand entry in status.backups
    whose sha256 is that of the stored bytes, BackedUp=True, one server.
-2. alice is deleted (no Final backup: declined by annotation) and bob is created with
-   spec.restoreFrom naming that backup, on a server that starts from nothing. The operator is SIGKILLed
-   while the agent is swapping the state in. After a restart: the device is known to bob's gateway,
-   status.restoredFrom is written once and no restore runs after it, no server or snapshot is left
-   over, and no presigned URL, token or store secret is in Events, status or any operator's log.
+2. The mistaken cancel: a second device is paired after that backup, and alice is deleted without
+   `clawhost.dev/skip-final-backup`. The agent takes a Final backup (a third `backup create`) before
+   the server goes; the bucket then holds two archives of alice's uid, each with its checksum.
+3. bob is created with spec.restoreFrom {instance: alice, backup: latest}, on a server that starts
+   from nothing. The operator is SIGKILLed while the agent is swapping the state in. After a restart:
+   the Final backup was chosen, both devices (the second exists only in the Final backup) are known to
+   bob's gateway, status.restoredFrom is written once and no restore runs after it, no server or
+   snapshot is left over, and no presigned URL, token or store secret is in Events, status or any
+   operator's log.
+4. The bucket sweep's ownership, with no grace (an operator restarted with
+   CLAWHOST_BACKUP_FINAL_RETENTION_DAYS=0): every object of alice's deleted uid goes; an object of bob's
+   live uid, a key of another shape under alice's uid and a key outside the operator's prefix stay.
 
 The in-flight marker is the agent's own call of the real OpenClaw CLI (`backup create`, `backup
 restore`), recorded by a pass-through wrapper around the CLI command in the agent's settings; the
@@ -34,7 +41,7 @@ from openclaw_operator import api
 from openclaw_operator.bootstrap.app_files import AGENT_USER
 from openclaw_operator.providers.backup_store import StoredBackup
 from openclaw_operator.reconcile.naming import INSTANCE_UID_LABEL
-from tests.backup.support import fetch
+from tests.backup.support import fetch, put
 from tests.channel.conftest import ADMIN_KEY
 from tests.channel.server import NSS_WRAPPER, ChannelServer, instance
 from tests.operator.integration.conftest import stage
@@ -47,8 +54,11 @@ pytestmark = pytest.mark.controlplane
 
 VERSION = "2026.9.6"
 PREFIX = "e2e"
-STEP_SECONDS = 400  # a gateway start or a backup takes tens of seconds on the loaded 2-core machine
+STEP_SECONDS = 900  # a gateway start or a restore took minutes at load 30 on the shared 2-core machine
 URL_MARKS = ("X-Amz-Signature", "X-Amz-Credential")
+# The agent's wait for /readyz after a restore (120 s on a real server): at load 30 on 2 cores the gateway
+# took longer than that to start on a restored state, and the agent rightly put the old state back.
+READY_SECONDS = 360
 
 
 class Machine:
@@ -138,6 +148,7 @@ def record_cli_calls(server: ChannelServer) -> None:
     )
     wrapper.chmod(0o755)
     settings["commands"]["openclaw"] = [str(wrapper)]
+    settings["readySeconds"] = READY_SECONDS
     server.agent_settings.write_text(json.dumps(settings, indent=2))
 
 
@@ -148,7 +159,7 @@ def paired(server: ChannelServer, token: str, device: Path, hostname: str) -> bo
     return bool(seen["outcome"] == "hello-ok")
 
 
-@pytest.mark.timeout(1800)  # four gateway (re)starts, two backups and two restores on 2 shared cores
+@pytest.mark.timeout(3000)  # four gateway (re)starts, three backups, two restores on 2 shared cores
 def test_sigkills_mid_backup_and_mid_restore_leak_nothing_and_lose_nothing(
     stage: Stage, realapp: Path, operator_key_file: Path, s3_server: S3Server, tmp_path: Path
 ) -> None:
@@ -164,9 +175,9 @@ def test_sigkills_mid_backup_and_mid_restore_leak_nothing_and_lose_nothing(
         # --- 1. a backup, the operator killed while the agent makes it --------------------------------
         stage.create_instance("alice", "alice.example.com", openclawVersion=VERSION, sshKeys=[ADMIN_KEY])
         machine.bring_up("alice", "alice.example.com", fresh=False)
-        alice = stage.wait_ready("alice", STEP_SECONDS)
+        # Ready follows the gateway's health; the channel's first push may land a pass later.
+        alice = stage.wait_for("alice", configured, STEP_SECONDS, "alice Ready and configured")
         uid = alice["metadata"]["uid"]
-        assert condition(alice, "ConfigApplied") == "True"
         alice_token = stage.gateway_tokens[0]
         assert not paired(machine.server, alice_token, device, "alice.example.com")
         asked = stage.request_day2("alice", "approve-devices")
@@ -194,15 +205,31 @@ def test_sigkills_mid_backup_and_mid_restore_leak_nothing_and_lose_nothing(
         backups_made = machine.calls("backup create started")
         assert backups_made == 2  # the killed one and the one after the restart, to the same key
 
-        # --- 2. alice deleted; bob restored from that backup, the operator killed mid-restore ----------
-        stage.patch("alice", {"metadata": {"annotations": {api.SKIP_FINAL_BACKUP: "true"}}})
-        stage.delete("alice")
+        # --- 2. a device paired after that backup, then a mistaken delete: the Final backup ------------
+        late_device = tmp_path / "late-device-identity.json"
+        assert not paired(machine.server, alice_token, late_device, "alice.example.com")
+        asked = stage.request_day2("alice", "approve-devices")
+        stage.wait_for("alice", lambda b: handled(b, "lastHandledApproveDevicesAt", asked), STEP_SECONDS)
+        assert paired(machine.server, alice_token, late_device, "alice.example.com")
+        stage.delete("alice")  # no skip-final-backup annotation
         stage.wait_gone("alice", STEP_SECONDS)
         assert owned(stage, uid) == []
+        assert machine.calls("backup create started") == machine.calls("backup create ended") == 3
+        listed = machine.objects(naming.instance_prefix(stage.namespace, "alice", uid))
+        archives = sorted(o.key for o in listed if o.key.endswith(".tar.gz"))
+        assert sorted(o.key for o in listed) == sorted([*archives, *(k + ".sha256" for k in archives)])
+        assert len(archives) == 2 and archives[0] == entry["key"]
+        final_key = archives[1]  # ids are UTC timestamps: the newest sorts last
+        final_body = fetch(naming.presign_get(final_key))
+        final_sha256 = hashlib.sha256(final_body).hexdigest()
+        assert fetch(naming.presign_get(final_key + ".sha256")).decode().strip() == final_sha256
+        final_id = final_key.rsplit("/", 1)[1].removesuffix(".tar.gz")
+
+        # --- 3. bob restored from alice's latest backup, the operator killed mid-restore --------------
         # Its stand-in goes too: the health URL must not find alice's gateway answering for bob's server
         # (a restore tried at an address nobody listens on yet would back off for minutes).
         machine.server.stop()
-        wanted = {"instance": "alice", "backup": entry["id"]}
+        wanted = {"instance": "alice", "backup": "latest"}
         bob_uid = stage.create_instance(
             "bob", "bob.example.com", openclawVersion=VERSION, sshKeys=[ADMIN_KEY], restoreFrom=wanted
         )["metadata"]["uid"]
@@ -217,20 +244,45 @@ def test_sigkills_mid_backup_and_mid_restore_leak_nothing_and_lose_nothing(
             done = (body.get("status") or {}).get("restoredFrom")
             if done and not first_record:
                 first_record.update(done, calls=machine.calls("backup restore started"))
-            return bool(done) and ready(body) and condition(body, "ConfigApplied") == "True"
+            return bool(done) and configured(body)
 
         bob = stage.wait_for("bob", restored, STEP_SECONDS, "bob restored and Ready")
         time.sleep(8)  # four resync intervals: a restore run again after its record would show now
         bob = stage.get("bob")
         done = bob["status"]["restoredFrom"]
-        assert (done["id"], done["sha256"], done["instance"]) == (entry["id"], entry["sha256"], "alice")
+        assert (done["id"], done["sha256"], done["instance"]) == (final_id, final_sha256, "alice")
         assert done["at"] == first_record["at"], "status.restoredFrom was written twice"
         restores = machine.calls("backup restore started")
         assert restores == first_record["calls"] == 2, "a restore ran again after it was recorded"
         assert paired(machine.server, bob_token, device, "bob.example.com")  # alice's device, on bob
+        assert paired(machine.server, bob_token, late_device, "bob.example.com")  # only in the Final one
         assert not machine.server.token_accepted(alice_token)  # bob keeps his own token
         assert [s["id"] for s in stage.servers()] == [s["id"] for s in owned(stage, bob_uid)]
         assert len(stage.servers()) == 1 and stage.hetzner.images() == []  # nothing leaked
+
+        # --- 4. the sweep, without grace: alice's objects go, nothing else does ------------------------
+        alice_prefix = naming.instance_prefix(stage.namespace, "alice", uid)
+        kept = [
+            naming.key_for(stage.namespace, "bob", bob_uid, "20260101T000000Z"),  # a live uid's, however old
+            alice_prefix + "notes.txt",  # not an archive or a checksum: not ours to judge
+            f"other/instances/{stage.namespace}/alice/{uid}/20260101T000000Z.tar.gz",  # outside our prefix
+        ]
+        for key in kept:
+            put(naming.presign_put(key), b"look-alike\n")
+        machine.kill(operator)
+        operator = stage.start_operator(
+            **machine.env,
+            CLAWHOST_BACKUP_FINAL_RETENTION_DAYS="0",
+            CLAWHOST_BACKUP_SWEEP_INTERVAL_SECONDS="1",
+        )
+        deadline = time.monotonic() + 120
+        while any(o.key.endswith((".tar.gz", ".sha256")) for o in machine.objects(alice_prefix)):
+            assert time.monotonic() < deadline, f"alice's backups were not swept:\n{operator.logs()[-4000:]}"
+            time.sleep(0.5)
+        time.sleep(3)  # three more sweeps: a look-alike deleted by any of them would show now
+        left = {o.key for o in machine.objects("")}
+        assert left == set(kept), left
+        assert ready(stage.get("bob")) and len(stage.servers()) == 1 and stage.hetzner.images() == []
 
         # --- no secret anywhere the operator writes --------------------------------------------------
         stage.operators.extend(machine.retired)  # dead, but their logs must hold no secret either
@@ -246,7 +298,7 @@ def test_sigkills_mid_backup_and_mid_restore_leak_nothing_and_lose_nothing(
         for where, text in texts.items():
             for secret in (*URL_MARKS, s3_server.secret_key, s3_server.access_key):
                 assert secret not in text, f"{secret[:12]}... in {where}"
-        print(f"backup creates {backups_made}, restores {restores} (each: one killed, one completed)")
+        print(f"backup creates {backups_made} + 1 Final, restores {restores} (one killed, one completed)")
     finally:
         machine.server.stop()
 
@@ -264,6 +316,10 @@ def ready(body: dict[str, Any]) -> bool:
         condition(body, "Ready") == "True"
         and status.get("observedGeneration") == body["metadata"]["generation"]
     )
+
+
+def configured(body: dict[str, Any]) -> bool:
+    return ready(body) and condition(body, "ConfigApplied") == "True"
 
 
 def owned(stage: Stage, uid: str) -> list[dict[str, Any]]:
