@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 from clawhost_sandbox.controlplane import ControlPlane
 
+from bench.backup_store import backup_store_markdown, run_backup_store
 from bench.burst import BurstConfig, run_burst
 from bench.cluster import Cluster
 from bench.footprint import FootprintConfig, run_footprint
@@ -66,6 +67,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--no-golden", action="store_true", help="skip cold vs golden images")
     parser.add_argument("--no-steady", action="store_true")
     parser.add_argument("--no-hibernate", action="store_true")
+    parser.add_argument("--no-backup-store", action="store_true", help="skip the backup store (S3) at scale")
+    parser.add_argument("--backup-store-instances", type=int, default=5000)
     parser.add_argument("--burst-instances", type=int, default=200)
     parser.add_argument(
         "--scale",
@@ -121,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bench: working directory {workdir}", flush=True)
     plane = ControlPlane(workdir / "controlplane", controller_manager=False)
     steady: dict[int, dict[str, object]] = {}
-    burst = hibernate = golden = None
+    burst = hibernate = golden = backup_store = None
     scale: dict[str, object] = {}
     try:
         access = plane.start()
@@ -150,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
             instances = 20 if args.quick else args.burst_instances
             print(f"bench: golden images, {instances} orders cold and golden", flush=True)
             golden = run_golden(cluster, GoldenConfig(instances=instances), workdir)
+        if not args.no_backup_store:
+            instances = 500 if args.quick else args.backup_store_instances
+            print(f"bench: backup store, {instances} instances' backups", flush=True)
+            backup_store = run_backup_store(instances, workdir)
         if args.scale and not args.no_footprint:
             sizes = (100, 500) if args.quick else tuple(int(n) for n in args.footprint_sizes.split(","))
             print(f"bench: memory footprint at {', '.join(map(str, sizes))} instances", flush=True)
@@ -186,11 +193,14 @@ def main(argv: list[str] | None = None) -> int:
     results = assemble(meta, steady, burst, hibernate, scale)  # type: ignore[arg-type]
     if golden is not None:
         results["golden"] = golden
+    if backup_store is not None:
+        results["backup_store"] = backup_store
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "-".join(filter(None, [date, "quick" if args.quick else "", args.label]))
     (args.out / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
     chart(results, args.out / f"{stem}.png")
     tail = golden_markdown(golden) if golden is not None else ""
+    tail += backup_store_markdown(backup_store) if backup_store is not None else ""
     (args.out / f"{stem}.md").write_text(markdown(results, f"{stem}.png") + tail)
     print(markdown(results, None) + tail)
     print(f"bench: wrote {args.out / stem}.{{json,md,png}} in {results['wall_seconds'] / 60:.1f} min")

@@ -1,7 +1,9 @@
 """The Final backup in the finalizer, against the Hetzner and Cloudflare simulators in process: the server is
 not deleted in the pass that decides on a Final backup; a Final backup that cannot finish within
 CLAWHOST_FINAL_BACKUP_TIMEOUT_SECONDS is given up with a Warning Event and the deletion goes on; and
-`clawhost.dev/skip-final-backup: "true"` deletes at once. (The upload itself, through the real agent into
+`clawhost.dev/skip-final-backup: "true"` deletes at once; a PowerOff-suspended instance (no gateway to back
+up) is deleted at once too, its newest backup named in one NoFinalBackup Event and left in the bucket for
+the sweep's grace period (docs/backups.md, "Terminate"). (The upload itself, through the real agent into
 the real S3 server, is test_backup_actuator.py's.)"""
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from openclaw_operator.providers.app import AppHealth
 from openclaw_operator.providers.channel import ChannelClient
 from openclaw_operator.reconcile import naming
 from openclaw_operator.reconcile.model import Note
+from tests.backup.support import fetch, put
 from tests.operator.integration import test_provider_adapters as adapters
 from tests.operator.integration.test_provider_adapters import C_TOKEN, H_TOKEN, Rig
 from tests.support.s3 import S3Server
@@ -30,9 +33,12 @@ from tests.support.s3 import S3Server
 rig = adapters.rig  # both simulators in process, the providers and an observer
 
 UID = "f1a10000-0000-0000-0000-000000000001"
+CONFIGURED = {"appliedConfigHash": "sha256:applied", "openclawVersion": "2026.9.6"}
 
 
-def deleting(annotations: dict[str, str] | None = None) -> api.OpenClawInstance:
+def deleting(
+    annotations: dict[str, str] | None = None, status: dict[str, Any] | None = None
+) -> api.OpenClawInstance:
     return api.OpenClawInstance.from_body(
         {
             "metadata": {
@@ -43,7 +49,7 @@ def deleting(annotations: dict[str, str] | None = None) -> api.OpenClawInstance:
                 "deletionTimestamp": "2026-12-04T01:00:00Z",
             },
             "spec": {"hostname": "alpha.example.com", "gatewayTokenSecretRef": {"name": "t"}},
-            "status": {"appliedConfigHash": "sha256:applied", "openclawVersion": "2026.9.6"},
+            "status": {**CONFIGURED, **(status or {})},
         }
     )
 
@@ -122,3 +128,30 @@ async def test_skip_final_backup_deletes_at_once(rig: Rig, s3_server: S3Server) 
     assert all(s.backup_in_progress is None for s in statuses)
     assert await rig.observer.servers_owned_by(UID) == []
     assert not [n for n in notes if "FinalBackup" in n.reason]
+
+
+async def test_a_suspended_instance_is_deleted_at_once_and_its_newest_backup_stays(
+    rig: Rig, s3_server: S3Server
+) -> None:
+    notes: list[Note] = []
+    server_id = await running_server(rig)
+    await rig.hetzner.server_action("poweroff", server_id)  # PowerOff-suspended
+    for _ in range(200):
+        seen = await rig.hetzner.get_server(server_id)
+        if seen is not None and seen.status == "off":
+            break
+        await asyncio.sleep(0.05)
+    await rig.observer.refresh()
+    store = s3_server.store()
+    key = store.key_for("team", "alpha", UID, "20261203T000000Z")
+    put(store.presign_put(key), b"the newest backup")
+    newest = {"id": "20261203T000000Z", "takenAt": "2026-12-03T00:00:00Z", "sizeBytes": 17,
+              "sha256": "a" * 64, "kind": "Scheduled", "key": key}  # fmt: skip
+    final = finalizer(rig, s3_server, notes, give_up_after=600)
+    statuses = await until_done(final, deleting(status={"phase": "Suspended", "backups": [newest]}))
+    assert all(s.backup_in_progress is None for s in statuses)  # no Final backup was attempted
+    assert await rig.observer.servers_owned_by(UID) == []
+    (said,) = [n for n in notes if n.reason == "NoFinalBackup"]  # once, though the deletion took passes
+    assert len(statuses) > 1 and said.type == "Normal"
+    assert "20261203T000000Z" in said.message and "grace period" in said.message
+    assert fetch(store.presign_get(key)) == b"the newest backup"  # the deletion left the bucket alone

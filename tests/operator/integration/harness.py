@@ -124,7 +124,8 @@ class Stage:
         env = self.operator_env(**extra)
         for name in without:
             env.pop(name, None)
-        log_path = self.workdir / f"operator-{len(self.operators)}.log"
+        # Numbered by the logs already written: a SIGKILLed operator leaves the list but keeps its log.
+        log_path = self.workdir / f"operator-{len(list(self.workdir.glob('operator-*.log')))}.log"
         command = [str(OPERATOR)]
         if crash_after is not None:
             command = [str(PYTHON), "-m", "clawhost_sandbox.crashing_operator", "--after", crash_after]

@@ -24,6 +24,7 @@ from openclaw_operator.reconcile.backup import (
 )
 from openclaw_operator.reconcile.bucket_sweep import plan_bucket_sweep
 from openclaw_operator.reconcile.model import (
+    NO_CHANGE,
     BackupObject,
     DeleteBackup,
     RestoreBackup,
@@ -334,8 +335,12 @@ FINAL_ROWS = [
     FinalRow("declined by annotation", annotations={api.SKIP_FINAL_BACKUP: "true"}, done=True),
     FinalRow("Retain keeps the server: no backup", policy="Retain", done=True),
     FinalRow("no store", store=False, done=True),
-    FinalRow("server off (suspended): none", servers=(OFF,), done=True),
-    FinalRow("no server (hibernated): none", servers=(), done=True),
+    FinalRow("server off (suspended): none, the Event says no backup is left", servers=(OFF,), done=True,
+             note="NoFinalBackup"),
+    FinalRow("no server (hibernated): none, the Event names the newest backup kept", servers=(), done=True,
+             status={**CONFIGURED, "backups": [backup("20261203T000000Z")]}, note="NoFinalBackup"),
+    FinalRow("suspended, a later deletion pass: no second Event", servers=(OFF,), done=True,
+             status={**CONFIGURED, "phase": "Deleting"}),
     FinalRow("never configured: none", status={}, done=True),
 ]  # fmt: skip
 
@@ -363,6 +368,33 @@ def test_plan_final_backup(row: FinalRow) -> None:
     if row.records:
         assert recorded is not None and (recorded.kind, recorded.id) == ("Final", NOW_ID)
     assert [n.reason for n in move.notes] == ([row.note] if row.note else [])
+
+
+@pytest.mark.parametrize(
+    ("backups", "kind", "words"),
+    [
+        ([backup("20261203T000000Z", "OnDemand"), backup("20261201T000000Z")], "Normal",
+         "the newest backup, 20261203T000000Z (OnDemand), stays in the bucket for the grace period"),
+        ([], "Warning", "there is no backup of it: its data goes with the server"),
+    ],
+)  # fmt: skip
+def test_a_suspended_instance_deleted_keeps_its_newest_backup_and_says_so(
+    backups: list[dict[str, Any]], kind: str, words: str
+) -> None:
+    instance = api.OpenClawInstance.from_body(
+        {
+            "metadata": {"name": "alpha", "uid": UID},
+            "spec": {"hostname": "alpha.example.com", "gatewayTokenSecretRef": {"name": "t"}},
+            "status": {**CONFIGURED, "phase": "Suspended", "backups": backups},
+        }
+    )
+    move = plan_final_backup(
+        FinalInputs(instance=instance, servers=(OFF,), channel=True, store=True, now=NOW, timeout=600)
+    )
+    assert move.done and move.steps == () and move.updates == NO_CHANGE
+    (note,) = move.notes
+    assert (note.type, note.reason) == (kind, "NoFinalBackup") and words in note.message
+    assert words in move.message and "suspended or hibernated" in move.message
 
 
 # --- the bucket sweep -------------------------------------------------------------------------------

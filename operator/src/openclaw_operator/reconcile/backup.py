@@ -294,6 +294,14 @@ def plan_final_backup(inp: FinalInputs) -> FinalMove:
     inst = inp.instance
     status = inst.status
     skip = _final_skipped(inp)
+    if skip == NO_SERVER_RUNNING:
+        # Suspended (PowerOff) or hibernated: no gateway to back up, and none is started for it (a
+        # power-on would let a suspended bot answer again; a hibernated one would need a server made
+        # from its snapshot, billed, minutes). What outlives the deletion is the newest backup, which
+        # the bucket sweep keeps for the grace period; the Event says which, once (the first pass).
+        kept = _kept_instead(status)
+        first = status.phase != api.Phase.DELETING
+        return FinalMove(True, f"{skip}; {kept.message}", notes=(kept,) if first else ())
     if skip is not None:
         return FinalMove(True, skip)
     pending = status.backup_in_progress
@@ -329,8 +337,27 @@ def _final_skipped(inp: FinalInputs) -> str | None:
     if inst.status.applied_config_hash is None:
         return "no final backup: the server was never configured through the channel"
     if not any(_runs(s) for s in inp.servers):
-        return "no final backup: no server is running"
+        return NO_SERVER_RUNNING
     return None
+
+
+NO_SERVER_RUNNING = "no final backup: no server is running (suspended or hibernated)"
+
+
+def _kept_instead(status: api.InstanceStatus) -> Note:
+    if not status.backups:
+        return Note(
+            "Warning",
+            "NoFinalBackup",
+            "there is no backup of it: its data goes with the server (or its snapshot)",
+        )
+    newest = status.backups[0]
+    return Note(
+        "Normal",
+        "NoFinalBackup",
+        f"the newest backup, {newest.id} ({newest.kind.value}), stays in the bucket for the grace period "
+        "(CLAWHOST_BACKUP_FINAL_RETENTION_DAYS)",
+    )
 
 
 def _runs(server: ServerObservation) -> bool:
