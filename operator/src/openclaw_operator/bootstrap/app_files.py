@@ -143,18 +143,39 @@ def server_files(
 
 @functools.cache
 def agent_source() -> str:
-    """The agent as servers get it: the same code without its docstrings and comments (an `ast` round
-    trip, rendered once per process), so that it fits the 32 KiB user-data with the largest inputs; the
-    repository keeps the documented source. `ast.unparse` writes the syntax of the Python it runs on:
+    """The agent as servers get it: the same code without its docstrings, comments and type annotations
+    (an `ast` round trip, rendered once per process; annotations are never evaluated, the module has
+    `from __future__ import annotations`), so that it fits the 32 KiB user-data with the largest inputs;
+    the repository keeps the documented source. `ast.unparse` writes the syntax of the Python it runs on:
     the operator's image runs 3.11, the oldest python3 of the server images (debian-12)."""
     source = resources.files(__package__).joinpath("server_agent.py").read_text(encoding="utf-8")
-    tree = ast.parse(source)
+    tree = _Unannotated().visit(ast.parse(source))
     for node in ast.walk(tree):
         if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and (
             _is_docstring(node.body[0])
         ):
             node.body = node.body[1:] or [ast.Pass()]
     return "#!/usr/bin/python3\n" + ast.unparse(tree) + "\n"
+
+
+class _Unannotated(ast.NodeTransformer):
+    """Drops every annotation: `x: T = v` becomes `x = v`, parameters and returns lose theirs."""
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.stmt | None:
+        if node.value is None:
+            return None
+        return ast.copy_location(ast.Assign(targets=[node.target], value=node.value), node)
+
+    def visit_arg(self, node: ast.arg) -> ast.arg:
+        node.annotation = None
+        return node
+
+    def _unannotated_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
+        node.returns = None
+        return self.generic_visit(node)
+
+    visit_FunctionDef = _unannotated_function
+    visit_AsyncFunctionDef = _unannotated_function
 
 
 def _is_docstring(statement: ast.stmt) -> bool:
