@@ -50,6 +50,7 @@ OWNED_CONFIG_PATHS = (
     "gateway.tailscale",
     "gateway.terminal",
     "gateway.controlUi.allowedOrigins",
+    "skills.allowBundled",  # spec.skills
 )
 
 # Inside double quotes a backslash makes exactly these characters literal, both for systemd's
@@ -57,10 +58,13 @@ OWNED_CONFIG_PATHS = (
 _DOUBLE_QUOTE_ESCAPES = '"\\`$'
 
 
-def gateway_config(hostname: str, fragment: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def gateway_config(
+    hostname: str, fragment: Mapping[str, Any] | None = None, skills: Sequence[str] | None = None
+) -> dict[str, Any]:
     """openclaw.json: the customer's fragment with the operator's settings over it. The operator's are
     only keys OpenClaw documents, because its strict schema refuses to start on an unknown key. The token
     is not here: auth mode token reads it from OPENCLAW_GATEWAY_TOKEN (see render.py's docstring)."""
+    config = _merge(copy.deepcopy(dict(fragment or {})), skills_config(skills))
     owned: dict[str, Any] = {
         "gateway": {
             "mode": "local",
@@ -76,7 +80,21 @@ def gateway_config(hostname: str, fragment: Mapping[str, Any] | None = None) -> 
         # mDNS announcements made exposed gateways easy to find; a server has no LAN to announce to.
         "discovery": {"mdns": {"mode": "off"}},
     }
-    return _merge(copy.deepcopy(dict(fragment or {})), owned)
+    return _merge(config, owned)
+
+
+def skills_config(skills: Sequence[str] | None) -> dict[str, Any]:
+    """spec.skills as OpenClaw's config: only the listed bundled skills are eligible (allowBundled, so a
+    name taken off the list is blocked at the next push), and each is enabled, opt-in ones included.
+    Other settings of a skill (`skills.entries.<name>.env`, ...) stay the fragment's."""
+    if skills is None:
+        return {}
+    return {
+        "skills": {
+            "allowBundled": list(skills),
+            "entries": {name: {"enabled": True} for name in skills},
+        }
+    }
 
 
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -131,11 +149,12 @@ def server_files(
     fragment: Mapping[str, Any] | None,
     token: str,
     env: Mapping[str, str],
+    skills: Sequence[str] | None = None,
 ) -> dict[str, str]:
     """Everything the channel brings a running server to, by the agent's name for each file."""
     return {
         "gatewayEnv": gateway_environment(token, env),
-        "gatewayConfig": json.dumps(gateway_config(hostname, fragment), indent=2) + "\n",
+        "gatewayConfig": json.dumps(gateway_config(hostname, fragment, skills), indent=2) + "\n",
         "caddyfile": caddyfile(hostname),
         "adminKeys": admin_authorized_keys(ssh_keys),
     }
