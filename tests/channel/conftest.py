@@ -88,9 +88,17 @@ class Operator:
         env: dict[str, str] | None = None,
         version: str = "2026.9.6",
         desired_hash: str = "h",
+        skills: list[str] | None = None,
     ) -> ChannelAnswer:
-        files = server_files(hostname, ssh_keys, config, token, env or {})
-        request = {"op": "apply", "hash": desired_hash, "files": files, "openclawVersion": version}
+        files = server_files(hostname, ssh_keys, config, token, env or {}, skills)
+        request: dict[str, Any] = {
+            "op": "apply",
+            "hash": desired_hash,
+            "files": files,
+            "openclawVersion": version,
+        }
+        if skills is not None:  # as the actuator sends it
+            request["skills"] = skills
         return self.call(request, (token, *(env or {}).values()))
 
 

@@ -87,3 +87,33 @@ def test_env_is_taken_from_secrets_only(
     response = cluster.request("POST", instances_path(namespace), json=body("env", env=env))
     assert response.status_code == 422, f"{case}: {response.text}"
     assert field in response.json()["message"], response.json()["message"]
+
+
+REFUSED_SKILLS = [
+    ("upper case", ["Weather"], "spec.skills[0]"),
+    ("a path", ["../weather"], "spec.skills[0]"),
+    ("a ClawHub reference (needs the registry)", ["weather", "@owner/slug"], "spec.skills[1]"),
+    ("the same name twice", ["weather", "weather"], "spec.skills[1]"),
+    ("too long", ["a" * 65], "spec.skills[0]"),
+    ("too many", [f"s{n}" for n in range(65)], "spec.skills"),
+]  # fmt: skip
+
+
+@pytest.mark.controlplane
+@pytest.mark.parametrize(("case", "skills", "field"), REFUSED_SKILLS, ids=[c[0] for c in REFUSED_SKILLS])
+def test_bad_skill_names_are_refused_naming_the_field(
+    cluster: ClusterAccess, namespace: str, case: str, skills: list[str], field: str
+) -> None:
+    response = cluster.request("POST", instances_path(namespace), json=body("skills", skills=skills))
+    assert response.status_code == 422, f"{case}: {response.text}"
+    assert field in response.json()["message"], response.json()["message"]
+
+
+@pytest.mark.controlplane
+def test_skills_are_kept_as_written(cluster: ClusterAccess, namespace: str) -> None:
+    created = cluster.request(
+        "POST", instances_path(namespace), json=body("skills-ok", skills=["weather", "coding-agent"])
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["spec"]["skills"] == ["weather", "coding-agent"]
+    assert api.OpenClawInstance.from_body(created.json()).spec.skills == ("weather", "coding-agent")

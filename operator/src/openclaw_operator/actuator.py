@@ -40,6 +40,7 @@ from openclaw_operator.providers.errors import Failure, FailureKind
 from openclaw_operator.providers.hetzner import HetznerProvider
 from openclaw_operator.reconcile import naming
 from openclaw_operator.reconcile.backup import verification_problem
+from openclaw_operator.reconcile.channel import doctor_report
 from openclaw_operator.reconcile.firewall import desired_firewall
 from openclaw_operator.reconcile.model import (
     NO_CHANGE,
@@ -58,6 +59,7 @@ from openclaw_operator.reconcile.model import (
     RebuildServer,
     RecordObservation,
     RestoreBackup,
+    RunDoctor,
     ServerAction,
     SetFirewallRules,
     SetServerLabels,
@@ -191,6 +193,15 @@ class Actuator:
                 return NO_CHANGE
             case ApplyServerConfig():
                 return await self._apply_server_config(instance, step)
+            case RunDoctor(address=address):
+                answered = await self._channel().call(
+                    address, instance.status.channel_host_key, {"op": "doctor"}
+                )
+                report = doctor_report(answered.answer, api.now())
+                found = len(report.findings) + report.omitted
+                message = f"OpenClaw's doctor ran {report.checks_run} checks: {found} finding(s)"
+                self._post(instance, Note("Normal", "DoctorRan", message))
+                return StatusDelta(channel_host_key=answered.host_key, doctor=report)
             case ApproveDevices(address=address):
                 request = {"op": "approve-devices"}
                 answered = await self._channel().call(address, instance.status.channel_host_key, request)
@@ -290,21 +301,29 @@ class Actuator:
             )
             for variable in spec.env
         }
-        files = server_files(spec.hostname, spec.ssh_keys, spec.config, token, env)
+        files = server_files(spec.hostname, spec.ssh_keys, spec.config, token, env, spec.skills)
         request = {
             "op": "apply",
             "hash": step.desired_hash,
             "files": files,
             "openclawVersion": step.openclaw_version,
+            **({"skills": list(spec.skills)} if spec.skills is not None else {}),
         }
         answered = await self._channel().call(
             step.address, instance.status.channel_host_key, request, secrets=[token, *env.values()]
         )
         version = answered.answer.get("openclawVersion")
-        return StatusDelta(
+        delta = StatusDelta(
             channel_host_key=answered.host_key,
             openclaw_version=str(version) if version else step.openclaw_version,
         )
+        # The agent reports skills when it checked them (the config changed); otherwise status keeps its.
+        if spec.skills is None:
+            return delta.then(StatusDelta(skills=None))
+        if isinstance(answered.answer.get("skills"), list):
+            states = tuple(api.SkillState.model_validate(entry) for entry in answered.answer["skills"])
+            return delta.then(StatusDelta(skills=states))
+        return delta
 
     async def _write_firewall(self, project: Project, step: FirewallStep) -> None:
         match step:

@@ -29,6 +29,7 @@ REINSTALL_REQUESTED_AT = f"{GROUP}/reinstall-requested-at"
 RECONCILE_REQUESTED_AT = f"{GROUP}/reconcile-requested-at"
 APPROVE_DEVICES_REQUESTED_AT = f"{GROUP}/approve-devices-requested-at"
 BACKUP_REQUESTED_AT = f"{GROUP}/backup-requested-at"
+DOCTOR_REQUESTED_AT = f"{GROUP}/doctor-requested-at"
 # "true": deleting the instance takes no final backup (docs/backups.md).
 SKIP_FINAL_BACKUP = f"{GROUP}/skip-final-backup"
 
@@ -122,6 +123,7 @@ class ConditionType(StrEnum):
     APP_READY = "AppReady"
     CONFIG_APPLIED = "ConfigApplied"
     BACKED_UP = "BackedUp"
+    DOCTOR_CLEAN = "DoctorClean"  # advisory: not part of Ready (docs/app-day2.md)
 
 
 ConditionStatus = Literal["True", "False", "Unknown"]
@@ -184,6 +186,9 @@ class InstanceSpec(_Model):
     whmcs: WhmcsRef | None = None
     backup: BackupSpec = BackupSpec()
     restore_from: RestoreFrom | None = None
+    # --- skills (docs/app-day2.md) ---
+    # The bundled skills the gateway may use, each enabled; None leaves OpenClaw's own default set.
+    skills: tuple[str, ...] | None = None
 
 
 class Condition(_Model):
@@ -294,6 +299,35 @@ class Usage(_Model):
     observed_at: datetime | None = None
 
 
+# --- doctor and skills in status (docs/app-day2.md) ---
+class DoctorFinding(_Model):
+    """One finding of `openclaw doctor --lint`, in OpenClaw's words with every secret masked."""
+
+    check_id: str | None = None
+    severity: str | None = None
+    message: str | None = None
+    path: str | None = None
+
+
+MAX_DOCTOR_FINDINGS = 20  # the agent's MAX_FINDINGS; the CRD's maxItems
+
+
+class DoctorReport(_Model):
+    ran_at: datetime
+    clean: bool
+    checks_run: int = 0
+    findings: tuple[DoctorFinding, ...] = ()  # at most 20
+    omitted: int = 0  # findings beyond the first 20
+
+
+class SkillState(_Model):
+    """A spec.skills entry as OpenClaw saw it at the last push: eligible means its requirements are met."""
+
+    name: str
+    eligible: bool
+    source: str | None = None
+
+
 class InstanceStatus(_Model):
     observed_generation: int | None = None
     phase: Phase | None = None
@@ -328,6 +362,10 @@ class InstanceStatus(_Model):
     last_handled_backup_at: str | None = None
     restored_from: RestoredFrom | None = None
     version_update: VersionUpdate | None = None
+    # --- doctor and skills (docs/app-day2.md) ---
+    doctor: DoctorReport | None = None
+    last_handled_doctor_at: str | None = None
+    skills: tuple[SkillState, ...] | None = None
 
     def condition(self, type_: ConditionType) -> Condition | None:
         return next((c for c in self.conditions if c.type == type_), None)

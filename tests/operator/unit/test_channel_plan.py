@@ -17,7 +17,7 @@ from openclaw_operator.bootstrap.app_files import (
     server_files,
 )
 from openclaw_operator.providers.channel import mask
-from openclaw_operator.reconcile.channel import ChannelInputs, desired_hash, plan_channel
+from openclaw_operator.reconcile.channel import ChannelInputs, ChannelPlan, desired_hash, plan_channel
 from openclaw_operator.reconcile.instance import decide
 from openclaw_operator.reconcile.model import ApplyServerConfig, AppObservation, ServerObservation, step_name
 
@@ -124,20 +124,25 @@ def test_the_table_is_large_enough() -> None:
     assert len({row.name for row in ROWS}) == len(ROWS)
 
 
-@pytest.mark.parametrize("row", ROWS, ids=[row.name for row in ROWS])
-def test_plan_channel(row: Row) -> None:
-    plan = plan_channel(
+def plan_for(row: Any) -> ChannelPlan:
+    """The plan for a table row (this module's Row, or another's with the same fields)."""
+    return plan_channel(
         ChannelInputs(
             spec=spec(**row.spec),
             annotations=row.annotations,
             status=api.InstanceStatus.model_validate(row.status),
             server=row.server,
-            server_ready=row.server_ready,
-            app=row.app,
+            server_ready=getattr(row, "server_ready", True),
+            app=getattr(row, "app", HEALTHY),
             default_openclaw_version=DEFAULT_VERSION,
-            enabled=row.enabled,
+            enabled=getattr(row, "enabled", True),
         )
     )
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row.name for row in ROWS])
+def test_plan_channel(row: Row) -> None:
+    plan = plan_for(row)
     assert tuple(step_name(step) for step in plan.steps) == row.steps
     assert (plan.verdict.status, plan.verdict.reason) == (row.condition, row.reason)
     assert (plan.stall.message if plan.stall else None) == row.stall
@@ -172,6 +177,7 @@ OWNED_EXAMPLES = {
     "gateway.tailscale": {"gateway": {"tailscale": {"mode": "funnel"}}},
     "gateway.terminal": {"gateway": {"terminal": {"enabled": True}}},
     "gateway.controlUi.allowedOrigins": {"gateway": {"controlUi": {"allowedOrigins": ["*"]}}},
+    "skills.allowBundled": {"skills": {"allowBundled": ["tmux"]}},
 }
 
 

@@ -50,6 +50,7 @@ OWNED_CONFIG_PATHS = (
     "gateway.tailscale",
     "gateway.terminal",
     "gateway.controlUi.allowedOrigins",
+    "skills.allowBundled",  # spec.skills
 )
 
 # Inside double quotes a backslash makes exactly these characters literal, both for systemd's
@@ -57,10 +58,13 @@ OWNED_CONFIG_PATHS = (
 _DOUBLE_QUOTE_ESCAPES = '"\\`$'
 
 
-def gateway_config(hostname: str, fragment: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def gateway_config(
+    hostname: str, fragment: Mapping[str, Any] | None = None, skills: Sequence[str] | None = None
+) -> dict[str, Any]:
     """openclaw.json: the customer's fragment with the operator's settings over it. The operator's are
     only keys OpenClaw documents, because its strict schema refuses to start on an unknown key. The token
     is not here: auth mode token reads it from OPENCLAW_GATEWAY_TOKEN (see render.py's docstring)."""
+    config = _merge(copy.deepcopy(dict(fragment or {})), skills_config(skills))
     owned: dict[str, Any] = {
         "gateway": {
             "mode": "local",
@@ -76,7 +80,21 @@ def gateway_config(hostname: str, fragment: Mapping[str, Any] | None = None) -> 
         # mDNS announcements made exposed gateways easy to find; a server has no LAN to announce to.
         "discovery": {"mdns": {"mode": "off"}},
     }
-    return _merge(copy.deepcopy(dict(fragment or {})), owned)
+    return _merge(config, owned)
+
+
+def skills_config(skills: Sequence[str] | None) -> dict[str, Any]:
+    """spec.skills as OpenClaw's config: only the listed bundled skills are eligible (allowBundled, so a
+    name taken off the list is blocked at the next push), and each is enabled, opt-in ones included.
+    Other settings of a skill (`skills.entries.<name>.env`, ...) stay the fragment's."""
+    if skills is None:
+        return {}
+    return {
+        "skills": {
+            "allowBundled": list(skills),
+            "entries": {name: {"enabled": True} for name in skills},
+        }
+    }
 
 
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -131,11 +149,12 @@ def server_files(
     fragment: Mapping[str, Any] | None,
     token: str,
     env: Mapping[str, str],
+    skills: Sequence[str] | None = None,
 ) -> dict[str, str]:
     """Everything the channel brings a running server to, by the agent's name for each file."""
     return {
         "gatewayEnv": gateway_environment(token, env),
-        "gatewayConfig": json.dumps(gateway_config(hostname, fragment), indent=2) + "\n",
+        "gatewayConfig": json.dumps(gateway_config(hostname, fragment, skills), indent=2) + "\n",
         "caddyfile": caddyfile(hostname),
         "adminKeys": admin_authorized_keys(ssh_keys),
     }
@@ -143,18 +162,39 @@ def server_files(
 
 @functools.cache
 def agent_source() -> str:
-    """The agent as servers get it: the same code without its docstrings and comments (an `ast` round
-    trip, rendered once per process), so that it fits the 32 KiB user-data with the largest inputs; the
-    repository keeps the documented source. `ast.unparse` writes the syntax of the Python it runs on:
+    """The agent as servers get it: the same code without its docstrings, comments and type annotations
+    (an `ast` round trip, rendered once per process; annotations are never evaluated, the module has
+    `from __future__ import annotations`), so that it fits the 32 KiB user-data with the largest inputs;
+    the repository keeps the documented source. `ast.unparse` writes the syntax of the Python it runs on:
     the operator's image runs 3.11, the oldest python3 of the server images (debian-12)."""
     source = resources.files(__package__).joinpath("server_agent.py").read_text(encoding="utf-8")
-    tree = ast.parse(source)
+    tree = _Unannotated().visit(ast.parse(source))
     for node in ast.walk(tree):
         if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and (
             _is_docstring(node.body[0])
         ):
             node.body = node.body[1:] or [ast.Pass()]
     return "#!/usr/bin/python3\n" + ast.unparse(tree) + "\n"
+
+
+class _Unannotated(ast.NodeTransformer):
+    """Drops every annotation: `x: T = v` becomes `x = v`, parameters and returns lose theirs."""
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.stmt | None:
+        if node.value is None:
+            return None
+        return ast.copy_location(ast.Assign(targets=[node.target], value=node.value), node)
+
+    def visit_arg(self, node: ast.arg) -> ast.arg:
+        node.annotation = None
+        return node
+
+    def _unannotated_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
+        node.returns = None
+        return self.generic_visit(node)
+
+    visit_FunctionDef = _unannotated_function
+    visit_AsyncFunctionDef = _unannotated_function
 
 
 def _is_docstring(statement: ast.stmt) -> bool:

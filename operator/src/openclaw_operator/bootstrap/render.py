@@ -48,7 +48,6 @@ __all__ = [
 
 # Hetzner refuses larger user-data.
 USER_DATA_LIMIT_BYTES = 32 * 1024
-COMPRESS_ABOVE = 1024  # bytes of a file's content, when the plain user-data would be too big
 
 # Where the token goes, not a token.
 TOKEN_FILE = app_files.GATEWAY_ENV_FILE
@@ -171,14 +170,10 @@ def _finished(config: dict[str, Any]) -> str:
     """The user-data text, compressing the larger files when the plain text is over Hetzner's limit."""
     user_data = "#cloud-config\n" + _dump(config)
     if len(user_data.encode()) > USER_DATA_LIMIT_BYTES:
-        # Too big as plain text (the channel's agent with the largest keys): the larger files go
-        # compressed, which cloud-init's write_files decodes. Otherwise the user-data reads like its files.
-        config["write_files"] = [
-            _compressed(entry)
-            if len(entry["content"]) > COMPRESS_ABOVE and "encoding" not in entry
-            else entry
-            for entry in config["write_files"]
-        ]
+        # Too big as plain text (the channel's agent with the largest keys): every file that gets shorter
+        # goes compressed, which cloud-init's write_files decodes. Otherwise the user-data reads like its
+        # files.
+        config["write_files"] = [_shorter(entry) for entry in config["write_files"]]
         user_data = "#cloud-config\n" + _dump(config)
     size = len(user_data.encode())
     if size > USER_DATA_LIMIT_BYTES:
@@ -378,6 +373,18 @@ def _compressed(entry: dict[str, Any]) -> dict[str, Any]:
     """The entry as gzip+base64, which cloud-init's write_files decodes (mtime 0: same input, same bytes)."""
     content = base64.b64encode(gzip.compress(entry["content"].encode(), mtime=0)).decode()
     return {**entry, "content": content, "encoding": "gz+b64"}
+
+
+def _shorter(entry: dict[str, Any]) -> dict[str, Any]:
+    """The entry compressed if that makes it shorter (small or random files do not shrink)."""
+    if "encoding" in entry:
+        return entry
+    compressed = _compressed(entry)
+    return (
+        compressed
+        if len(compressed["content"]) + len("encoding: gz+b64\n") < len(entry["content"])
+        else entry
+    )
 
 
 # libyaml's emitter writes the same text about five times faster than PyYAML's pure-Python one; at a burst

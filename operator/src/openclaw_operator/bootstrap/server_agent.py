@@ -7,6 +7,7 @@ forwarding, no other program. It reads one JSON request on stdin and writes one 
   {"op": "state"}            what was last applied (the operator's hash) and the installed OpenClaw
   {"op": "apply", ...}       install the files the operator rendered and the OpenClaw version it names
   {"op": "approve-devices"}  approve every pending device pairing request (the Control UI's first login)
+  {"op": "doctor"}           OpenClaw's read-only `doctor --lint`: a bounded, secret-free list of findings
   {"op": "backup", ...}      OpenClaw's own verified archive, uploaded to a presigned PUT URL, then deleted
   {"op": "restore", ...}     a checked archive from a presigned GET URL in place of the live state
 
@@ -24,6 +25,7 @@ import hashlib
 import json
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import sys
@@ -42,6 +44,7 @@ FILES = ("gatewayEnv", "gatewayConfig", "caddyfile", "adminKeys")
 RESTARTS_GATEWAY = frozenset({"gatewayEnv"})  # systemd reads the token and env only at a (re)start
 SHA256_HEADER = "x-amz-meta-sha256"  # the object metadata the backup store reads back (backup_store.py)
 CHUNK = 1 << 20  # archives stream through in 1 MiB pieces: the server has little memory to spare
+MAX_FINDINGS = 20  # status is small; the rest are counted, and `openclaw doctor` on the server has them all
 
 
 class Refused(Exception):
@@ -99,6 +102,8 @@ class Agent:
             return self.apply(request)
         if op == "approve-devices":
             return {"ok": True, "approved": self.approve_devices()}
+        if op == "doctor":
+            return {"ok": True, **self.doctor()}
         if op == "backup":
             return self.backup(request)
         if op == "restore":
@@ -113,8 +118,9 @@ class Agent:
             raise Refused("AgentError", f"files the agent does not manage: {', '.join(unknown)}")
         before = {name: _read(self.files[name]["path"]) for name in wanted}
         changed = [name for name in FILES if name in wanted and before[name] != wanted[name]]
+        skills = None
         if "gatewayConfig" in changed:
-            self._check_config(wanted["gatewayConfig"])
+            skills = self._check_config(wanted["gatewayConfig"], request.get("skills"))
         if "caddyfile" in changed:
             self._check(
                 "validateProxy", wanted["caddyfile"], "caddyfile", "ProxyConfigRejected", "Caddy refused"
@@ -144,24 +150,48 @@ class Agent:
                     self._run("reloadProxy")
             raise
         self._record({"appliedHash": request.get("hash")})
-        return {"ok": True, "changed": changed, "updated": update, "openclawVersion": version or installed}
+        answer = {"ok": True, "changed": changed, "updated": update, "openclawVersion": version or installed}
+        return {**answer, "skills": skills} if skills is not None else answer
 
-    def _check_config(self, content: str) -> None:
+    def _check_config(self, content: str, skills: list[str] | None) -> list[dict[str, Any]] | None:
         """`openclaw config validate` on a candidate beside the live file: OpenClaw's own strict schema,
-        as the gateway user sees it, before the gateway ever reads it."""
+        as the gateway user sees it, before the gateway ever reads it. With the operator's skill list,
+        OpenClaw's own `skills list` on the same candidate says whether it knows each name."""
         spec = self.files["gatewayConfig"]
         candidate = spec["path"] + ".candidate"
         _install(candidate, content, spec)
+        env = {"OPENCLAW_CONFIG_PATH": candidate}
         try:
-            done = self._run(
-                "openclaw", "config", "validate", "--json", env={"OPENCLAW_CONFIG_PATH": candidate}
-            )
+            done = self._run("openclaw", "config", "validate", "--json", env=env)
+            if done.returncode != 0:
+                raise Refused(
+                    "ConfigRejected", "OpenClaw rejected the configuration: " + _validation_issues(done)
+                )
+            return None if skills is None else self._check_skills(skills, env)
         finally:
             os.unlink(candidate)
-        if done.returncode != 0:
-            raise Refused(
-                "ConfigRejected", "OpenClaw rejected the configuration: " + _validation_issues(done)
+
+    def _check_skills(self, names: list[str], env: dict[str, str]) -> list[dict[str, Any]]:
+        """Each named skill as OpenClaw sees it with the new config; a name it does not know refuses the
+        whole config with OpenClaw's own message (`skills info`), before anything is installed."""
+        listed = {
+            str(entry.get("name")): entry
+            for entry in _json_object(self._run("openclaw", "skills", "list", "--json", env=env).stdout).get(
+                "skills", []
             )
+        }
+        for name in names:
+            if name not in listed:
+                done = self._run("openclaw", "skills", "info", name, "--json", env=env)
+                raise Refused("SkillRejected", f"spec.skills: {name}: {_tool_error(done)}")
+        return [
+            {
+                "name": name,
+                "eligible": listed[name].get("eligible") is True,
+                "source": listed[name].get("source"),
+            }
+            for name in names
+        ]
 
     def _check(self, command: str, content: str, name: str, reason: str, what: str) -> None:
         with tempfile.NamedTemporaryFile("w", suffix="." + name, delete=False) as handle:
@@ -406,6 +436,32 @@ class Agent:
             approved.append(request_id)
         return approved
 
+    # --- doctor ----------------------------------------------------------------------------------
+    def doctor(self) -> dict[str, Any]:
+        """`openclaw doctor --lint --json`: read-only (never `--fix`), exit 1 only means findings. Every
+        value of the gateway's environment file is masked: a finding may quote a configured path or URL,
+        and a customer may have put a token there."""
+        done = self._run("openclaw", "doctor", "--lint", "--json")
+        report = _json_object(done.stdout)
+        if done.returncode not in (0, 1) or "findings" not in report:
+            raise Refused("DoctorFailed", "openclaw doctor failed: " + _tool_error(done))
+        secrets = _env_values(_read(self.files["gatewayEnv"]["path"]) or "")
+        findings = [
+            {
+                key: _masked(str(finding[key]), secrets)[:300]
+                for key in ("checkId", "severity", "message", "path")
+                if finding.get(key) is not None
+            }
+            for finding in report["findings"]
+            if isinstance(finding, dict)
+        ]
+        return {
+            "clean": not findings,
+            "checksRun": int(report.get("checksRun") or 0),
+            "findings": findings[:MAX_FINDINGS],
+            "omitted": max(0, len(findings) - MAX_FINDINGS),
+        }
+
     # --- helpers ---------------------------------------------------------------------------------
     def _installed_version(self) -> str:
         done = self._run("installedVersion")
@@ -597,6 +653,23 @@ def _chown(path: str, user: str) -> None:
     if os.geteuid() == 0:
         entry = pwd.getpwnam(user)
         os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+def _env_values(text: str) -> list[str]:
+    """The values of an environment file as environment_line writes them: NAME="value", a backslash
+    before each of the characters it escapes."""
+    values = []
+    for line in text.splitlines():
+        quoted = line.partition("=")[2]
+        value = quoted[1:-1] if len(quoted) > 1 and quoted[0] == quoted[-1] == '"' else quoted
+        values.append(re.sub(r"\\(.)", r"\1", value))
+    return [value for value in values if len(value) >= 4]
+
+
+def _masked(text: str, secrets: list[str]) -> str:
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def _validation_issues(done: subprocess.CompletedProcess[str]) -> str:

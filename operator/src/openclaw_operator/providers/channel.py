@@ -25,7 +25,9 @@ from openclaw_operator.providers.errors import Failure, FailureKind
 
 MASK = "***"
 # How the agent's refusal reasons continue: the spec has to change (frozen), or trying again can help.
-STALLING_REASONS = frozenset({"ConfigRejected", "ProxyConfigRejected", "UpdateFailed", "GatewayDown"})
+STALLING_REASONS = frozenset(
+    {"ConfigRejected", "ProxyConfigRejected", "SkillRejected", "UpdateFailed", "GatewayDown"}
+)
 OUTPUT_LIMIT = 1 << 20
 KEEPALIVE_SECONDS = 15.0  # an update runs for minutes with the session silent: keep NATs from dropping it
 

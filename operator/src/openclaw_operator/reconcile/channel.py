@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from openclaw_operator import api
 from openclaw_operator.api import UpdateState
@@ -27,6 +29,7 @@ from openclaw_operator.reconcile.model import (
     AppObservation,
     ApproveDevices,
     Note,
+    RunDoctor,
     ServerObservation,
     ServerStatus,
     StatusDelta,
@@ -34,6 +37,25 @@ from openclaw_operator.reconcile.model import (
 )
 
 HASH_FORMAT = 1  # bump when what the hash covers changes: every server is then pushed once
+
+# Day-2 requests the channel carries, run after a push planned in the same pass (so they see the new
+# config): the annotation, the status field holding the value last handled, the step and its message.
+DAY2_REQUESTS: tuple[tuple[str, str, type[ApproveDevices] | type[RunDoctor], str, str], ...] = (
+    (
+        api.APPROVE_DEVICES_REQUESTED_AT,
+        "last_handled_approve_devices_at",
+        ApproveDevices,
+        "ApprovingDevices",
+        "approving the gateway's pending device pairing requests",
+    ),
+    (
+        api.DOCTOR_REQUESTED_AT,
+        "last_handled_doctor_at",
+        RunDoctor,
+        "RunningDoctor",
+        "running OpenClaw's doctor (read-only) on the server",
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -79,6 +101,8 @@ def _hash(spec: api.InstanceSpec, server_id: int, version: str) -> str:
         "env": [variable.to_api() for variable in spec.env],
         "openclawVersion": version,
     }
+    if spec.skills is not None:  # only then: the hash of every instance without skills stays as it was
+        inputs["skills"] = list(spec.skills)
     canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
@@ -146,17 +170,12 @@ def plan_channel(inp: ChannelInputs) -> ChannelPlan:
         verdict = cond.false("Applying", message)
     else:
         verdict = cond.true("Applied", f"the running server follows the spec ({wanted})")
-    approve = inp.annotations.get(api.APPROVE_DEVICES_REQUESTED_AT)
-    if approve and approve != inp.status.last_handled_approve_devices_at:
-        steps.append(
-            ApproveDevices(
-                server_id=server.id,
-                address=server.ipv4,
-                reason="ApprovingDevices",
-                message="approving the gateway's pending device pairing requests",
-                on_success=StatusDelta(last_handled_approve_devices_at=approve),
-            )
-        )
+    for annotation, handled, step, reason, message in DAY2_REQUESTS:
+        value = inp.annotations.get(annotation)
+        if value and value != getattr(inp.status, handled):
+            done = StatusDelta(**{handled: value})  # recorded once the agent answered
+            where: dict[str, Any] = {"server_id": server.id, "address": server.ipv4}
+            steps.append(step(**where, reason=reason, message=message, on_success=done))
     if held is None:
         return ChannelPlan(verdict, steps=tuple(steps), updates=record_now)
     before = inp.status.condition(api.ConditionType.CONFIG_APPLIED)
@@ -212,6 +231,37 @@ def _record_now(
     if record.state == UpdateState.UPDATING and running == desired:
         return _updated(record, now)
     return NO_CHANGE
+
+
+def doctor_report(answer: Mapping[str, Any], ran_at: datetime) -> api.DoctorReport:
+    """The agent's doctor answer as status.doctor (the agent already masked and bounded it)."""
+    given = [
+        api.DoctorFinding.model_validate(finding)
+        for finding in answer.get("findings", [])
+        if isinstance(finding, Mapping)
+    ]
+    findings = tuple(given[: api.MAX_DOCTOR_FINDINGS])
+    omitted = int(answer.get("omitted") or 0) + len(given) - len(findings)
+    return api.DoctorReport(
+        ran_at=ran_at,
+        clean=not findings and not omitted,
+        checks_run=int(answer.get("checksRun") or 0),
+        findings=findings,
+        omitted=omitted,
+    )
+
+
+def doctor_verdict(status: api.InstanceStatus) -> Verdict | None:
+    """DoctorClean from the last doctor run; no condition before the first. Advisory: Ready ignores it."""
+    report = status.doctor
+    if report is None:
+        return None
+    if report.clean:
+        return cond.true("Clean", f"OpenClaw's doctor found nothing ({report.checks_run} checks)")
+    count = len(report.findings) + report.omitted
+    first = report.findings[0] if report.findings else None
+    detail = f": [{first.severity}] {first.check_id}: {first.message}" if first is not None else ""
+    return cond.false("Findings", f"OpenClaw's doctor reported {count} finding(s){detail}")
 
 
 def _applied_or(inp: ChannelInputs, server: ServerObservation | None, reason: str, message: str) -> Verdict:

@@ -14,7 +14,7 @@ from openclaw_operator.bootstrap.versions import UnsafeVersionError, check_versi
 from openclaw_operator.reconcile import conditions as cond
 from openclaw_operator.reconcile import hibernate, naming, usage
 from openclaw_operator.reconcile.backup import BackupInputs, plan_backup
-from openclaw_operator.reconcile.channel import ChannelInputs, plan_channel
+from openclaw_operator.reconcile.channel import ChannelInputs, doctor_verdict, plan_channel
 from openclaw_operator.reconcile.conditions import Verdict
 from openclaw_operator.reconcile.dns import DnsInputs, plan_dns
 from openclaw_operator.reconcile.model import AppObservation, Note, Situation, StatusDelta, Step
@@ -117,6 +117,9 @@ def decide(s: Situation) -> Decision:
         )
     )
     verdicts[ConditionType.CONFIG_APPLIED] = channel_plan.verdict
+    doctor = doctor_verdict(before)
+    if doctor is not None:
+        verdicts[ConditionType.DOCTOR_CLEAN] = doctor
     if channel_plan.stall is not None:
         return _finish(s, updates, verdicts, stall=channel_plan.stall, notes=server_plan.notes)
     backup_plan = plan_backup(

@@ -257,6 +257,9 @@ class StatusDelta(BaseModel):
     last_handled_backup_at: str | None = None
     restored_from: api.RestoredFrom | None = None
     version_update: api.VersionUpdate | None = None
+    doctor: api.DoctorReport | None = None
+    last_handled_doctor_at: str | None = None
+    skills: tuple[api.SkillState, ...] | None = None
 
     def changes(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.model_fields_set}
@@ -398,6 +401,14 @@ class ApproveDevices(_StepBase):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RunDoctor(_StepBase):
+    """Run OpenClaw's read-only doctor on the server; its findings go to status.doctor."""
+
+    server_id: int
+    address: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class CreateFirewall(_StepBase):
     """The managed firewall, created already applied to its label selector."""
 
@@ -464,6 +475,7 @@ Step = (
     | SetSnapshotLabels
     | ApplyServerConfig
     | ApproveDevices
+    | RunDoctor
     | TakeBackup
     | RestoreBackup
     | DeleteBackup
@@ -508,6 +520,8 @@ def step_name(step: Step) -> str:
             return "apply_server_config"
         case ApproveDevices():
             return "approve_devices"
+        case RunDoctor():
+            return "doctor"
         case CreateFirewall():
             return "create_firewall"
         case SetFirewallRules():
