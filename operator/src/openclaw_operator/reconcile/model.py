@@ -210,6 +210,7 @@ class Situation:
     snapshots: tuple[SnapshotObservation, ...] = ()  # ours for this instance (hibernation)
     golden_images: tuple[SnapshotObservation, ...] = ()  # the project's golden snapshots (listed once)
     golden_inputs: GoldenInputs | None = None  # what a new server would install now; None: golden off
+    pool_candidates: tuple[int, ...] = ()  # ready warm-pool servers it may claim (reconcile/pool.py)
     # The backups of spec.restoreFrom.instance in the bucket (any uid), listed only while a restore is
     # wanted; the one chosen carries its sha256 (HEAD). None: not listed.
     restore_source: tuple[BackupObject, ...] | None = None
@@ -312,6 +313,19 @@ class CreateServer(_StepBase):
     golden_snapshot: int | None = None
     # Tried in order when Hetzner has no capacity for the type in `location` (locationPolicy).
     fallback_locations: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClaimPoolServer(_StepBase):
+    """Take a ready warm-pool server instead of creating one (reconcile/pool.py): rename it to `name` and
+    replace its pool labels with `labels` (the instance's owner labels) in one Hetzner update. The first
+    of `candidates` still unclaimed when the claim runs is taken; none left fails the pass, and the next
+    plans a create."""
+
+    candidates: tuple[int, ...]
+    name: str
+    labels: dict[str, str] = field(hash=False)
+    inputs_hash: str  # a candidate whose labels no longer name these inputs is never taken
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -448,6 +462,7 @@ FirewallStep = CreateFirewall | SetFirewallRules | ApplyFirewallToSelector
 
 Step = (
     CreateServer
+    | ClaimPoolServer
     | RebuildServer
     | ServerAction
     | SetServerLabels
@@ -485,6 +500,8 @@ def step_name(step: Step) -> str:
             return "create_server"
         case CreateServer():
             return "restore_server"
+        case ClaimPoolServer():
+            return "claim_pool_server"
         case RebuildServer():
             return "rebuild"
         case SetServerLabels():
