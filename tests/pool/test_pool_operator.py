@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clawhost_sandbox.hetzner.catalogue import find_server_type
 from pydantic import SecretStr
 
 from openclaw_operator.bootstrap.render import BOOTSTRAP_SCRIPT, GATEWAY_CONFIG_FILE, TOKEN_FILE
@@ -104,15 +105,19 @@ def pool_servers(stage: Stage, ready: bool = False) -> list[dict[str, Any]]:
     ]
 
 
-def ready_in_operator(process: OperatorProcess, size: int) -> bool:
-    """The operator's own view (its listing), which claims are planned from: its pool gauge."""
+def metric(process: OperatorProcess, series: str) -> float | None:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{process.metrics_port}/metrics", timeout=2) as answer:
             text = answer.read().decode()
     except OSError:
-        return False
-    line = 'clawhost_warm_pool_servers{location="fsn1",server_type="cx23",state="ready"}'
-    return any(row.startswith(line) and float(row.split()[-1]) == size for row in text.splitlines())
+        return None
+    return next((float(row.split()[-1]) for row in text.splitlines() if row.startswith(series + " ")), None)
+
+
+def ready_in_operator(process: OperatorProcess, size: int) -> bool:
+    """The operator's own view (its listing), which claims are planned from: its pool gauge."""
+    series = 'clawhost_warm_pool_servers{location="fsn1",server_type="cx23",state="ready"}'
+    return metric(process, series) == size
 
 
 def server_ids(stage: Stage, names: list[str]) -> dict[str, int]:
@@ -180,6 +185,11 @@ def test_a_burst_claims_each_pool_server_once_and_the_pool_refills(
         assert pool.POOL_LABEL not in server["labels"]
     assert stale not in relabels.uids
     assert_no_server_claimed_twice_and_no_leak(stage, relabels, pool_size=2)
+    # Two cx23 at the simulator's (Hetzner's) net monthly price.
+    cost = 'clawhost_warm_pool_monthly_cost_eur{location="fsn1",server_type="cx23"}'
+    cx23 = find_server_type("cx23")
+    assert cx23 is not None
+    wait_until(lambda: metric(operator, cost) == 2 * float(cx23.monthly_eur), what="the pool's cost")
     stage.assert_no_secrets_leaked()
 
 

@@ -26,7 +26,7 @@ from openclaw_operator.projects import Project
 from openclaw_operator.providers.errors import Failure
 from openclaw_operator.reconcile import naming, pool
 from openclaw_operator.reconcile.golden import GoldenInputs
-from openclaw_operator.reconcile.model import ClaimPoolServer, ServerObservation, ServerStatus
+from openclaw_operator.reconcile.model import ClaimPoolServer, ServerObservation
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class WarmPool:
                 await self._delete(delete)
             for create in plan.creates:
                 await self._create(create)
-            self._count()
+            await self._count()
             return plan
 
     async def _create(self, create: pool.PoolCreate) -> None:
@@ -125,19 +125,15 @@ class WarmPool:
         except Exception:  # a bug must not end the observer's hook for good
             log.exception("warm pool: upkeep failed")
 
-    def _count(self) -> None:
-        servers = self._project.observer.listed_servers()
-        for slot in self.slots:
-            mine = [
-                s
-                for s in servers
-                if pool.is_pool_server(s.labels, self._cluster)
-                and (s.location, s.server_type) == (slot.location, slot.server_type)
-            ]
-            ready = sum(s.status == ServerStatus.RUNNING for s in mine)
-            labels = (slot.location, slot.server_type)
-            metrics.WARM_POOL_SERVERS.labels(*labels, "ready").set(ready)
-            metrics.WARM_POOL_SERVERS.labels(*labels, "starting").set(len(mine) - ready)
+    async def _count(self) -> None:
+        observer = self._project.observer
+        types = {slot.server_type: await observer.server_type(slot.server_type) for slot in self.slots}
+        for count in pool.count_slots(self.slots, observer.listed_servers(), types, self._cluster):
+            labels = (count.slot.location, count.slot.server_type)
+            metrics.WARM_POOL_SERVERS.labels(*labels, "ready").set(count.ready)
+            metrics.WARM_POOL_SERVERS.labels(*labels, "starting").set(count.starting)
+            if count.monthly_eur is not None:
+                metrics.WARM_POOL_MONTHLY_COST.labels(*labels).set(count.monthly_eur)
 
     # --- the claim ------------------------------------------------------------------------------------
     @property

@@ -30,6 +30,7 @@ from openclaw_operator.reconcile.model import (
     CreateServer,
     ImageStatus,
     ServerObservation,
+    ServerTypeInfo,
     SnapshotObservation,
 )
 from openclaw_operator.reconcile.orphans import SweepInputs, plan_sweep
@@ -271,6 +272,20 @@ def test_pool_user_data_carries_no_customer_data_and_starts_no_gateway() -> None
     assert "systemctl enable --now openclaw-gateway.service" in started
     with pytest.raises(BootstrapInputError, match="channel"):
         render_pool_user_data(BootstrapSettings(), WANTED.openclaw_version, "cx23")
+
+
+def test_count_slots_counts_unclaimed_servers_and_prices_them() -> None:
+    cx23 = ServerTypeInfo("cx23", 40, "x86", monthly_net_eur=(("fsn1", 3.49), ("nbg1", 3.49)))
+    servers = (
+        pooled(1),
+        pooled(2, status="initializing"),
+        pooled(3, status="deleting"),  # on its way out: no longer billed as the pool's
+        pooled(4, cluster="c2"),
+        instance_server(5),  # claimed: the instance's now
+    )
+    slots = (FSN1_CX23, pool.PoolSlot("nbg1", "cx23", 1), pool.PoolSlot("fsn1", "cx33", 1))
+    counts = pool.count_slots(slots, servers, {"cx23": cx23}, CLUSTER)
+    assert [(c.ready, c.starting, c.monthly_eur) for c in counts] == [(1, 1, 6.98), (0, 0, 0.0), (0, 0, None)]
 
 
 def test_pool_server_names_are_valid_and_distinct() -> None:

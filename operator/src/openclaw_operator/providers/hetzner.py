@@ -255,6 +255,11 @@ class HetznerProvider:
             disk_gb=int(found.disk or 0),
             architecture=found.architecture or "",
             storage_type=found.storage_type or "local",
+            monthly_net_eur=tuple(
+                (str(p["location"]), float(p["price_monthly"]["net"]))
+                for p in found.prices or ()
+                if isinstance(p, dict) and "location" in p and "price_monthly" in p
+            ),
         )
 
     # --- writes --------------------------------------------------------------------------------------

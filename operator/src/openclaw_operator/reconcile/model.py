@@ -62,6 +62,11 @@ class ServerTypeInfo:
     disk_gb: int
     architecture: str
     storage_type: str = "local"
+    # (location, EUR a month without VAT): Hetzner's price of a server of this type there (the pool's cost).
+    monthly_net_eur: tuple[tuple[str, float], ...] = ()
+
+    def monthly_price(self, location: str) -> float | None:
+        return dict(self.monthly_net_eur).get(location)
 
 
 UNKNOWN_TYPE = ServerTypeInfo(name="", disk_gb=0, architecture="")  # Hetzner has no type of that name

@@ -25,7 +25,12 @@ from dataclasses import dataclass
 
 from openclaw_operator import api
 from openclaw_operator.reconcile import golden, naming
-from openclaw_operator.reconcile.model import ServerObservation, ServerStatus, SnapshotObservation
+from openclaw_operator.reconcile.model import (
+    ServerObservation,
+    ServerStatus,
+    ServerTypeInfo,
+    SnapshotObservation,
+)
 
 POOL_LABEL = f"{api.GROUP}/warm-pool"
 POOL_SNAPSHOT_LABEL = f"{api.GROUP}/golden-snapshot"  # the golden snapshot it was made from (for humans)
@@ -186,3 +191,29 @@ def plan_pool(inp: PoolInputs) -> PoolPlan:
             PoolCreate(slot.location, slot.server_type, snapshot.id, labels) for _ in range(missing)
         )
     return PoolPlan(tuple(creates), tuple(deletes), tuple(waiting))
+
+
+@dataclass(frozen=True)
+class SlotCount:
+    slot: PoolSlot
+    ready: int  # running, claimable
+    starting: int
+    monthly_eur: float | None  # what its servers cost a month (Hetzner's net price); None: price unknown
+
+
+def count_slots(
+    slots: Iterable[PoolSlot],
+    servers: Iterable[ServerObservation],
+    types: dict[str, ServerTypeInfo],
+    cluster: str | None,
+) -> tuple[SlotCount, ...]:
+    """Per slot its unclaimed pool servers and their monthly cost (ready and starting alike: both bill)."""
+    listed = [s for s in servers if is_pool_server(s.labels, cluster) and s.status != ServerStatus.DELETING]
+    counts = []
+    for slot in slots:
+        mine = [s for s in listed if (s.location, s.server_type) == (slot.location, slot.server_type)]
+        ready = sum(s.status == ServerStatus.RUNNING for s in mine)
+        known = types.get(slot.server_type)
+        price = known.monthly_price(slot.location) if known is not None else None
+        counts.append(SlotCount(slot, ready, len(mine) - ready, None if price is None else price * len(mine)))
+    return tuple(counts)
