@@ -165,9 +165,11 @@ class ChannelServer:
         """openclaw-admin.sh.tmpl's job (the CLI with the token from the root-only file) at test paths."""
         wrapper = self.root / "bin/openclaw-admin"
         wrapper.parent.mkdir(exist_ok=True)
+        env_file = self.path(app_files.GATEWAY_ENV_FILE)
         wrapper.write_text(
             "#!/bin/sh\nset -eu\nset -a\n"
-            f". {self.path(app_files.GATEWAY_ENV_FILE)}\nset +a\n"
+            f"if [ -f {env_file} ]; then . {env_file}; fi\n"
+            "set +a\n"
             f"cd {self.home}\n"
             f"export HOME={self.home} OPENCLAW_GATEWAY_PORT={self.ports['gateway']}\n"
             f'exec {self.node} {self.current}/openclaw.mjs "$@"\n'
