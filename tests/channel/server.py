@@ -68,6 +68,16 @@ def operator_key(directory: Path) -> Path:
     return key
 
 
+def channel_environment(server: ChannelServer, key: Path) -> dict[str, str]:
+    """The operator's channel variables for a test whose one simulated server is `server` (loopback)."""
+    return {
+        "CLAWHOST_CHANNEL_SSH_KEY_FILE": str(key),
+        "CLAWHOST_CHANNEL_PORT": str(server.ports["ssh"]),
+        "CLAWHOST_CHANNEL_SOURCE_RANGES": "127.0.0.0/8",
+        "CLAWHOST_APP_HEALTH_URL": f"http://127.0.0.1:{server.ports['gateway']}/readyz",
+    }
+
+
 def instance(hostname: str, version: str, **spec: Any) -> api.OpenClawInstance:
     return api.OpenClawInstance.from_body(
         {
