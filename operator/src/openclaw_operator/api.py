@@ -266,6 +266,24 @@ class RestoredFrom(_Model):
     at: datetime | None = None
 
 
+# --- fleet rollout of OpenClaw versions (docs/channel.md, "Fleet rollout") ------------------------------
+class UpdateState(StrEnum):
+    UPDATING = "Updating"  # admitted: the agent is (or is about to be) asked for the new version
+    UPDATED = "Updated"
+    FAILED = "Failed"  # the agent rolled back (UpdateFailed): counts against the failure budget
+
+
+class VersionUpdate(_Model):
+    """The server's latest OpenClaw version change. Written before the agent is asked, so the updates in
+    flight are counted from status after a restart, never from the operator's memory alone."""
+
+    from_version: str
+    to_version: str
+    state: UpdateState
+    started_at: datetime
+    finished_at: datetime | None = None
+
+
 class Usage(_Model):
     """What WHMCS bills from (reconcile/usage.py says when it is written)."""
 
@@ -310,6 +328,7 @@ class InstanceStatus(_Model):
     backup_in_progress: BackupInProgress | None = None
     last_handled_backup_at: str | None = None
     restored_from: RestoredFrom | None = None
+    version_update: VersionUpdate | None = None
 
     def condition(self, type_: ConditionType) -> Condition | None:
         return next((c for c in self.conditions if c.type == type_), None)

@@ -69,6 +69,9 @@ ENV_FIELDS: dict[str, str] = {
     "CLAWHOST_BACKUP_FINAL_RETENTION_DAYS": "backup_final_retention_days",
     "CLAWHOST_FINAL_BACKUP_TIMEOUT_SECONDS": "final_backup_timeout_seconds",
     "CLAWHOST_BACKUP_SWEEP_INTERVAL_SECONDS": "backup_sweep_interval_seconds",
+    "CLAWHOST_UPDATE_MAX_PARALLEL": "update_max_parallel",
+    "CLAWHOST_UPDATE_FAILURE_BUDGET": "update_failure_budget",
+    "CLAWHOST_UPDATE_CANARY_PERCENT": "update_canary_percent",
 }
 PROJECTS_VAR = "CLAWHOST_HETZNER_PROJECTS"
 DEFAULT_PROJECT = "default"  # the project of HCLOUD_TOKEN, and of instances placed before projects existed
@@ -158,6 +161,13 @@ class Config(BaseModel):
     backup_final_retention_days: Annotated[float, Field(ge=0)] = 30.0
     final_backup_timeout_seconds: Annotated[float, Field(ge=0)] = 600.0
     backup_sweep_interval_seconds: Annotated[float, Field(gt=0)] = 3600.0
+
+    # The fleet rollout of OpenClaw versions (docs/channel.md, "Fleet rollout"): at most this many
+    # version updates in flight in this shard; the rollout of the default version pauses once this many
+    # updates to it failed; a new default goes to this share of its instances first (0: no canary wave).
+    update_max_parallel: Annotated[int, Field(ge=1, le=1000)] = 10
+    update_failure_budget: Annotated[int, Field(ge=1)] = 2
+    update_canary_percent: Annotated[int, Field(ge=0, le=100)] = 10
 
     _csv = field_validator(
         "managed_zones",

@@ -32,6 +32,7 @@ from typing import Any
 import kopf
 
 from openclaw_operator import api
+from openclaw_operator.fleet import member_from_body
 from openclaw_operator.reconcile import shards
 from openclaw_operator.reconciler import PassResult, status_patch
 from openclaw_operator.runtime import Runtime
@@ -41,8 +42,8 @@ from openclaw_operator.runtime import Runtime
 KOPF_PREFIX = f"operator.{api.GROUP}"
 
 # Kopf names a handler by its id in every log line about it ("Timer 'drift' succeeded.").
-RECONCILE, DRIFT, GONE, FINALIZE = "reconcile", "drift", "gone", "finalize"
-HANDLER_IDS = (RECONCILE, DRIFT, GONE, FINALIZE)
+RECONCILE, DRIFT, GONE, FINALIZE, FLEET = "reconcile", "drift", "gone", "finalize", "fleet"
+HANDLER_IDS = (RECONCILE, DRIFT, GONE, FINALIZE, FLEET)
 
 # Instances per page of the initial LIST: small enough that a page's text and objects are a few MB, large
 # enough that 5,000 instances take ten requests.
@@ -120,7 +121,16 @@ async def gone(event: kopf.RawEvent, body: kopf.Body, memo: Runtime, **_: Any) -
     # Kopf keeps a timer running for an object that vanished without passing through `finalize`.
     if event.get("type") == "DELETED":
         memo.schedule.forget(body.metadata.uid or "")
+        memo.reconciler.fleet.forget(body.metadata.uid or "")
         memo.reconciler.vanished(api.OpenClawInstance.from_body(body))
+
+
+# An indexer because Kopf runs indexers on every event before any handler, and holds every handler back
+# until the initial LIST is indexed: the rollout's counts come from status before the first pass after a
+# start (fleet.py). Nothing is stored in Kopf's index itself (None): the ledger keeps the running sums.
+@kopf.index(**RESOURCE, id=FLEET, registry=REGISTRY)
+async def fleet(body: kopf.Body, memo: Runtime, **_: Any) -> None:
+    memo.reconciler.fleet.watched(body.metadata.uid or "", member_from_body(body))
 
 
 @kopf.on.delete(**RESOURCE, id=FINALIZE, registry=REGISTRY)

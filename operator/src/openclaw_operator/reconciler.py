@@ -28,6 +28,7 @@ from openclaw_operator.actuator import Actuator, PostEvent
 from openclaw_operator.backups import Bucket, restore_source
 from openclaw_operator.config import Config
 from openclaw_operator.finalizer import Finalizer
+from openclaw_operator.fleet import FleetLedger
 from openclaw_operator.kube import KubeClient
 from openclaw_operator.observe import Observer
 from openclaw_operator.passes import InstanceBook, InstanceMemory, PassResult
@@ -36,7 +37,7 @@ from openclaw_operator.providers.app import AppHealth
 from openclaw_operator.providers.cloudflare import CloudflareProvider
 from openclaw_operator.providers.errors import Failure, FailureKind
 from openclaw_operator.providers.hetzner import HetznerProvider
-from openclaw_operator.reconcile import naming, pool, shards
+from openclaw_operator.reconcile import naming, pool, rollout, shards
 from openclaw_operator.reconcile.failures import is_frozen, status_after_failure
 from openclaw_operator.reconcile.golden import GoldenInputs
 from openclaw_operator.reconcile.instance import decide
@@ -84,6 +85,12 @@ class Reconciler:
         self.finalizer = Finalizer(
             config, observer, self.actuator, app_health, self.book, self.gauges, post, self.projects, kube
         )
+        policy = rollout.RolloutPolicy(
+            max_parallel=config.update_max_parallel,
+            failure_budget=config.update_failure_budget,
+            canary_percent=config.update_canary_percent,
+        )
+        self.fleet = FleetLedger(config.default_openclaw_version, policy)
         self.settings = PlanSettings(
             managed_zones=config.managed_zones,
             default_openclaw_version=config.default_openclaw_version,
@@ -94,6 +101,7 @@ class Reconciler:
             cluster=config.cluster_id,
             channel=self.actuator.channel is not None,
             backup_store=bucket is not None,
+            rollout=policy,
         )
         for project in self.projects:
             project.observer.golden_wanted = config.golden_images
@@ -157,6 +165,7 @@ class Reconciler:
             instance = instance.model_copy(update={"status": status})
             decision = decide(await self._situation(instance))
             status = decision.status
+            self._note_fleet(instance, status)  # before any await: another pass may be deciding next
             for note in decision.notes:
                 self._post(instance, note)
             for step in decision.steps:
@@ -168,12 +177,20 @@ class Reconciler:
             failure = Failure(FailureKind.RETRYING, "InternalError", f"internal error ({type(exc).__name__})")
         else:
             memory.failures = 0
+            self._note_fleet(instance, status)
             return PassResult(status, decision.requeue), "stalled" if decision.stalled else "ok"
         delay = memory.failed(failure, self._rng)
         kind = "Normal" if failure.kind == FailureKind.RATE_LIMITED else "Warning"
         self._post(instance, Note(kind, failure.reason, failure.message))
-        status = status_after_failure(instance, status, failure, api.now())
+        now = api.now()
+        status = status_after_failure(instance, rollout.after_failure(status, failure, now), failure, now)
+        self._note_fleet(instance, status)
         return PassResult(status, delay), failure.kind.value
+
+    def _note_fleet(self, instance: api.OpenClawInstance, status: api.InstanceStatus) -> None:
+        applied = status.condition(api.ConditionType.CONFIG_APPLIED)
+        waiting = applied is not None and applied.reason in rollout.WAITING_REASONS
+        self.fleet.noted(instance.metadata.uid, rollout.member_of(instance.spec, status), waiting)
 
     async def _place(self, instance: api.OpenClawInstance) -> tuple[api.InstanceStatus, bool]:
         """The status with status.shard and status.project set, and whether this pass only placed it."""
@@ -281,6 +298,7 @@ class Reconciler:
             golden_inputs=golden_inputs,
             pool_candidates=pool_candidates,
             restore_source=None if self.bucket is None else await restore_source(self.bucket, instance),
+            fleet=self.fleet.others(uid),
         )
 
     async def _snapshots(

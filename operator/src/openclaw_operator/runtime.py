@@ -87,6 +87,7 @@ class Runtime:
             self.projects,
             bucket,
         )
+        self.reconciler.fleet.on_wake = self.schedule.wake  # a freed update slot wakes who waits for it
         self.bucket = bucket
         self.bucket_sweep = (
             None

@@ -52,6 +52,9 @@ def test_tokens_from_files(tmp_path: Path) -> None:
         ({"CLAWHOST_RESYNC_INTERVAL_SECONDS": "soon"}, "CLAWHOST_RESYNC_INTERVAL_SECONDS"),
         ({"CLAWHOST_DEFAULT_OPENCLAW_VERSION": "2026.1.1"}, "older than the minimum"),
         ({"HCLOUD_TOKEN_FILE": "/nonexistent/token"}, "HCLOUD_TOKEN and HCLOUD_TOKEN_FILE are both set"),
+        ({"CLAWHOST_UPDATE_MAX_PARALLEL": "0"}, "CLAWHOST_UPDATE_MAX_PARALLEL"),
+        ({"CLAWHOST_UPDATE_FAILURE_BUDGET": "0"}, "CLAWHOST_UPDATE_FAILURE_BUDGET"),
+        ({"CLAWHOST_UPDATE_CANARY_PERCENT": "150"}, "CLAWHOST_UPDATE_CANARY_PERCENT"),
     ],
 )
 def test_invalid_configuration_is_explained_without_values(env: dict[str, str], fragment: str) -> None:

@@ -13,16 +13,20 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime
 
 from openclaw_operator import api
+from openclaw_operator.api import UpdateState
 from openclaw_operator.bootstrap.app_files import owned_paths_in
 from openclaw_operator.reconcile import conditions as cond
+from openclaw_operator.reconcile import rollout
 from openclaw_operator.reconcile.conditions import Verdict
 from openclaw_operator.reconcile.model import (
     NO_CHANGE,
     ApplyServerConfig,
     AppObservation,
     ApproveDevices,
+    Note,
     ServerObservation,
     ServerStatus,
     StatusDelta,
@@ -45,6 +49,10 @@ class ChannelInputs:
     # A claimed warm-pool server: its gateway is not started before the channel's first push, so that
     # push cannot wait for a health check (reconcile/pool.py).
     claimed_from_pool: bool = False
+    # The fleet rollout (reconcile/rollout.py): the policy, and the shard's counts without this instance.
+    now: datetime | None = None
+    policy: rollout.RolloutPolicy = rollout.DEFAULT_POLICY
+    fleet: rollout.Fleet = rollout.NO_FLEET
 
 
 @dataclass(frozen=True)
@@ -53,9 +61,17 @@ class ChannelPlan:
     steps: tuple[Step, ...] = ()
     stall: Verdict | None = None
     updates: StatusDelta = NO_CHANGE
+    requeue: float | None = None  # an update was admitted: the push follows at once, in the next pass
+    notes: tuple[Note, ...] = ()
 
 
 def desired_hash(spec: api.InstanceSpec, server_id: int, default_openclaw_version: str) -> str:
+    return _hash(spec, server_id, spec.openclaw_version or default_openclaw_version)
+
+
+def _hash(spec: api.InstanceSpec, server_id: int, version: str) -> str:
+    """The spec as it would run on the server with OpenClaw `version` (a queued update pushes the rest
+    of the spec with the version the server runs)."""
     inputs = {
         "format": HASH_FORMAT,
         "serverId": server_id,
@@ -64,7 +80,7 @@ def desired_hash(spec: api.InstanceSpec, server_id: int, default_openclaw_versio
         "gatewayTokenSecretRef": spec.gateway_token_secret_ref.to_api(),
         "config": spec.config or {},
         "env": [variable.to_api() for variable in spec.env],
-        "openclawVersion": spec.openclaw_version or default_openclaw_version,
+        "openclawVersion": version,
     }
     canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
@@ -91,16 +107,34 @@ def plan_channel(inp: ChannelInputs) -> ChannelPlan:
         return ChannelPlan(
             cond.false("WaitingForBootstrap", "waiting for the server's first boot to finish (health check)")
         )
-    wanted = desired_hash(inp.spec, server.id, inp.default_openclaw_version)
-    version = inp.spec.openclaw_version or inp.default_openclaw_version
+    desired = inp.spec.openclaw_version or inp.default_openclaw_version
+    running = inp.status.openclaw_version
+    record = inp.status.version_update
+    version, held = desired, None
+    if _needs_admission(running, desired, record):
+        assert running is not None
+        gate = rollout.admit(
+            inp.policy,
+            inp.fleet,
+            to_version=desired,
+            default_version=inp.default_openclaw_version,
+            follows_default=inp.spec.openclaw_version is None,
+        )
+        if gate.admitted:
+            return _admit(inp, running, desired)
+        version, held = running, gate  # the rest of the spec goes ahead with the version it runs
+    updating = running not in (None, version)
+    wanted = _hash(inp.spec, server.id, version)
     steps: list[Step] = []
     reconcile = inp.annotations.get(api.RECONCILE_REQUESTED_AT)
     repush = reconcile is not None and reconcile != inp.status.last_handled_reconcile_at
+    record_now = _record_now(record, desired, running, inp.now)
     if wanted != inp.status.applied_config_hash or repush:
-        updating = inp.status.openclaw_version not in (None, version)
         message = f"bringing the running server to the spec ({wanted})"
+        applied = StatusDelta(applied_config_hash=wanted, openclaw_version=version)
         if updating:
-            message = f"updating OpenClaw {inp.status.openclaw_version} to {version} and applying the spec"
+            message = f"updating OpenClaw {running} to {version} and applying the spec"
+            applied = applied.then(_updated(record, inp.now))
         steps.append(
             ApplyServerConfig(
                 server_id=server.id,
@@ -109,7 +143,7 @@ def plan_channel(inp: ChannelInputs) -> ChannelPlan:
                 openclaw_version=version,
                 reason="UpdatingOpenClaw" if updating else "ApplyingConfig",
                 message=message,
-                on_success=StatusDelta(applied_config_hash=wanted, openclaw_version=version),
+                on_success=applied,
             )
         )
         verdict = cond.false("Applying", message)
@@ -126,7 +160,61 @@ def plan_channel(inp: ChannelInputs) -> ChannelPlan:
                 on_success=StatusDelta(last_handled_approve_devices_at=approve),
             )
         )
-    return ChannelPlan(verdict, steps=tuple(steps))
+    if held is None:
+        return ChannelPlan(verdict, steps=tuple(steps), updates=record_now)
+    before = inp.status.condition(api.ConditionType.CONFIG_APPLIED)
+    news = before is None or before.reason != held.reason  # one Event per wait, not one per pass
+    notes = (Note("Normal", held.reason, held.message),) if news else ()
+    return ChannelPlan(cond.false(held.reason, held.message), tuple(steps), updates=record_now, notes=notes)
+
+
+def _needs_admission(running: str | None, desired: str, record: api.VersionUpdate | None) -> bool:
+    """A version change that the rollout has not admitted yet (a first contact installs nothing)."""
+    if running in (None, desired):
+        return False
+    admitted = record is not None and record.state == UpdateState.UPDATING and record.to_version == desired
+    return not admitted
+
+
+def _admit(inp: ChannelInputs, running: str, version: str) -> ChannelPlan:
+    """Record the update before the agent is asked (the push is the next pass): counted from status, an
+    update in flight survives an operator restart, and the count never lags behind the agents' work."""
+    start = api.VersionUpdate(
+        from_version=running,
+        to_version=version,
+        state=UpdateState.UPDATING,
+        started_at=inp.now or api.now(),
+    )
+    message = f"the update of OpenClaw {running} to {version} is admitted"
+    return ChannelPlan(
+        cond.false("UpdateAdmitted", message),
+        updates=StatusDelta(version_update=start),
+        requeue=0.0,
+        notes=(Note("Normal", "UpdateAdmitted", message),),
+    )
+
+
+def _updated(record: api.VersionUpdate | None, now: datetime | None) -> StatusDelta:
+    """The admitted update, once the agent answered that the server runs the new version."""
+    if record is None:  # not reached: an update is pushed only once its record is written
+        return NO_CHANGE
+    finished = {"state": UpdateState.UPDATED, "finished_at": now or api.now()}
+    return StatusDelta(version_update=record.model_copy(update=finished))
+
+
+def _record_now(
+    record: api.VersionUpdate | None, desired: str, running: str | None, now: datetime | None
+) -> StatusDelta:
+    """The version record's changes that need no push: an admitted update whose version the server
+    already runs is done (its push answered, the record's write was lost); one for a version the
+    instance no longer wants is void, and a Failed one is fixed that way (it stops counting)."""
+    if record is None or record.state == UpdateState.UPDATED:
+        return NO_CHANGE
+    if record.to_version != desired:
+        return StatusDelta(version_update=None)
+    if record.state == UpdateState.UPDATING and running == desired:
+        return _updated(record, now)
+    return NO_CHANGE
 
 
 def _applied_or(inp: ChannelInputs, server: ServerObservation | None, reason: str, message: str) -> Verdict:

@@ -113,6 +113,9 @@ def decide(s: Situation) -> Decision:
             default_openclaw_version=s.settings.default_openclaw_version,
             enabled=s.settings.channel,
             claimed_from_pool=_claimed_from_pool(before),
+            now=s.now,
+            policy=s.settings.rollout,
+            fleet=s.fleet,
         )
     )
     verdicts[ConditionType.CONFIG_APPLIED] = channel_plan.verdict
@@ -137,7 +140,10 @@ def decide(s: Situation) -> Decision:
     # A restore (and its pre-restore backup) goes before the channel's push: the push lays the spec
     # over the restored files.
     steps = server_plan.steps + dns_plan.steps + backup_plan.steps + channel_plan.steps
-    requeue = _earliest(server_plan.requeue, s.settings.poll if steps else None, backup_plan.requeue)
+    updates = updates.then(channel_plan.updates)
+    requeue = _earliest(
+        server_plan.requeue, s.settings.poll if steps else None, backup_plan.requeue, channel_plan.requeue
+    )
     if s.app is not None and not s.app.healthy and _app_counts(s):
         requeue = _earliest(requeue, s.app.retry_in)
     if s.app is None and _app_counts(s) and server_plan.verdict.ok and dns_plan.verdict.ok:
@@ -150,7 +156,7 @@ def decide(s: Situation) -> Decision:
         verdicts,
         steps=steps,
         requeue=requeue,
-        notes=server_plan.notes,
+        notes=server_plan.notes + channel_plan.notes,
         provisioning=server_plan.provisioning,
         restoring=backup_plan.restoring,
     )

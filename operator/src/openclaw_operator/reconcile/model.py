@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from openclaw_operator import api
+from openclaw_operator.reconcile.rollout import DEFAULT_POLICY, NO_FLEET, Fleet, RolloutPolicy
 
 if TYPE_CHECKING:
     from openclaw_operator.reconcile.golden import GoldenInputs
@@ -197,6 +198,7 @@ class PlanSettings:
     cluster: str | None = None  # CLAWHOST_CLUSTER_ID, a server label the orphan sweep relies on
     channel: bool = False  # the operator has a channel key: running servers follow the spec
     backup_store: bool = False  # the operator has a backup bucket (CLAWHOST_BACKUP_S3_*)
+    rollout: RolloutPolicy = DEFAULT_POLICY  # CLAWHOST_UPDATE_* (reconcile/rollout.py)
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,8 @@ class Situation:
     # The backups of spec.restoreFrom.instance in the bucket (any uid), listed only while a restore is
     # wanted; the one chosen carries its sha256 (HEAD). None: not listed.
     restore_source: tuple[BackupObject, ...] | None = None
+    # The shard's version-update counts without this instance (reconcile/rollout.py), from status.
+    fleet: Fleet = NO_FLEET
 
 
 class StatusDelta(BaseModel):
@@ -258,6 +262,7 @@ class StatusDelta(BaseModel):
     backup_in_progress: api.BackupInProgress | None = None
     last_handled_backup_at: str | None = None
     restored_from: api.RestoredFrom | None = None
+    version_update: api.VersionUpdate | None = None
 
     def changes(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.model_fields_set}
