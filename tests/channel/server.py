@@ -68,6 +68,16 @@ def operator_key(directory: Path) -> Path:
     return key
 
 
+def channel_environment(server: ChannelServer, key: Path) -> dict[str, str]:
+    """The operator's channel variables for a test whose one simulated server is `server` (loopback)."""
+    return {
+        "CLAWHOST_CHANNEL_SSH_KEY_FILE": str(key),
+        "CLAWHOST_CHANNEL_PORT": str(server.ports["ssh"]),
+        "CLAWHOST_CHANNEL_SOURCE_RANGES": "127.0.0.0/8",
+        "CLAWHOST_APP_HEALTH_URL": f"http://127.0.0.1:{server.ports['gateway']}/readyz",
+    }
+
+
 def instance(hostname: str, version: str, **spec: Any) -> api.OpenClawInstance:
     return api.OpenClawInstance.from_body(
         {
@@ -165,9 +175,11 @@ class ChannelServer:
         """openclaw-admin.sh.tmpl's job (the CLI with the token from the root-only file) at test paths."""
         wrapper = self.root / "bin/openclaw-admin"
         wrapper.parent.mkdir(exist_ok=True)
+        env_file = self.path(app_files.GATEWAY_ENV_FILE)
         wrapper.write_text(
             "#!/bin/sh\nset -eu\nset -a\n"
-            f". {self.path(app_files.GATEWAY_ENV_FILE)}\nset +a\n"
+            f"if [ -f {env_file} ]; then . {env_file}; fi\n"
+            "set +a\n"
             f"cd {self.home}\n"
             f"export HOME={self.home} OPENCLAW_GATEWAY_PORT={self.ports['gateway']}\n"
             f'exec {self.node} {self.current}/openclaw.mjs "$@"\n'

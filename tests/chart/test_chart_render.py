@@ -10,6 +10,7 @@ import yaml
 from clawhost_sandbox.controlplane import ClusterAccess
 
 from openclaw_operator.config import ENV_FIELDS, SECRET_FILE_VARS, load_config
+from openclaw_operator.reconcile.pool import parse_slots
 from tests.chart.chartkit import (
     CHART_DIR,
     FULL_VALUES,
@@ -228,3 +229,25 @@ def test_orphan_sweep_is_off_until_a_cluster_id_is_given() -> None:
     sets = ["orphanSweep.clusterId=eu-prod-1", "orphanSweep.graceSeconds=600"]
     env = container_env(only(render(sets=sets), "Deployment"))
     assert (env["CLAWHOST_CLUSTER_ID"], env["CLAWHOST_ORPHAN_GRACE_SECONDS"]) == ("eu-prod-1", "600")
+
+
+def test_warm_pool_slots_become_one_variable_the_operator_reads() -> None:
+    default = container_env(only(render(), "Deployment"))
+    assert "CLAWHOST_WARM_POOL" not in default and default["CLAWHOST_GOLDEN_IMAGES"] == "false"
+    sets = [
+        "goldenImages.enabled=true",
+        "warmPool[0].location=fsn1",
+        "warmPool[0].serverType=cx23",
+        "warmPool[0].size=3",
+        "warmPool[1].location=nbg1",
+        "warmPool[1].serverType=cx33",
+        "warmPool[1].size=0",
+    ]
+    env = container_env(only(render(sets=sets), "Deployment"))
+    assert (env["CLAWHOST_GOLDEN_IMAGES"], env["CLAWHOST_WARM_POOL"]) == ("true", "fsn1/cx23=3,nbg1/cx33=0")
+    assert [(s.location, s.server_type, s.size) for s in parse_slots(env["CLAWHOST_WARM_POOL"])] == [
+        ("fsn1", "cx23", 3),
+        ("nbg1", "cx33", 0),
+    ]
+    refused = helm(*template_args(sets=["warmPool[0].location=fsn1", "warmPool[0].size=1"]), check=False)
+    assert refused.returncode != 0 and "serverType" in refused.stderr

@@ -97,3 +97,12 @@ CLAWHOST_HETZNER_PROJECTS: the projects' settings as JSON, each token as a file 
 {{- end -}}
 {{- toJson $entries -}}
 {{- end -}}
+
+{{/* The warm pool's slots as CLAWHOST_WARM_POOL: fsn1/cx23=3,nbg1/cx33=1 */}}
+{{- define "openclaw-operator.warmPool" -}}
+{{- $slots := list -}}
+{{- range . -}}
+{{- $slots = append $slots (printf "%s/%s=%d" .location .serverType (int .size)) -}}
+{{- end -}}
+{{- join "," $slots -}}
+{{- end -}}

@@ -26,7 +26,12 @@ from typing import Any
 from openclaw_operator import api, metrics
 from openclaw_operator.backups import CHECKSUM_SUFFIX, Bucket, observed, write_checksum
 from openclaw_operator.bootstrap.app_files import server_files
-from openclaw_operator.bootstrap.render import BootstrapInputError, Stage, render_user_data
+from openclaw_operator.bootstrap.render import (
+    BootstrapInputError,
+    Stage,
+    install_stage_hash,
+    render_user_data,
+)
 from openclaw_operator.bootstrap.settings import BootstrapSettings
 from openclaw_operator.bootstrap.versions import UnsafeVersionError
 from openclaw_operator.config import Config
@@ -42,11 +47,13 @@ from openclaw_operator.reconcile import naming
 from openclaw_operator.reconcile.backup import verification_problem
 from openclaw_operator.reconcile.channel import doctor_report
 from openclaw_operator.reconcile.firewall import desired_firewall
+from openclaw_operator.reconcile.golden import GoldenInputs
 from openclaw_operator.reconcile.model import (
     NO_CHANGE,
     ApplyFirewallToSelector,
     ApplyServerConfig,
     ApproveDevices,
+    ClaimPoolServer,
     CreateFirewall,
     CreateServer,
     CreateSnapshot,
@@ -71,6 +78,7 @@ from openclaw_operator.reconcile.model import (
     step_name,
 )
 from openclaw_operator.reconcile.placement import LOCATION_UNAVAILABLE_CODES
+from openclaw_operator.warm_pool import WarmPool
 
 PostEvent = Callable[[api.OpenClawInstance, Note], None]
 BACKED_UP = api.ConditionType.BACKED_UP.value
@@ -120,6 +128,32 @@ class Actuator:
             for project in self.projects
         }
         self.firewall = self.firewalls[self.projects.first.name]  # the one project of most installs
+        # The warm pool lives in the first project (docs/golden-images.md); None: no pool configured.
+        self.warm_pool: WarmPool | None = None
+        if config.warm_pool:
+            self.warm_pool = WarmPool(
+                self.projects.first,
+                config.warm_pool,
+                config.cluster_id,
+                self.bootstrap,
+                self.pool_inputs,
+                api.Image.UBUNTU_24_04.value,
+            )
+
+    def golden_inputs(self, base_image: str, openclaw_version: str | None) -> GoldenInputs | None:
+        """What the install stage would put on a new server now (None for a version the bootstrap
+        refuses: the create stalls on that anyway)."""
+        settings = self.bootstrap
+        version = openclaw_version or settings.default_openclaw_version
+        try:
+            inputs_hash = install_stage_hash(base_image, version, settings)
+        except UnsafeVersionError:
+            return None
+        return GoldenInputs(base_image, version, settings.node_major, inputs_hash)
+
+    def pool_inputs(self) -> GoldenInputs | None:
+        """The warm pool's: what a create with the default image and version would install now."""
+        return self.golden_inputs(api.Image.UBUNTU_24_04.value, None)
 
     async def apply(
         self, instance: api.OpenClawInstance, status: api.InstanceStatus, step: Step
@@ -145,6 +179,8 @@ class Actuator:
         match step:
             case CreateServer():
                 return await self._create_server(instance, self.projects.get(status.project), step)
+            case ClaimPoolServer():
+                return await self._claim_pool_server(instance, status, step)
             case RebuildServer(server_id=server_id, image=image):
                 payload = {"image": image, "user_data": await self._user_data(instance)}
                 return await self._server_action(
@@ -419,6 +455,26 @@ class Actuator:
             created = StatusDelta(server_id=server.id, server_name=server.name, location=location)
             return created.then(self._action_started(project, action_id, "create_server"))
         raise self._no_location(instance, step, refusals)
+
+    async def _claim_pool_server(
+        self, instance: api.OpenClawInstance, status: api.InstanceStatus, step: ClaimPoolServer
+    ) -> StatusDelta:
+        warm = self.warm_pool
+        claimed = None
+        if warm is not None and warm.project is self.projects.get(status.project):
+            claimed = await warm.claim(instance, step)
+        if claimed is None:
+            message = "every warm-pool server it could claim was taken meanwhile; creating a server instead"
+            self._post(instance, Note("Normal", "PoolServerTaken", message))
+            return NO_CHANGE
+        server, snapshot = claimed
+        self.projects.created(instance.metadata.uid)
+        return StatusDelta(
+            server_id=server.id,
+            server_name=server.name,
+            location=server.location,
+            boot_image=api.BootImage(kind=api.BootImageKind.POOL, id=snapshot),
+        )
 
     def _no_location(
         self, instance: api.OpenClawInstance, step: CreateServer, refusals: list[str]

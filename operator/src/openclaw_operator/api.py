@@ -222,13 +222,14 @@ class Hibernation(_Model):
 class BootImageKind(StrEnum):
     GOLDEN = "Golden"  # a golden snapshot: the server ran the personalise stage only
     BASE = "Base"  # the distribution's image: the full install (docs/golden-images.md)
+    POOL = "Pool"  # a warm-pool server made from a golden snapshot, claimed and personalised by the channel
 
 
 class BootImage(_Model):
     """What the instance's current server was created from."""
 
     kind: BootImageKind
-    id: str  # the golden snapshot's id, or the base image's name
+    id: str  # the golden snapshot's id (Golden, Pool), or the base image's name
 
 
 class Billing(_Model):

@@ -29,6 +29,7 @@ from openclaw_operator import api
 from openclaw_operator.bootstrap.settings import DEFAULT_OPENCLAW_VERSION, MIN_OPENCLAW_VERSION
 from openclaw_operator.bootstrap.versions import UnsafeVersionError, check_version, parse_version
 from openclaw_operator.reconcile import naming
+from openclaw_operator.reconcile.pool import PoolSlot, parse_slots
 from openclaw_operator.reconcile.shards import DEFAULT_SHARD
 
 HEALTH_URL_FIELDS = frozenset({"hostname", "ipv4", "server_id"})
@@ -46,6 +47,7 @@ ENV_FIELDS: dict[str, str] = {
     "CLAWHOST_MIN_OPENCLAW_VERSION": "min_openclaw_version",
     "CLAWHOST_APP_READY_CHECK": "app_ready_check",
     "CLAWHOST_GOLDEN_IMAGES": "golden_images",
+    "CLAWHOST_WARM_POOL": "warm_pool",
     "CLAWHOST_APP_HEALTH_URL": "app_health_url",
     "CLAWHOST_CONCURRENCY": "concurrency",
     "CLAWHOST_METRICS_PORT": "metrics_port",
@@ -121,6 +123,9 @@ class Config(BaseModel):
     app_ready_check: bool = True
     # Create servers from a matching golden snapshot when one exists (docs/golden-images.md).
     golden_images: bool = False
+    # Ready servers kept per location and type, `fsn1/cx23=3,nbg1/cx33=1` (docs/golden-images.md, "Warm
+    # pool"); empty: no pool. A size of 0 deletes that slot's pool servers.
+    warm_pool: tuple[PoolSlot, ...] = ()
     # OpenClaw's readiness endpoint (docs/gateway/health.md: "traffic admission and operator monitoring").
     app_health_url: str = "https://{hostname}/readyz"
     concurrency: Annotated[int, Field(ge=1, le=256)] = 32
@@ -172,6 +177,34 @@ class Config(BaseModel):
         "shards",
         mode="before",
     )(_split_csv)
+
+    @field_validator("warm_pool", mode="before")
+    @classmethod
+    def _pool_slots(cls, value: object) -> object:
+        return parse_slots(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _pool_needs(self) -> Config:
+        if not self.warm_pool:
+            return self
+        missing = [
+            name
+            for name, present in (
+                (
+                    "CLAWHOST_GOLDEN_IMAGES=true (pool servers are made from golden snapshots)",
+                    self.golden_images,
+                ),
+                ("CLAWHOST_CLUSTER_ID (pool servers are this cluster's by it)", self.cluster_id),
+                (
+                    "CLAWHOST_CHANNEL_SSH_KEY_FILE (a claimed server is personalised through the channel)",
+                    self.channel_ssh_key_file,
+                ),
+            )
+            if not present
+        ]
+        if missing:
+            raise ValueError("CLAWHOST_WARM_POOL needs " + "; ".join(missing))
+        return self
 
     @field_validator("hcloud_token", "cloudflare_api_token")
     @classmethod

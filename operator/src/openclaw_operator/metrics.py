@@ -33,6 +33,17 @@ INSTANCES = Gauge("clawhost_instances", "OpenClawInstances by phase.", ["phase"]
 CONDITIONS = Gauge(
     "clawhost_instance_conditions", "OpenClawInstances by condition type and status.", ["condition", "status"]
 )
+WARM_POOL_SERVERS = Gauge(
+    "clawhost_warm_pool_servers",
+    "Unclaimed warm-pool servers by location, server type and state (ready: running; starting: not yet).",
+    ["location", "server_type", "state"],
+)
+WARM_POOL_MONTHLY_COST = Gauge(
+    "clawhost_warm_pool_monthly_cost_eur",
+    "What the unclaimed warm-pool servers cost a month at Hetzner's net server price (IPv4 not included).",
+    ["location", "server_type"],
+)
+WARM_POOL_CLAIMS = Counter("clawhost_warm_pool_claims_total", "Warm-pool servers claimed by instances.")
 TIME_TO_READY = Histogram(
     "clawhost_instance_time_to_ready_seconds",
     "Seconds from an OpenClawInstance's creation until it first became Ready.",

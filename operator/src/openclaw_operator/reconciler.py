@@ -26,8 +26,6 @@ from typing import Any
 from openclaw_operator import api, metrics
 from openclaw_operator.actuator import Actuator, PostEvent
 from openclaw_operator.backups import Bucket, restore_source
-from openclaw_operator.bootstrap.render import install_stage_hash
-from openclaw_operator.bootstrap.versions import UnsafeVersionError
 from openclaw_operator.config import Config
 from openclaw_operator.finalizer import Finalizer
 from openclaw_operator.fleet import FleetLedger
@@ -39,7 +37,7 @@ from openclaw_operator.providers.app import AppHealth
 from openclaw_operator.providers.cloudflare import CloudflareProvider
 from openclaw_operator.providers.errors import Failure, FailureKind
 from openclaw_operator.providers.hetzner import HetznerProvider
-from openclaw_operator.reconcile import naming, rollout, shards
+from openclaw_operator.reconcile import naming, pool, rollout, shards
 from openclaw_operator.reconcile.failures import is_frozen, status_after_failure
 from openclaw_operator.reconcile.golden import GoldenInputs
 from openclaw_operator.reconcile.instance import decide
@@ -262,9 +260,25 @@ class Reconciler:
         golden_images: tuple[SnapshotObservation, ...] = ()
         golden_inputs: GoldenInputs | None = None
         if server is None and self.config.golden_images:
-            golden_images, golden_inputs = servers.golden_images(), self._golden_inputs(spec)
+            golden_images = servers.golden_images()
+            golden_inputs = self.actuator.golden_inputs(spec.image.value, spec.openclaw_version)
             if golden_images:  # the type's disk and architecture decide which snapshot fits (cached)
                 desired_type = await servers.server_type(spec.server_type)
+        pool_candidates: tuple[int, ...] = ()
+        warm = self.actuator.warm_pool
+        if (
+            server is None
+            and golden_inputs is not None
+            and warm is not None
+            and warm.project.observer is servers
+        ):
+            pool_candidates = pool.claimable(
+                servers.listed_servers(),
+                status.location or spec.location.value,
+                spec.server_type,
+                golden_inputs.inputs_hash,
+                self.config.cluster_id,
+            )
         zone_name = naming.zone_for(spec.hostname, spec.dns.zone, self.config.managed_zones)
         app = None
         if self.config.app_ready_check and server is not None and not spec.suspended:
@@ -282,20 +296,10 @@ class Reconciler:
             snapshots=snapshots,
             golden_images=golden_images,
             golden_inputs=golden_inputs,
+            pool_candidates=pool_candidates,
             restore_source=None if self.bucket is None else await restore_source(self.bucket, instance),
             fleet=self.fleet.others(uid),
         )
-
-    def _golden_inputs(self, spec: api.InstanceSpec) -> GoldenInputs | None:
-        """What the install stage would put on this instance's new server (None for a version the
-        bootstrap refuses: the create stalls on that anyway)."""
-        settings = self.actuator.bootstrap
-        version = spec.openclaw_version or settings.default_openclaw_version
-        try:
-            inputs_hash = install_stage_hash(spec.image.value, version, settings)
-        except UnsafeVersionError:
-            return None
-        return GoldenInputs(spec.image.value, version, settings.node_major, inputs_hash)
 
     async def _snapshots(
         self, observer: Observer, uid: str, action: ActionObservation | None

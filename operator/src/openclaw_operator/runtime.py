@@ -28,6 +28,7 @@ from openclaw_operator.providers.ratelimit import RateLimiter
 from openclaw_operator.reconciler import Reconciler
 from openclaw_operator.schedule import PassSchedule
 from openclaw_operator.sweep import OrphanSweep
+from openclaw_operator.warm_pool import WarmPool
 
 
 class Runtime:
@@ -115,8 +116,12 @@ class Runtime:
                     namespaces,
                 )
                 self.sweeps.append(sweep)
+            warm = self.reconciler.actuator.warm_pool
             project.observer.on_listed = functools.partial(
-                self._after_listing, self.firewalls[project.name], sweep
+                self._after_listing,
+                self.firewalls[project.name],
+                sweep,
+                warm if warm is not None and warm.project is project else None,
             )
         self.sweep = self.sweeps[0] if self.sweeps else None
         self._stop = asyncio.Event()
@@ -127,10 +132,12 @@ class Runtime:
         self.reconciler.vanished(instance.model_copy(update={"status": api.InstanceStatus(project=project)}))
 
     @staticmethod
-    def _after_listing(firewall: ManagedFirewall, sweep: OrphanSweep | None) -> None:
+    def _after_listing(firewall: ManagedFirewall, sweep: OrphanSweep | None, warm: WarmPool | None) -> None:
         firewall.after_listing()
         if sweep is not None:
             sweep.after_listing()
+        if warm is not None:
+            warm.after_listing()
 
     def __copy__(self) -> Runtime:
         return self  # Kopf copies the memo per resource; all of them share this one
@@ -161,6 +168,8 @@ class Runtime:
             await sweep.close()
         for firewall in self.firewalls.values():
             await firewall.close()
+        if self.reconciler.actuator.warm_pool is not None:
+            await self.reconciler.actuator.warm_pool.close()
         # Kopf may still run timers after its cleanup handlers: no pass starts from here on, and the
         # ones in flight finish before their HTTP sessions close under them.
         await self.reconciler.close(grace=self.config.provider_timeout_seconds)

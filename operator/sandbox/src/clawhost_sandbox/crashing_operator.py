@@ -31,6 +31,7 @@ WRITES: dict[str, type[HetznerProvider] | type[CloudflareProvider]] = {
     "server_action": HetznerProvider,
     "delete_server": HetznerProvider,
     "set_labels": HetznerProvider,
+    "claim_server": HetznerProvider,
     "create_snapshot": HetznerProvider,
     "delete_snapshot": HetznerProvider,
     "set_snapshot_labels": HetznerProvider,

@@ -43,6 +43,7 @@ __all__ = [
     "gateway_config",
     "install_stage_hash",
     "render_install_user_data",
+    "render_pool_user_data",
     "render_user_data",
 ]
 
@@ -66,13 +67,15 @@ class Stage(enum.Enum):
     COLD = "cold"  # install + personalise: a server made from the distribution's image
     INSTALL = "install"  # a golden builder: packages, Node.js, Caddy, OpenClaw; nothing of any customer
     PERSONALISE = "personalise"  # a server made from a golden snapshot: config, token, hostname, start
+    POOL = "pool"  # a warm-pool server from a golden snapshot: the operator's parts only, no gateway yet
 
 
 # The sections of clawhost-bootstrap.sh.tmpl each stage runs (templating.sections).
 _SCRIPT_SECTIONS = {
-    Stage.COLD: frozenset({"install", "personalise"}),
+    Stage.COLD: frozenset({"install", "personalise", "start"}),
     Stage.INSTALL: frozenset({"install", "golden-build"}),
-    Stage.PERSONALISE: frozenset({"personalise"}),
+    Stage.PERSONALISE: frozenset({"personalise", "start"}),
+    Stage.POOL: frozenset({"personalise", "pool"}),
 }
 
 # Mirrors of the CRD's patterns for spec.hostname and spec.sshKeys[] (a test keeps them equal). Checked
@@ -123,8 +126,8 @@ def render_user_data(
     spec = instance.spec
     version = spec.openclaw_version or settings.default_openclaw_version
     check_version(version, settings.min_openclaw_version)
-    if stage == Stage.INSTALL:
-        raise ValueError("the install stage has no instance: use render_install_user_data")
+    if stage in (Stage.INSTALL, Stage.POOL):
+        raise ValueError(f"the {stage.value} stage has no instance: use render_{stage.value}_user_data")
     _check_inputs(spec, gateway_token)
     config = _cloud_config(spec, settings, version, gateway_token, stage)
     if restoring:
@@ -153,6 +156,27 @@ def render_install_user_data(settings: BootstrapSettings, openclaw_version: str)
             "condition": ["test", "-f", INSTALL_DONE_FILE],
         },
     }
+    return _finished(config)
+
+
+def render_pool_user_data(settings: BootstrapSettings, openclaw_version: str, server_type: str) -> str:
+    """A warm-pool server's user-data, for a server made from a golden snapshot of `openclaw_version`:
+    the operator's parts of the personalise stage (accounts, firewall, sshd, the channel's agent, the
+    gateway's unit sized for `server_type`) and nothing of any customer: no gateway token, host name,
+    Caddyfile, openclaw.json or SSH key of theirs. The gateway is not started; the channel's first push
+    at the claim writes those files and starts it (reconcile/pool.py).
+    """
+    check_version(openclaw_version, settings.min_openclaw_version)
+    if not settings.channel_public_key:
+        raise BootstrapInputError("a warm-pool server is personalised through the channel: it needs its key")
+    spec = api.InstanceSpec.model_validate(
+        # A stand-in spec for the sizing and the accounts only: nothing of it is written but the type's
+        # memory plan (no host name, token, key or config file is rendered for this stage).
+        {"hostname": "pool.invalid", "serverType": server_type, "gatewayTokenSecretRef": {"name": "-"}}
+    )
+    config = _cloud_config(spec, settings, openclaw_version, "", Stage.POOL)
+    customer = {TOKEN_FILE, app_files.CADDYFILE, GATEWAY_CONFIG_FILE}
+    config["write_files"] = [f for f in config["write_files"] if f["path"] not in customer]
     return _finished(config)
 
 

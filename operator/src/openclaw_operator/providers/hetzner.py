@@ -255,6 +255,11 @@ class HetznerProvider:
             disk_gb=int(found.disk or 0),
             architecture=found.architecture or "",
             storage_type=found.storage_type or "local",
+            monthly_net_eur=tuple(
+                (str(p["location"]), float(p["price_monthly"]["net"]))
+                for p in found.prices or ()
+                if isinstance(p, dict) and "location" in p and "price_monthly" in p
+            ),
         )
 
     # --- writes --------------------------------------------------------------------------------------
@@ -339,10 +344,18 @@ class HetznerProvider:
         return snapshot_observation(BoundImage(self._client.images, data["image"]))
 
     async def set_labels(self, server_id: int, labels: dict[str, str]) -> ServerObservation:
+        return await self._update_server("update_server", server_id, {"labels": labels})
+
+    async def claim_server(self, server_id: int, name: str, labels: dict[str, str]) -> ServerObservation:
+        """A warm-pool server becomes an instance's: its name and all its labels in one PUT (Hetzner
+        replaces the labels whole), so it is in the pool or the instance's, never both."""
+        return await self._update_server("claim_server", server_id, {"name": name, "labels": labels})
+
+    async def _update_server(self, operation: str, server_id: int, body: dict[str, Any]) -> ServerObservation:
         data = await self._call(
-            "update_server",
+            operation,
             Operation.UPDATE,
-            lambda: self._client.request("PUT", f"/servers/{server_id}", json={"labels": labels}),
+            lambda: self._client.request("PUT", f"/servers/{server_id}", json=body),
         )
         return server_observation(BoundServer(self._client.servers, data["server"]))
 

@@ -68,6 +68,9 @@ class ChannelInputs:
     app: AppObservation | None
     default_openclaw_version: str
     enabled: bool
+    # A claimed warm-pool server: its gateway is not started before the channel's first push, so that
+    # push cannot wait for a health check (reconcile/pool.py).
+    claimed_from_pool: bool = False
     # The fleet rollout (reconcile/rollout.py): the policy, and the shard's counts without this instance.
     now: datetime | None = None
     policy: rollout.RolloutPolicy = rollout.DEFAULT_POLICY
@@ -124,7 +127,7 @@ def plan_channel(inp: ChannelInputs) -> ChannelPlan:
     if server is None or server.status != ServerStatus.RUNNING or not server.ipv4 or not inp.server_ready:
         return ChannelPlan(_applied_or(inp, server, "WaitingForServer", "waiting for the server to run"))
     first_contact = inp.status.applied_config_hash is None
-    if first_contact and (inp.app is None or not inp.app.healthy):
+    if first_contact and not inp.claimed_from_pool and (inp.app is None or not inp.app.healthy):
         return ChannelPlan(
             cond.false("WaitingForBootstrap", "waiting for the server's first boot to finish (health check)")
         )

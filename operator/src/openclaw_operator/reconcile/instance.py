@@ -67,6 +67,7 @@ def decide(s: Situation) -> Decision:
             snapshots=s.snapshots,
             golden_images=s.golden_images,
             golden_inputs=s.golden_inputs,
+            pool_candidates=s.pool_candidates,
         )
     )
     kept_in = hibernate.hibernation_record(s.snapshots, naming.server_name(meta.name, meta.uid))
@@ -111,6 +112,7 @@ def decide(s: Situation) -> Decision:
             app=s.app if s.settings.app_ready_check else AppObservation(True, "not checked"),
             default_openclaw_version=s.settings.default_openclaw_version,
             enabled=s.settings.channel,
+            claimed_from_pool=_claimed_from_pool(before),
             now=s.now,
             policy=s.settings.rollout,
             fleet=s.fleet,
@@ -161,6 +163,10 @@ def decide(s: Situation) -> Decision:
         provisioning=server_plan.provisioning,
         restoring=backup_plan.restoring,
     )
+
+
+def _claimed_from_pool(status: api.InstanceStatus) -> bool:
+    return status.boot_image is not None and status.boot_image.kind == api.BootImageKind.POOL
 
 
 def _app_counts(s: Situation) -> bool:
@@ -226,6 +232,9 @@ def _ready(
         parts.append(ConditionType.APP_READY)
     if restoring:  # an instance made from a backup is ready once the backup is in it
         parts.append(ConditionType.BACKED_UP)
+    if _claimed_from_pool(s.instance.status) and not s.instance.spec.suspended:
+        # A pool server serves nobody until the channel has given it this instance's token and config.
+        parts.append(ConditionType.CONFIG_APPLIED)
     for part in parts:
         verdict = verdicts[part]
         if not verdict.ok:

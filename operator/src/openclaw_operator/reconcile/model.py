@@ -63,6 +63,11 @@ class ServerTypeInfo:
     disk_gb: int
     architecture: str
     storage_type: str = "local"
+    # (location, EUR a month without VAT): Hetzner's price of a server of this type there (the pool's cost).
+    monthly_net_eur: tuple[tuple[str, float], ...] = ()
+
+    def monthly_price(self, location: str) -> float | None:
+        return dict(self.monthly_net_eur).get(location)
 
 
 UNKNOWN_TYPE = ServerTypeInfo(name="", disk_gb=0, architecture="")  # Hetzner has no type of that name
@@ -212,6 +217,7 @@ class Situation:
     snapshots: tuple[SnapshotObservation, ...] = ()  # ours for this instance (hibernation)
     golden_images: tuple[SnapshotObservation, ...] = ()  # the project's golden snapshots (listed once)
     golden_inputs: GoldenInputs | None = None  # what a new server would install now; None: golden off
+    pool_candidates: tuple[int, ...] = ()  # ready warm-pool servers it may claim (reconcile/pool.py)
     # The backups of spec.restoreFrom.instance in the bucket (any uid), listed only while a restore is
     # wanted; the one chosen carries its sha256 (HEAD). None: not listed.
     restore_source: tuple[BackupObject, ...] | None = None
@@ -320,6 +326,19 @@ class CreateServer(_StepBase):
     golden_snapshot: int | None = None
     # Tried in order when Hetzner has no capacity for the type in `location` (locationPolicy).
     fallback_locations: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClaimPoolServer(_StepBase):
+    """Take a ready warm-pool server instead of creating one (reconcile/pool.py): rename it to `name` and
+    replace its pool labels with `labels` (the instance's owner labels) in one Hetzner update. The first
+    of `candidates` still unclaimed when the claim runs is taken; none left fails the pass, and the next
+    plans a create."""
+
+    candidates: tuple[int, ...]
+    name: str
+    labels: dict[str, str] = field(hash=False)
+    inputs_hash: str  # a candidate whose labels no longer name these inputs is never taken
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -464,6 +483,7 @@ FirewallStep = CreateFirewall | SetFirewallRules | ApplyFirewallToSelector
 
 Step = (
     CreateServer
+    | ClaimPoolServer
     | RebuildServer
     | ServerAction
     | SetServerLabels
@@ -502,6 +522,8 @@ def step_name(step: Step) -> str:
             return "create_server"
         case CreateServer():
             return "restore_server"
+        case ClaimPoolServer():
+            return "claim_pool_server"
         case RebuildServer():
             return "rebuild"
         case SetServerLabels():

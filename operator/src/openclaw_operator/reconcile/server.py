@@ -22,6 +22,7 @@ from openclaw_operator.reconcile.model import (
     UNKNOWN_TYPE,
     ActionObservation,
     ActionStatus,
+    ClaimPoolServer,
     CreateServer,
     Note,
     RebuildServer,
@@ -51,6 +52,18 @@ TRANSITIONAL = frozenset(
 )
 
 
+# What status forgets when the instance gets a new server (created or claimed from the pool): a new
+# server has a new host key and none of what the channel applied to the old one.
+_NEW_SERVER = StatusDelta(
+    server_id=None,
+    ipv4=None,
+    ipv6=None,
+    shutdown_started_at=None,
+    applied_config_hash=None,
+    channel_host_key=None,
+)
+
+
 @dataclass(frozen=True)
 class ServerInputs:
     uid: str
@@ -68,6 +81,8 @@ class ServerInputs:
     snapshots: tuple[SnapshotObservation, ...] = ()  # this instance's (hibernation)
     golden_images: tuple[SnapshotObservation, ...] = ()  # the project's golden snapshots
     golden_inputs: golden.GoldenInputs | None = None  # what a new server would install; None: golden off
+    # Ready warm-pool servers of its location, type and golden inputs (reconcile/pool.py), oldest first.
+    pool_candidates: tuple[int, ...] = ()
 
     def hibernation(self) -> hibernate.HibernationInputs:
         return hibernate.HibernationInputs(self.name, self.labels, self.spec, self.status, self.snapshots)
@@ -237,6 +252,8 @@ def _create(inp: ServerInputs) -> ServerPlan:
         message = f"server {lost} no longer exists; creating a new one named {inp.name}"
         notes = (Note("Warning", "ServerRecreated", message),)
     spec = inp.spec
+    if inp.pool_candidates and inp.golden_inputs is not None:
+        return _claim(inp, notes)
     # A recorded location is where the instance lives: a recreated server goes back there, no fallback.
     recorded = inp.status.location
     location = recorded or spec.location.value
@@ -262,19 +279,33 @@ def _create(inp: ServerInputs) -> ServerPlan:
         drift=lost is not None,
         on_success=StatusDelta(boot_image=boot_image),
     )
-    # A new server has a new host key and none of what the channel applied to the old one.
-    cleared = StatusDelta(
-        server_id=None,
-        ipv4=None,
-        ipv6=None,
-        shutdown_started_at=None,
-        applied_config_hash=None,
-        channel_host_key=None,
-    )
     return ServerPlan(
         verdict=cond.false("Creating", message),
         steps=(step,),
-        updates=cleared,
+        updates=_NEW_SERVER,
+        notes=notes,
+        requeue=inp.poll,
+        provisioning=True,
+    )
+
+
+def _claim(inp: ServerInputs, notes: tuple[Note, ...]) -> ServerPlan:
+    """A ready pool server skips the create and the boot: it is relabelled as this instance's server and
+    personalised through the channel (the actuator records it in status, status.bootImage kind Pool)."""
+    assert inp.golden_inputs is not None
+    message = f"claiming a warm-pool server as {inp.name}"
+    step = ClaimPoolServer(
+        candidates=inp.pool_candidates,
+        name=inp.name,
+        labels=inp.labels,
+        inputs_hash=inp.golden_inputs.inputs_hash,
+        reason="ClaimingPoolServer",
+        message=message,
+    )
+    return ServerPlan(
+        verdict=cond.false("ClaimingPoolServer", message),
+        steps=(step,),
+        updates=_NEW_SERVER,
         notes=notes,
         requeue=inp.poll,
         provisioning=True,
