@@ -290,13 +290,14 @@ class ChannelServer:
 
     def gateway_config(self) -> dict[str, Any]:
         """The running gateway's own view (config.get over loopback with the current token)."""
-        done = subprocess.run(
-            [str(self.root / "bin/openclaw-admin"), "gateway", "call", "config.get", "--json"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=120,
-        )
+        return self.gateway_call("config.get")
+
+    def gateway_call(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One method of the running gateway (`openclaw gateway call` over loopback, the current token)."""
+        command = [str(self.root / "bin/openclaw-admin"), "gateway", "call", method, "--json"]
+        if params is not None:
+            command += ["--params", json.dumps(params), "--timeout", "60000"]
+        done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=120)
         return dict(json.loads(done.stdout))
 
     def device_connect(self, token: str, identity: Path, origin: str) -> dict[str, Any]:

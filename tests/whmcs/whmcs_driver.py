@@ -37,10 +37,12 @@ def call_module(
     params: dict[str, Any],
     servers: dict[int, dict[str, Any]] | None = None,
     services: dict[int, dict[int, dict[str, str]]] | None = None,
+    post: dict[str, str] | None = None,
 ) -> ModuleAnswer:
-    """One module function; `servers` and `services` are WHMCS's tables for the per-server ones."""
+    """One module function; `servers` and `services` are WHMCS's tables for the per-server ones, `post`
+    the client-area form that was submitted (WHMCS leaves it in $_POST)."""
     tables = {"servers": servers or {}, "services": services or {}}
-    return _run({"function": function, "params": params, **tables})
+    return _run({"function": function, "params": params, "post": post or {}, **tables})
 
 
 def run_cron_hook(

@@ -5,7 +5,8 @@
  *
  * stdin: {"function": "CreateAccount", "params": {...}} or, for the cron hook,
  *        {"hook": "AfterCronJob", "servers": {"1": {server params}}, "services": {"1": {"42": {...}}}}
- *        Any call may give "servers" and "services" (UsageUpdate, ListAccounts read them too).
+ *        Any call may give "servers" and "services" (UsageUpdate, ListAccounts read them too), and
+ *        "post": the client-area form WHMCS passes in $_POST (restorebackup, updatecredentials).
  * stdout: {"result": <what the function returned>, "localApi": [...], "moduleLog": [...], "activity": [...],
  *          "usage": {"<server id>": {"<service id>": {tblhosting usage columns written}}}}
  * WHMCS's globals are the recording stand-ins of the PHPUnit bootstrap; localAPI answers "success".
@@ -31,6 +32,7 @@ $servers = [];
 foreach ($input['servers'] ?? [] as $serverId => $server) {
     $servers[(int) $serverId] = $server;
 }
+$_POST = $input['post'] ?? [];
 $directory = new FakeServerDirectory($servers, $services);
 Runtime::use(null, $directory);
 if (isset($input['hook'])) {
