@@ -90,8 +90,11 @@ class ChannelServer:
         key: Path,
         source_ranges: tuple[str, ...] = ("127.0.0.1/32",),
         login: str = "root",
+        restart_always: bool = False,
     ):
         self.root = root
+        # service.py supervises the gateway as the unit's Restart=always would (see there).
+        self.restart_always = restart_always
         # The account the operator logs in as: root, or the production clawhost-agent as a uid-0 entry
         # of a passwd file only this sshd sees (nss_wrapper: no account is created on the machine).
         self.login = login
@@ -141,6 +144,8 @@ class ChannelServer:
         keys.write_text(app_files.admin_authorized_keys(inst.spec.ssh_keys))
         self.switch_version(inst.spec.openclaw_version or "")
         (self.root / "ports.json").write_text(json.dumps(self.ports))
+        if self.restart_always:
+            (self.root / "restart-always").touch()
         (self.root / "unit.env").write_text(
             f"{self.node} {self.current}/openclaw.mjs gateway --port {self.ports['gateway']}\n"
         )

@@ -37,7 +37,8 @@ def loopback_servers(stage: Stage) -> None:
 
 
 def stand_in(root: Path, realapp: Path, key: Path) -> ChannelServer:
-    return ChannelServer(root, realapp, key, login=AGENT_USER)
+    """A server as production has it: the agent's own login, the gateway restarted when it exits."""
+    return ChannelServer(root, realapp, key, login=AGENT_USER, restart_always=True)
 
 
 def operator_environment(
