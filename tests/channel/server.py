@@ -100,8 +100,11 @@ class ChannelServer:
         key: Path,
         source_ranges: tuple[str, ...] = ("127.0.0.1/32",),
         login: str = "root",
+        restart_always: bool = False,
     ):
         self.root = root
+        # service.py supervises the gateway as the unit's Restart=always would (see there).
+        self.restart_always = restart_always
         # The account the operator logs in as: root, or the production clawhost-agent as a uid-0 entry
         # of a passwd file only this sshd sees (nss_wrapper: no account is created on the machine).
         self.login = login
@@ -151,6 +154,8 @@ class ChannelServer:
         keys.write_text(app_files.admin_authorized_keys(inst.spec.ssh_keys))
         self.switch_version(inst.spec.openclaw_version or "")
         (self.root / "ports.json").write_text(json.dumps(self.ports))
+        if self.restart_always:
+            (self.root / "restart-always").touch()
         (self.root / "unit.env").write_text(
             f"{self.node} {self.current}/openclaw.mjs gateway --port {self.ports['gateway']}\n"
         )
@@ -302,13 +307,14 @@ class ChannelServer:
 
     def gateway_config(self) -> dict[str, Any]:
         """The running gateway's own view (config.get over loopback with the current token)."""
-        done = subprocess.run(
-            [str(self.root / "bin/openclaw-admin"), "gateway", "call", "config.get", "--json"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=120,
-        )
+        return self.gateway_call("config.get")
+
+    def gateway_call(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One method of the running gateway (`openclaw gateway call` over loopback, the current token)."""
+        command = [str(self.root / "bin/openclaw-admin"), "gateway", "call", method, "--json"]
+        if params is not None:
+            command += ["--params", json.dumps(params), "--timeout", "60000"]
+        done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=120)
         return dict(json.loads(done.stdout))
 
     def device_connect(self, token: str, identity: Path, origin: str) -> dict[str, Any]:

@@ -3,11 +3,17 @@ would (its EnvironmentFiles read the way systemd reads them, one process, SIGTER
 its log. There is no systemd in the test container; everything the agent does besides asking for a
 (re)start is the real thing.
 
+With a file ROOT/restart-always, the gateway runs under a small supervisor that starts it again 5 s
+after it exits (not after exit 78, nor when stopped), as the unit's Restart=always, RestartSec=5 and
+RestartPreventExitStatus=78 do: on the loaded 2-core machine OpenClaw sometimes misses its own 5 s
+start-up limit ("state lease heartbeat did not become ready") and exits, and systemd would start it again.
+
   python service.py ROOT start|stop|restart|running|log
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -31,7 +37,47 @@ def environment_file(path: Path) -> dict[str, str]:
     return values
 
 
+RESTART_SECONDS = 5  # the unit's RestartSec
+NO_RESTART_EXIT = 78  # the unit's RestartPreventExitStatus (a configuration OpenClaw refuses)
+
+
 def start(root: Path) -> None:
+    if not (root / "restart-always").exists():
+        launch(root, own_group=True)
+        return
+    with (root / "supervisor.log").open("ab") as log:
+        subprocess.Popen(
+            [sys.executable, __file__, str(root), "supervise"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its process group: the supervisor and the gateway, stopped together
+        )
+    deadline = time.monotonic() + 30
+    while not (root / "gateway.pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def supervise(root: Path) -> None:
+    stopping = False
+
+    def stop_requested(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True  # the gateway got the same SIGTERM (one process group)
+
+    signal.signal(signal.SIGTERM, stop_requested)
+    (root / "supervisor.pid").write_text(str(os.getpid()))
+    while True:
+        code = launch(root, own_group=False).wait()
+        if stopping or code == NO_RESTART_EXIT:
+            return
+        print(f"gateway exited with {code}; starting it again in {RESTART_SECONDS} s", flush=True)
+        time.sleep(RESTART_SECONDS)
+        if stopping:
+            return
+
+
+def launch(root: Path, own_group: bool) -> subprocess.Popen[bytes]:
     unit = (root / "unit.env").read_text().split("\n")
     argv = shlex.split(unit[0])
     home = root / "home/openclaw"
@@ -40,13 +86,19 @@ def start(root: Path) -> None:
     env.update(environment_file(root / "etc/openclaw/gateway.env"))
     log = open(root / "gateway.log", "ab")  # noqa: SIM115
     process = subprocess.Popen(
-        argv, env=env, cwd=home, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        argv, env=env, cwd=home, stdout=log, stderr=subprocess.STDOUT, start_new_session=own_group
     )
     (root / "gateway.pid").write_text(str(process.pid))
     (root / "starts").open("a").write(f"{process.pid}\n")
+    return process
 
 
 def stop(root: Path) -> None:
+    supervisor = root / "supervisor.pid"
+    if supervisor.exists():
+        stop_supervised(root, int(supervisor.read_text()))
+        supervisor.unlink()
+        return
     pid_file = root / "gateway.pid"
     if not pid_file.exists():
         return
@@ -66,6 +118,27 @@ def stop(root: Path) -> None:
     pid_file.unlink()
 
 
+def stop_supervised(root: Path, supervisor: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(supervisor, signal.SIGTERM)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if not running(root) and not alive(supervisor):
+            break
+        time.sleep(0.2)
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(supervisor, signal.SIGKILL)
+    (root / "gateway.pid").unlink(missing_ok=True)
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def running(root: Path) -> bool:
     pid_file = root / "gateway.pid"
     if not pid_file.exists():
@@ -83,6 +156,8 @@ def main() -> None:
         stop(root)
     if command in ("start", "restart"):
         start(root)
+    if command == "supervise":
+        supervise(root)
     if command == "running":  # `systemctl is-active`: exit 0 while the gateway's process lives
         sys.exit(0 if running(root) else 3)
     if command == "log":

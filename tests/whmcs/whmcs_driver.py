@@ -24,6 +24,7 @@ class ModuleAnswer:
     module_log: list[dict[str, Any]]
     activity: list[str]
     usage: dict[str, dict[str, dict[str, int]]]  # server id -> service id -> tblhosting columns written
+    html: str | None = None  # the product page WHMCS would show (ClientArea with render=True)
 
     def local_api_calls(self, command: str) -> list[dict[str, Any]]:
         return [call["arguments"] for call in self.local_api if call["command"] == command]
@@ -37,10 +38,14 @@ def call_module(
     params: dict[str, Any],
     servers: dict[int, dict[str, Any]] | None = None,
     services: dict[int, dict[int, dict[str, str]]] | None = None,
+    post: dict[str, str] | None = None,
+    render: bool = False,
 ) -> ModuleAnswer:
-    """One module function; `servers` and `services` are WHMCS's tables for the per-server ones."""
+    """One module function; `servers` and `services` are WHMCS's tables for the per-server ones, `post`
+    the client-area form that was submitted (WHMCS leaves it in $_POST); `render`: ClientArea's page
+    rendered by the real Smarty as well."""
     tables = {"servers": servers or {}, "services": services or {}}
-    return _run({"function": function, "params": params, **tables})
+    return _run({"function": function, "params": params, "post": post or {}, "render": render, **tables})
 
 
 def run_cron_hook(
@@ -59,4 +64,6 @@ def _run(request: dict[str, Any]) -> ModuleAnswer:
     assert done.returncode == 0, f"PHP driver failed:\n{done.stdout}\n{done.stderr}"
     answer = json.loads(done.stdout)
     usage = answer["usage"] or {}  # PHP encodes an empty map as []
-    return ModuleAnswer(answer["result"], answer["localApi"], answer["moduleLog"], answer["activity"], usage)
+    return ModuleAnswer(
+        answer["result"], answer["localApi"], answer["moduleLog"], answer["activity"], usage, answer["html"]
+    )

@@ -5,9 +5,11 @@
  *
  * stdin: {"function": "CreateAccount", "params": {...}} or, for the cron hook,
  *        {"hook": "AfterCronJob", "servers": {"1": {server params}}, "services": {"1": {"42": {...}}}}
- *        Any call may give "servers" and "services" (UsageUpdate, ListAccounts read them too).
+ *        Any call may give "servers" and "services" (UsageUpdate, ListAccounts read them too), and
+ *        "post": the client-area form WHMCS passes in $_POST (restorebackup, updatecredentials);
+ *        "render": true renders a ClientArea answer's template with the real Smarty into "html".
  * stdout: {"result": <what the function returned>, "localApi": [...], "moduleLog": [...], "activity": [...],
- *          "usage": {"<server id>": {"<service id>": {tblhosting usage columns written}}}}
+ *          "usage": {"<server id>": {"<service id>": {tblhosting usage columns written}}}, "html": ...}
  * WHMCS's globals are the recording stand-ins of the PHPUnit bootstrap; localAPI answers "success".
  */
 
@@ -15,6 +17,7 @@ declare(strict_types=1);
 
 use WHMCS\Module\Server\OpenClaw\Runtime;
 use WHMCS\Module\Server\OpenClaw\Tests\Support\FakeServerDirectory;
+use WHMCS\Module\Server\OpenClaw\Tests\Support\SmartyPages;
 use WHMCS\Module\Server\OpenClaw\Tests\Support\WhmcsRecorder;
 
 require __DIR__ . '/bootstrap.php';
@@ -31,6 +34,7 @@ $servers = [];
 foreach ($input['servers'] ?? [] as $serverId => $server) {
     $servers[(int) $serverId] = $server;
 }
+$_POST = $input['post'] ?? [];
 $directory = new FakeServerDirectory($servers, $services);
 Runtime::use(null, $directory);
 if (isset($input['hook'])) {
@@ -39,6 +43,11 @@ if (isset($input['hook'])) {
     $function = 'openclaw_' . $input['function'];
     $result = $function($input['params'] ?? []);
 }
+$html = null;
+if (($input['render'] ?? false) && is_array($result) && isset($result['tabOverviewModuleOutputTemplate'])) {
+    $html = SmartyPages::clientArea($result, ['serviceid' => (int) ($input['params']['serviceid'] ?? 0),
+        'token' => 'csrf-token-value']);
+}
 
 echo json_encode([
     'result' => $result,
@@ -46,4 +55,5 @@ echo json_encode([
     'moduleLog' => WhmcsRecorder::$moduleLog,
     'activity' => WhmcsRecorder::$activity,
     'usage' => $directory->usage,
+    'html' => $html,
 ], JSON_UNESCAPED_SLASHES | JSON_INVALID_UTF8_SUBSTITUTE | JSON_THROW_ON_ERROR), "\n";

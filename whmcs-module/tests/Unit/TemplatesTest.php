@@ -7,9 +7,9 @@ namespace WHMCS\Module\Server\OpenClaw\Tests\Unit;
 use DOMDocument;
 use DOMElement;
 use ErrorException;
-use Smarty;
 use WHMCS\Module\Server\OpenClaw\Tests\Support\FakeTransport;
 use WHMCS\Module\Server\OpenClaw\Tests\Support\ModuleTestCase;
+use WHMCS\Module\Server\OpenClaw\Tests\Support\SmartyPages;
 
 /**
  * The client-area templates rendered by the real Smarty (Debian's smarty3 or smarty4 package; which
@@ -24,10 +24,7 @@ use WHMCS\Module\Server\OpenClaw\Tests\Support\ModuleTestCase;
 final class TemplatesTest extends ModuleTestCase
 {
     private const INSTANCE = '/apis/clawhost.dev/v1alpha1/namespaces/clawhost/openclawinstances/whmcs-42';
-    private const TEMPLATES = __DIR__ . '/../../modules/servers/openclaw/templates/';
     private const HOSTILE = '"><img src=x onerror=alert(1)><script>alert(2)</script>\'';
-    /** What WHMCS assigns on clientarea.php?action=productdetails besides the module's variables. */
-    private const WHMCS_VARIABLES = ['serviceid' => 42, 'token' => 'csrf-token-value'];
 
     public function testBeforeCreation(): void
     {
@@ -146,7 +143,7 @@ final class TemplatesTest extends ModuleTestCase
             $vars = $page['templateVariables'];
             unset($vars[$variable]);
             try {
-                self::render($page['tabOverviewModuleOutputTemplate'], $vars + self::WHMCS_VARIABLES);
+                self::render($page['tabOverviewModuleOutputTemplate'], $vars + SmartyPages::WHMCS_VARIABLES);
                 self::fail('rendering without $' . $variable . ' must fail');
             } catch (ErrorException $error) {
                 self::assertStringContainsString($variable, $error->getMessage());
@@ -207,47 +204,13 @@ final class TemplatesTest extends ModuleTestCase
     /** @param array<string, mixed> $params */
     private function renderClientArea(array $params): string
     {
-        $page = openclaw_ClientArea($params);
-        $template = $page['tabOverviewModuleOutputTemplate'];
-        return self::render($template, $page['templateVariables'] + self::WHMCS_VARIABLES);
+        return SmartyPages::clientArea(openclaw_ClientArea($params));
     }
 
     /** @param array<string, mixed> $variables */
     private static function render(string $template, array $variables): string
     {
-        $smarty = self::smarty();
-        foreach ($variables as $name => $value) {
-            $smarty->assign($name, $value);
-        }
-        set_error_handler(static function (int $level, string $message, string $file, int $line): bool {
-            if ($level === E_DEPRECATED || $level === E_USER_DEPRECATED) {
-                return true; // Smarty 3.1 on PHP 8.2: its own dynamic properties, not our templates
-            }
-            throw new ErrorException($message, 0, $level, $file, $line);
-        });
-        try {
-            return $smarty->fetch(self::TEMPLATES . basename($template));
-        } finally {
-            restore_error_handler();
-        }
-    }
-
-    private static function smarty(): Smarty
-    {
-        $package = getenv('OPENCLAW_TEST_SMARTY') ?: 'smarty4';
-        $class = '/usr/share/php/' . $package . '/Smarty.class.php';
-        if (!class_exists(Smarty::class, false)) {
-            if (!is_file($class)) {
-                self::fail('Smarty is not installed at ' . $class . ': apt-get install ' . $package
-                    . ' (make system-deps)');
-            }
-            require_once $class;
-        }
-        $smarty = new Smarty();
-        $smarty->setCompileDir(sys_get_temp_dir() . '/openclaw-smarty-' . $package . '-' . getmypid());
-        $smarty->error_reporting = E_ALL;
-        $smarty->escape_html = false;
-        return $smarty;
+        return SmartyPages::render($template, $variables);
     }
 
     /** @return list<string> the module functions the page's forms call */
