@@ -125,8 +125,11 @@ async def gone(event: kopf.RawEvent, body: kopf.Body, memo: Runtime, **_: Any) -
 
 @kopf.on.delete(**RESOURCE, id=FINALIZE, registry=REGISTRY)
 async def finalize(body: kopf.Body, patch: kopf.Patch, memo: Runtime, **_: Any) -> None:
-    instance = api.OpenClawInstance.from_body(body)
-    result = await memo.reconciler.finalize(instance)
+    # Its own slots, left before Kopf sleeps the requeue's delay (admission.py): deletions that wait for
+    # their servers to go, or take final backups, never hold back another instance's pass.
+    async with memo.admission.deletions:
+        instance = api.OpenClawInstance.from_body(body)
+        result = await memo.reconciler.finalize(instance)
     if not result.done:
         _write(patch, instance.status, result)
         raise kopf.TemporaryError(result.status.message or "deleting", delay=result.requeue or 5.0)
@@ -135,14 +138,16 @@ async def finalize(body: kopf.Body, patch: kopf.Patch, memo: Runtime, **_: Any) 
 
 async def run_pass(runtime: Runtime, body: kopf.Body, patch: kopf.Patch, trigger: str) -> None:
     uid = body.metadata.uid or ""
-    started = time.monotonic()
     if not may_reconcile(body):
-        runtime.schedule.after_pass(uid, started, None)  # the change handler runs once the finalizer is on
+        runtime.schedule.after_pass(uid, time.monotonic(), None)  # the change handler runs once it is on
         return
-    instance = api.OpenClawInstance.from_body(body)
-    created = body.metadata.creation_timestamp
-    created_at = datetime.fromisoformat(created) if created else None
-    result = await runtime.reconciler.reconcile(instance, trigger, created_at)
+    # Admitted before the body becomes models: at start-up every instance's pass arrives at once.
+    async with runtime.admission.passes:
+        started = time.monotonic()  # what it reads comes after this: a wake while it queued is seen
+        instance = api.OpenClawInstance.from_body(body)
+        created = body.metadata.creation_timestamp
+        created_at = datetime.fromisoformat(created) if created else None
+        result = await runtime.reconciler.reconcile(instance, trigger, created_at)
     _write(patch, instance.status, result)
     runtime.schedule.after_pass(uid, started, result.requeue)
 
