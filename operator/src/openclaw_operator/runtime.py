@@ -14,6 +14,7 @@ from datetime import timedelta
 import kopf
 
 from openclaw_operator import api
+from openclaw_operator.admission import Admission
 from openclaw_operator.backups import Bucket, BucketSweep
 from openclaw_operator.config import Config
 from openclaw_operator.events import post_event
@@ -71,6 +72,8 @@ class Runtime:
             observer.on_change = self.schedule.wake
             projects.append(Project(settings, provider, observer))
         self.projects = ProjectPool(projects)
+        # Passes share the providers' threads: as many at once as those keep busy (admission.py).
+        self.admission = Admission(sum(p.settings.concurrency or concurrency for p in self.projects))
         self.hetzner, self.observer = self.projects.first.provider, self.projects.first.observer
         self.app_health = AppHealth(
             config.app_health_url, config.resync_interval_seconds, config.action_poll_seconds

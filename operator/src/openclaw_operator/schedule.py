@@ -5,9 +5,13 @@ still booting), else one resync interval. The observer calls `wake` when a listi
 instance's provider state changed, which makes its pass due at once and cuts any backoff short: a
 server deleted out of band is repaired right after the listing that saw it, not after a retry delay.
 
-One timer per instance waits here on an event with a deadline, never polling, so thousands of settled
+One timer per instance waits here on a future with a deadline, never polling, so thousands of settled
 instances cost no CPU between their passes. A wake that arrives while a pass runs is not lost: the pass
 may have read the snapshot before the change, so the next one is due at once.
+
+A waiting instance holds one bare future, made when it starts to wait and resolved by the change that
+moves its deadline: no task of its own and no event kept between passes (at 5,000 instances each task
+and its frame counted, docs/benchmarks.md "Memory").
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ class PassSchedule:
         self._clock = clock
         self._due: dict[str, float] = {}
         self._woken_at: dict[str, float] = {}
-        self._nudges: dict[str, asyncio.Event] = {}
+        self._waiters: dict[str, asyncio.Future[None]] = {}
 
     def due_in(self, uid: str) -> float:
         return self._due.get(uid, self._clock() + self.interval) - self._clock()
@@ -45,29 +49,35 @@ class PassSchedule:
     def forget(self, uid: str) -> None:
         self._due.pop(uid, None)
         self._woken_at.pop(uid, None)
-        self._nudges.pop(uid, None)
+        self._waiters.pop(uid, None)
+
+    def waiting(self) -> int:
+        """Instances waiting for their pass now."""
+        return len(self._waiters)
 
     def _set(self, uid: str, due: float) -> None:
         self._due[uid] = due
-        nudge = self._nudges.get(uid)
-        if nudge is not None:
-            nudge.set()
+        waiter = self._waiters.get(uid)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def wait(self, uid: str, stopping: Awaitable[Any]) -> bool:
         """Until the instance's pass is due (True) or `stopping` completes first (False); `stopping`
         is cancelled either way (Kopf's `stopped.wait()` makes a fresh one for every call)."""
         stop = asyncio.ensure_future(stopping)
-        nudge = self._nudges.setdefault(uid, asyncio.Event())
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] | None = None
         try:
             while True:
-                nudge.clear()  # before reading the deadline, so a change made after it is not missed
+                # Made before the deadline is read, so a change made after the read resolves it.
+                waiter = self._waiters[uid] = loop.create_future()
                 left = self._due.setdefault(uid, self._clock() + self.interval) - self._clock()
                 if left <= 0:
                     return True
-                nudged = asyncio.ensure_future(nudge.wait())
-                done, _ = await asyncio.wait({nudged, stop}, timeout=left, return_when="FIRST_COMPLETED")
-                nudged.cancel()
+                done, _ = await asyncio.wait({waiter, stop}, timeout=left, return_when="FIRST_COMPLETED")
                 if stop in done:
                     return False
         finally:
             stop.cancel()
+            if waiter is not None and self._waiters.get(uid) is waiter:
+                del self._waiters[uid]

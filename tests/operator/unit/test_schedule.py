@@ -102,3 +102,18 @@ async def test_thousands_of_waiting_instances_cost_no_wakeups() -> None:
     for waiter in waiters:
         waiter.cancel()
     await asyncio.gather(*waiters, return_exceptions=True)
+
+
+async def test_a_waiting_instance_holds_no_task_of_its_own_and_nothing_after_its_wait() -> None:
+    """Each parked instance costs its one timer task (here: the wait itself) and a bare future; at 5,000
+    instances a task per wait was a measurable part of the footprint (docs/benchmarks.md, "Memory")."""
+    schedule = PassSchedule(300.0)
+    before = len(asyncio.all_tasks())
+    waiters = [asyncio.ensure_future(schedule.wait(f"u{i}", never())) for i in range(200)]
+    await asyncio.sleep(0.05)
+    assert len(asyncio.all_tasks()) - before == 200
+    assert schedule.waiting() == 200
+    for i in range(200):
+        schedule.wake(f"u{i}")
+    assert all(await asyncio.wait_for(asyncio.gather(*waiters), 2))
+    assert schedule.waiting() == 0
