@@ -34,8 +34,14 @@ lint: venv  ## ruff, mypy --strict, phpcs, php -l, hadolint
 	@scripts/lint-php.sh
 	@if [ -f Dockerfile ]; then $(VENV)/bin/hadolint Dockerfile; fi
 
-test: system-deps venv controlplane s3server lint  ## the full suite (installs everything it needs first)
-	@scripts/run-pytest.sh --durations=25 tests
+# Workers for `make test`: most of the suite waits on real processes (apiserver, gateways, sshd, S3), so
+# more workers than the 2 cores pay off; see docs/benchmarks.md ("The test suite's wall time"). loadfile keeps a
+# module (and its module-scoped fixtures) on one worker; loadgroup's xdist_group marks are ignored under
+# pytest 9.2 (xdist 3.8 rewrites `item._nodeid`, which pytest no longer reads).
+TEST_WORKERS ?= 4
+
+test: system-deps venv controlplane s3server lint  ## the full suite on TEST_WORKERS pytest-xdist workers (installs everything it needs first)
+	@scripts/run-pytest.sh -n $(TEST_WORKERS) --dist loadfile --durations=25 tests
 
 soak: system-deps venv controlplane  ## the long reliability suites
 	@SOAK=1 scripts/run-pytest.sh -m slow tests/reliability

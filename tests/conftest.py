@@ -3,6 +3,11 @@
 The control plane (etcd + kube-apiserver + kube-controller-manager built from Go modules) starts once per
 session, lazily, only when a test asks for `cluster`. Set CLAWHOST_TEST_KUBECONFIG to run the same tests
 against an existing cluster (e.g. kind) instead; the CRD is applied to it, and test namespaces are deleted.
+
+`make test` runs the suite on several pytest-xdist workers (`-n`, `--dist loadfile`). Each worker is its own
+process with its own session fixtures (its own control plane, on ports the kernel picks), so nothing here is
+shared between workers; a test module runs whole on one worker, so a module-scoped fixture (a real gateway,
+an S3 server, sshd) starts once.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from clawhost_sandbox.controlplane import (
@@ -29,16 +35,29 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CRD_FILE = REPO_ROOT / "crds" / "openclawinstances.yaml"
 EXISTING_CLUSTER_ENV = "CLAWHOST_TEST_KUBECONFIG"
 _STARTED_PIDS: list[int] = []
+_SURVIVORS_KEY = "controlplane_survivors"
+_WORKER_SURVIVORS: list[int] = []  # on the xdist controller: what the workers reported
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Session fixtures are torn down by now: fail the run if any control-plane process survived."""
     survivors = [pid for pid in _STARTED_PIDS if pid_alive(pid)]
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        # An xdist worker's exit status is not the run's: hand the survivors to the controller instead.
+        workeroutput[_SURVIVORS_KEY] = survivors
+        return
+    survivors += _WORKER_SURVIVORS
     if survivors:
         session.config.get_terminal_writer().line(
             f"control-plane processes left behind: {survivors}", red=True
         )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook, called on the controller as a worker finishes
+def pytest_testnodedown(node: Any, error: object) -> None:
+    _WORKER_SURVIVORS.extend(getattr(node, "workeroutput", {}).get(_SURVIVORS_KEY, []))
 
 
 @pytest.fixture(scope="session")

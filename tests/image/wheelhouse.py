@@ -4,6 +4,7 @@ editable install needs the build backend)."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -35,13 +36,22 @@ def wheelhouse() -> Path:
         LOCK.read_bytes() + repr(build_requires).encode() + sys.version.encode()
     ).hexdigest()[:16]
     target = CACHE / "wheelhouse" / key
-    if not (target / ".complete").exists():
-        partial = target.with_name(key + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        python = Path(sys.executable)
-        pip(python, "download", "-q", "--only-binary=:all:", "--no-deps", "-r", str(LOCK), "-d", str(partial))
-        pip(python, "download", "-q", "--only-binary=:all:", *build_requires, "-d", str(partial))
-        shutil.rmtree(target, ignore_errors=True)
-        partial.rename(target)
-        (target / ".complete").touch()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Two pytest-xdist workers (the image and the sandbox tests) or two sessions may ask at once: one fetches,
+    # the other waits for it and finds the wheelhouse complete.
+    with open(target.parent / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / ".complete").exists():
+            _fetch(target, build_requires)
     return target
+
+
+def _fetch(target: Path, build_requires: list[str]) -> None:
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    python = Path(sys.executable)
+    pip(python, "download", "-q", "--only-binary=:all:", "--no-deps", "-r", str(LOCK), "-d", str(partial))
+    pip(python, "download", "-q", "--only-binary=:all:", *build_requires, "-d", str(partial))
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    (target / ".complete").touch()
