@@ -38,7 +38,7 @@ lint: venv  ## ruff, mypy --strict, phpcs, php -l, hadolint
 # more workers than the 2 cores pay off; see docs/benchmarks.md ("The test suite's wall time"). loadfile keeps a
 # module (and its module-scoped fixtures) on one worker; loadgroup's xdist_group marks are ignored under
 # pytest 9.2 (xdist 3.8 rewrites `item._nodeid`, which pytest no longer reads).
-TEST_WORKERS ?= 4
+TEST_WORKERS ?= 3
 
 test: system-deps venv controlplane s3server lint  ## the full suite on TEST_WORKERS pytest-xdist workers (installs everything it needs first)
 	@scripts/run-pytest.sh -n $(TEST_WORKERS) --dist loadfile --durations=25 tests
