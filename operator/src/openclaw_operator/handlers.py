@@ -118,7 +118,6 @@ async def drift(body: kopf.Body, patch: kopf.Patch, memo: Runtime, **kwargs: Any
 
 @kopf.on.event(**RESOURCE, id=GONE, registry=REGISTRY)
 async def gone(event: kopf.RawEvent, body: kopf.Body, memo: Runtime, **_: Any) -> None:
-    forget_field_owners(event)
     # Kopf keeps a timer running for an object that vanished without passing through `finalize`.
     if event.get("type") == "DELETED":
         memo.schedule.forget(body.metadata.uid or "")
@@ -161,17 +160,6 @@ async def run_pass(runtime: Runtime, body: kopf.Body, patch: kopf.Patch, trigger
         result = await runtime.reconciler.reconcile(instance, trigger, created_at)
     _write(patch, instance.status, result)
     runtime.schedule.after_pass(uid, started, result.requeue)
-
-
-def forget_field_owners(event: kopf.RawEvent) -> None:
-    """Drop the apiserver's record of who wrote which field from the event's object. Kopf keeps each
-    object's latest body for as long as its timer runs, and `metadata.managedFields` was more than half of
-    such a body in Python (13.7 of 23.9 KB for a Ready instance, docs/benchmarks.md "Memory"); neither
-    Kopf nor we read it. Kopf runs event handlers first in each cycle, on the very dict it goes on to
-    keep, so the change handlers and the timer see the body without it."""
-    metadata: dict[str, Any] | None = (event.get("object") or {}).get("metadata")  # type: ignore[assignment]
-    if isinstance(metadata, dict):
-        metadata.pop("managedFields", None)
 
 
 def may_reconcile(body: kopf.Body) -> bool:

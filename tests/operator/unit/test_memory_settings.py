@@ -94,26 +94,3 @@ def test_a_pass_status_is_kept_only_while_the_body_lags(
          "gatewayTokenSecretRef": {"name": "t"}}, "status": in_body.to_api()}
     )  # fmt: skip
     assert memory.with_status(body).status == result  # what the next pass starts from, either way
-
-
-# --- Kopf keeps each object's latest body while its timer runs: without the apiserver's field owners --
-async def test_the_event_handler_drops_managed_fields_from_the_body_kopf_keeps() -> None:
-    from openclaw_operator.config import load_config
-    from openclaw_operator.runtime import Runtime
-
-    env = {"HCLOUD_TOKEN": "h", "CLOUDFLARE_API_TOKEN": "c", "CLAWHOST_MANAGED_ZONES": "example.com"}
-    owners = [{"manager": "kopf", "operation": "Update", "fieldsV1": {"f:status": {"f:phase": {}}}}]
-    raw = {
-        "apiVersion": api.API_VERSION,
-        "kind": api.KIND,
-        "metadata": {"name": "a", "uid": "u", "labels": {"x": "1"}, "managedFields": owners},
-        "spec": {"hostname": "a.example.com", "gatewayTokenSecretRef": {"name": "gw"}},
-    }
-    kept = kopf.Body(raw)  # Kopf's live body wraps the event's own dict
-    runtime = Runtime(load_config(env))
-    try:
-        await handlers.gone(event={"type": "MODIFIED", "object": raw}, body=kept, memo=runtime)
-    finally:
-        await runtime.stop()
-    assert "managedFields" not in kept.metadata
-    assert kept.metadata.labels == {"x": "1"}  # the rest of the metadata is left alone
