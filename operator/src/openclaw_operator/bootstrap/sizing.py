@@ -27,10 +27,11 @@ UNKNOWN_TYPE_MEMORY_GB = 2
 
 # The gateway's peak memory, measured, rounded up: the unit's peak charge (systemd's MemoryPeak) of the real
 # 2026.9.6 gateway started from the rendered unit by tests/realapp, over startup, the probes, token and
-# origin checks and WebSocket handshakes, was 849-921 MB on the 2-core development machine (docs/bootstrap.md,
-# "Memory"); about 900 MB in the research run (Debian 13 guest, 2026.9.5). tests/realapp fails when a run
-# exceeds this, and every plan's MemoryHigh must hold it (tests/bootstrap/test_bootstrap_sizing.py).
-GATEWAY_PEAK_RSS_MB = 1024
+# origin checks and WebSocket handshakes, was 849-921 MB on the 2-core development machine and 1,058 MB in
+# CI with three test workers (docs/bootstrap.md, "Memory"); about 900 MB in the research run (Debian 13
+# guest, 2026.9.5). 1,280 MB leaves a fifth above the highest run. tests/realapp fails when a run exceeds
+# this, and every plan's MemoryHigh must hold it (tests/bootstrap/test_bootstrap_sizing.py).
+GATEWAY_PEAK_RSS_MB = 1280
 # Of that, what is not V8's old space (code, native SQLite, buffers, young generation): the heap limit
 # must leave this much room under MemoryHigh.
 GATEWAY_NON_HEAP_MB = 320
