@@ -11,7 +11,9 @@ One service, one gateway, in order:
    client is let in, and the client area shows the request done;
 3. "Back up now" -> an OnDemand entry in status.backups whose sha256 and size are the bucket's bytes,
    shown by the client area;
-4. the device is removed on the gateway, then "Restore" of that backup -> the device is known again.
+4. the device is removed on the gateway, then "Restore" of that backup -> the device is known again;
+5. "Change Password" (the service password is the gateway token) -> a new Secret, the spec pointed at it,
+   and the running gateway refuses the old token and takes the new one, with the client area showing it.
 No key, token or store secret reaches status, Events, the operator's logs or the module log.
 """
 
@@ -96,11 +98,14 @@ def test_an_order_with_a_provider_key_pairs_backs_up_and_restores_through_whmcs(
         backup = backup_now_is_in_status_the_bucket_and_the_client_area(stage, whmcs, s3_server)
         backed_up = time.monotonic()
         restore_brings_back_the_device_paired_before_the_backup(stage, server, whmcs, token, device, backup)
+        restored = time.monotonic()
+        token = change_password_refuses_the_old_token_and_takes_the_new(stage, server, whmcs, token)
         done = time.monotonic()
         nothing_secret_anywhere(stage, server, whmcs, token, s3_server)
         print(
             f"CreateAccount to Ready with the key in effect {ready - started:.0f} s; approve and backup "
-            f"{backed_up - ready:.0f} s; restore {done - backed_up:.0f} s; total {done - started:.0f} s"
+            f"{backed_up - ready:.0f} s; restore {restored - backed_up:.0f} s; password change "
+            f"{done - restored:.0f} s; total {done - started:.0f} s"
         )
     finally:
         server.stop()
@@ -226,6 +231,32 @@ def restore_brings_back_the_device_paired_before_the_backup(
     assert server.token_accepted(token), "the restore changed the gateway token"
     shown = whmcs.page()
     assert shown["restoreState"] == "done" and shown["statusLabel"] == "Ready"
+
+
+def change_password_refuses_the_old_token_and_takes_the_new(
+    stage: Stage, server: ChannelServer, whmcs: Whmcs, old: str
+) -> str:
+    before = stage.get(NAME)
+    new = secrets.token_urlsafe(36)  # what a WHMCS admin or the client types as the new service password
+    stage.gateway_tokens.append(new)
+    whmcs.params["password"] = new
+    assert whmcs.call("ChangePassword") == "success"
+    body = stage.get(NAME)
+    ref = body["spec"]["gatewayTokenSecretRef"]["name"]
+    assert ref != before["spec"]["gatewayTokenSecretRef"]["name"], "the spec still points at the old Secret"
+    secret = stage.cluster.request("GET", f"/api/v1/namespaces/{stage.namespace}/secrets/{ref}").json()
+    assert base64.b64decode(secret["data"]["token"]).decode() == new
+
+    def applied(body: dict[str, Any]) -> bool:
+        applied_hash = (body.get("status") or {}).get("appliedConfigHash")
+        return configured(body) and applied_hash != before["status"]["appliedConfigHash"]
+
+    stage.wait_for(NAME, applied, STEP_SECONDS, "the new token applied to the running gateway")
+    assert not server.token_accepted(old), "the gateway still takes the old token"
+    assert server.token_accepted(new), "the gateway refuses the token WHMCS now holds"
+    shown = whmcs.page()
+    assert (shown["statusLabel"], shown["gatewayToken"]) == ("Ready", new)
+    return new
 
 
 def nothing_secret_anywhere(
