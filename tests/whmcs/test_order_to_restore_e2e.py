@@ -137,9 +137,7 @@ def an_order_with_a_provider_key_is_ready_with_the_key_in_effect(
     body = stage.wait_for(NAME, configured, STEP_SECONDS, f"{NAME} Ready with its config applied")
     [env] = body["spec"]["env"]
     assert env["name"] == "ANTHROPIC_API_KEY" and PROVIDER_KEY not in json.dumps(body)
-    path = f"/api/v1/namespaces/{stage.namespace}/secrets/{env['secretKeyRef']['name']}"
-    secret = stage.cluster.request("GET", path).json()  # as the operator (WHMCS cannot read it)
-    assert base64.b64decode(secret["data"]["value"]).decode() == PROVIDER_KEY
+    assert secret_value(stage, env["secretKeyRef"]["name"], "value") == PROVIDER_KEY
 
     # The running gateway's own account of its model credentials (what the Control UI's Models page
     # shows): Anthropic, from the environment variable the operator's channel gave the gateway.
@@ -244,8 +242,7 @@ def change_password_refuses_the_old_token_and_takes_the_new(
     body = stage.get(NAME)
     ref = body["spec"]["gatewayTokenSecretRef"]["name"]
     assert ref != before["spec"]["gatewayTokenSecretRef"]["name"], "the spec still points at the old Secret"
-    secret = stage.cluster.request("GET", f"/api/v1/namespaces/{stage.namespace}/secrets/{ref}").json()
-    assert base64.b64decode(secret["data"]["token"]).decode() == new
+    assert secret_value(stage, ref, "token") == new
 
     def applied(body: dict[str, Any]) -> bool:
         applied_hash = (body.get("status") or {}).get("appliedConfigHash")
@@ -293,6 +290,12 @@ def configured(body: dict[str, Any]) -> bool:
         and condition(body, "ConfigApplied") == "True"
         and status.get("observedGeneration") == body["metadata"]["generation"]
     )
+
+
+def secret_value(stage: Stage, name: str, key: str) -> str:
+    """One key of a Secret, read as the operator (the WHMCS token cannot read Secrets)."""
+    secret = stage.cluster.request("GET", f"/api/v1/namespaces/{stage.namespace}/secrets/{name}").json()
+    return base64.b64decode(secret["data"][key]).decode()
 
 
 def handled(body: dict[str, Any], field: str, value: str) -> bool:
