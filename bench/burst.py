@@ -131,8 +131,10 @@ def operator_burst(
     *,
     profile: Path | None = None,
     extra_env: dict[str, str] | None = None,
+    before_orders: Callable[[OperatorProcess], None] | None = None,
 ) -> OperatorBurst:
-    """The operator against `clouds`: all of `bodies` created at once, until all are Ready (or timeout)."""
+    """The operator against `clouds`: all of `bodies` created at once, until all are Ready (or timeout).
+    `before_orders` runs once the operator has listed the servers (a warm pool's fill waits there)."""
     env = operator_env(clouds.hetzner, clouds.cloudflare, cluster.access, [ZONE], time_scale, extra_env)
     operator = OperatorProcess(env, [namespace], log_path, profile=profile)
     before = len(clouds.hetzner.request_log)  # requests made before (a golden build's) are not its listing
@@ -143,6 +145,8 @@ def operator_burst(
             60,
             operator.alive,
         )
+        if before_orders is not None:
+            before_orders(operator)
         tokens, cpu = bucket_level(clouds), operator.cpu_seconds()
         start = clouds.clock.now()
         created = cluster.create_instances(namespace, bodies)

@@ -147,11 +147,25 @@ def golden_markdown(results: dict[str, Any]) -> str:
         "| run | ready | p50 s | p99 s | max s | one server alone s | boot images |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for kind in ("cold", "golden"):
-        run = results[kind]
+    for kind in ("cold", "golden", "pool"):
+        run = results.get(kind)
+        if run is None:
+            continue
+        if "skipped" in run:
+            lines.append(f"| {kind} | skipped: {run['skipped']} | | | | | |")
+            continue
         figures = run["order_to_ready_seconds"] or {}
         lines.append(
             f"| {kind} | {run['ready']} | {figures.get('p50')} | {figures.get('p99')} | {figures.get('max')} "
             f"| {run['one_server_chain_seconds']} | {run['boot_images']} |"
         )
+    pool = results.get("pool")
+    if pool and "skipped" not in pool:
+        lines += [
+            "",
+            f"Pool: {pool['pool_slots']} ready before the orders (filled in "
+            f"{pool['pool_fill'].get('seconds')} simulated s); each claim's first push took the measured "
+            f"{pool['personalise_seconds']} s (the boot model's native first health); "
+            f"{pool['personalised_by_agents']} servers personalised.",
+        ]
     return "\n".join(lines) + "\n"

@@ -1,7 +1,8 @@
-"""Many simulated servers' channel ends at once: one real OpenSSH sshd listening on every simulated server's
-loopback address, logging the operator in as the production clawhost-agent account (a uid-0 entry of a
-passwd file only this sshd sees, nss_wrapper), whose forced command is a stand-in agent that records
-each version update it is asked for (address, from, to, start and end time) in a JSON-lines log.
+"""Many simulated servers' channel ends at once: real OpenSSH sshds (one per 16 addresses) listening on
+every simulated server's loopback address, logging the operator in as the production clawhost-agent
+account (a uid-0 entry of a passwd file only these sshds see, nss_wrapper), whose forced command is a
+stand-in agent that records each version update it is asked for (address, from, to, start and end time)
+in a JSON-lines log.
 
 A stand-in, not bootstrap/server_agent.py, because what the fleet tests judge is the operator's
 schedule across many servers, which only the agents' own log can show; a real update per server (a real
@@ -77,12 +78,21 @@ class Update:
     ok: bool | None
 
 
+# OpenSSH's MAX_LISTEN_SOCKS: one sshd listens on at most 16 addresses, so more servers take more sshds.
+ADDRESSES_PER_SSHD = 16
+
+
 class FleetAgents:
-    def __init__(self, root: Path, operator_key: Path, port: int, update_seconds: float) -> None:
+    """`agent`: the forced command's Python source (argv[1] is `root`); the update stand-in by default."""
+
+    def __init__(
+        self, root: Path, operator_key: Path, port: int, update_seconds: float, agent: str = STAND_IN_AGENT
+    ) -> None:
         self.root = root
         self.port = port
         self.operator_key = operator_key
-        self.sshd: subprocess.Popen[bytes] | None = None
+        self.agent_source = agent
+        self.sshds: list[subprocess.Popen[bytes]] = []
         root.mkdir(parents=True, exist_ok=True)
         self.fail(set())
         self.take(update_seconds)
@@ -103,45 +113,50 @@ class FleetAgents:
         (self.root / "failing").write_text("\n".join(sorted(versions)) + "\n")
 
     def start(self, addresses: list[str]) -> None:
-        """sshd on each address (at most 16: OpenSSH's MAX_LISTEN_SOCKS)."""
-        assert len(addresses) <= 16, "one sshd listens on at most 16 addresses"
+        """One sshd per 16 of `addresses`, all on `port`, each logging the operator in to the agent."""
         host_key = keygen(self.root / "host_ed25519", "host")
         agent = self.root / "agent.py"
-        agent.write_text(STAND_IN_AGENT)
+        agent.write_text(self.agent_source)
         keys = self.root / "authorized_keys"
         public_key = self.operator_key.with_suffix(".pub").read_text()
         keys.write_text(agent_authorized_key(public_key, ["127.0.0.0/8"]))
         passwd = self.root / "passwd"
         entry = f"{AGENT_USER}:x:0:0:the agent's login, uid 0 for the test:/root:/bin/sh\n"
         passwd.write_text(Path("/etc/passwd").read_text() + entry)
-        listen = "".join(f"ListenAddress {address}\n" for address in addresses)
         command = f"{sys.executable} {agent} {self.root}"
         Path("/run/sshd").mkdir(exist_ok=True)
-        config = self.root / "sshd_config"
-        config.write_text(
-            f"Port {self.port}\n{listen}HostKey {host_key}\nPidFile {self.root / 'sshd.pid'}\n"
-            "StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-            f"PermitRootLogin prohibit-password\nAllowUsers {AGENT_USER}\nAuthorizedKeysFile none\n"
-            "MaxStartups 100\n"
-            + agent_sshd_block(agent_user=AGENT_USER, command=command, keys_file=str(keys))
-        )
         environment = {
             **os.environ,
             "LD_PRELOAD": NSS_WRAPPER,
             "NSS_WRAPPER_PASSWD": str(passwd),
             "NSS_WRAPPER_GROUP": "/etc/group",
         }
-        self.sshd = subprocess.Popen(
-            ["/usr/sbin/sshd", "-D", "-e", "-f", str(config)],
-            stderr=(self.root / "sshd.log").open("wb"),
-            env=environment,
-        )
-        _wait_for_port(self.port, addresses[0])
+        for first in range(0, len(addresses), ADDRESSES_PER_SSHD):
+            chunk = addresses[first : first + ADDRESSES_PER_SSHD]
+            index = first // ADDRESSES_PER_SSHD
+            listen = "".join(f"ListenAddress {address}\n" for address in chunk)
+            config = self.root / f"sshd_config.{index}"
+            config.write_text(
+                f"Port {self.port}\n{listen}HostKey {host_key}\nPidFile {self.root / f'sshd.{index}.pid'}\n"
+                "StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+                f"PermitRootLogin prohibit-password\nAllowUsers {AGENT_USER}\nAuthorizedKeysFile none\n"
+                "MaxStartups 100\n"
+                + agent_sshd_block(agent_user=AGENT_USER, command=command, keys_file=str(keys))
+            )
+            self.sshds.append(
+                subprocess.Popen(
+                    ["/usr/sbin/sshd", "-D", "-e", "-f", str(config)],
+                    stderr=(self.root / f"sshd.{index}.log").open("wb"),
+                    env=environment,
+                )
+            )
+            _wait_for_port(self.port, chunk[0])
 
     def stop(self) -> None:
-        if self.sshd is not None and self.sshd.poll() is None:
-            self.sshd.send_signal(signal.SIGTERM)
-            self.sshd.wait(10)
+        for sshd in self.sshds:
+            if sshd.poll() is None:
+                sshd.send_signal(signal.SIGTERM)
+                sshd.wait(10)
 
     def updates(self) -> list[Update]:
         """Every update the agents were asked for, in the order they started (an unfinished one: end None)."""

@@ -153,6 +153,18 @@ class Guest:
             self.process.kill()
             self.process.wait()
 
+    def wait_powered_off(self, deadline_seconds: float) -> float:
+        """Seconds until the guest powers itself off (qemu exits 0), as a golden builder does."""
+        assert self.process is not None, "the guest was never started"
+        try:
+            code = self.process.wait(timeout=deadline_seconds)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"the guest did not power off within {deadline_seconds:.0f} s:\n{self.serial_tail()}"
+            ) from None
+        assert code == 0, f"qemu exited {code}:\n{self.serial_tail()}"
+        return time.monotonic() - self.started_at
+
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 

@@ -156,28 +156,60 @@ def test_ssh_refuses_passwords_and_root(booted: E2ERun) -> None:
     assert guest.ssh("sudo passwd -S root").stdout.split()[1] == "L"
 
 
-def _gateway_stops_cleanly(booted: E2ERun, action: str) -> str:
+# A start under TCG can take minutes: the first one at boot needed one systemd restart (openclaw's own 5 s
+# lease-worker budget, docs/e2e-vm.md) and answered about 260 s after it. The bootstrap waits 600 s.
+GATEWAY_START_DEADLINE_SECONDS = 900
+UNIT_STATE = "Result,ExecMainCode,ExecMainStatus,NRestarts,ActiveState"
+
+
+def _unit_state(booted: E2ERun) -> dict[str, str]:
+    shown = booted.guest.ssh(f"systemctl show -p {UNIT_STATE} openclaw-gateway").stdout
+    return dict(line.split("=", 1) for line in shown.splitlines() if "=" in line)
+
+
+def _systemctl(booted: E2ERun, action: str) -> tuple[str, float]:
+    """Run `systemctl <action>` on the gateway; the unit's journal from just before it, and its seconds."""
     since = booted.guest.ssh("date +%s").stdout.strip()
+    started = time.monotonic()
     booted.guest.ssh(f"sudo systemctl {action} openclaw-gateway.service", timeout=400)
+    seconds = time.monotonic() - started
     journal = booted.guest.ssh(
         f"sudo journalctl -u openclaw-gateway --since @{since} --no-pager -o cat"
     ).stdout
-    return journal
+    (booted.run_dir / f"journal-{action}.txt").write_text(journal, encoding="utf-8")
+    return journal, seconds
+
+
+def _stop_part(journal: str) -> str:
+    """The lines of a restart's journal up to systemd's "Started": what the old process did while stopping."""
+    lines = journal.splitlines()
+    end = next((i for i, line in enumerate(lines) if line.startswith("Started ")), len(lines))
+    return "\n".join(lines[:end])
 
 
 def test_gateway_stop_and_restart_are_clean(booted: E2ERun) -> None:
-    """Fails while the unit's NODE_COMPILE_CACHE makes openclaw respawn itself (research discrepancy 1:
-    the launcher SIGKILLs its child about 2 s after SIGTERM); the bootstrap owner's unit fix makes it pass."""
+    """A stop ends `Result=success` with the gateway's own exit, not a SIGKILL; so does a restart's stop.
+
+    Failed while the unit's NODE_COMPILE_CACHE made openclaw respawn itself (research discrepancy 1: the
+    launcher SIGKILLed its child about 2 s after SIGTERM)."""
     guest = booted.guest
-    stop = _gateway_stops_cleanly(booted, "stop")
-    result = guest.ssh("systemctl show -p Result -p ExecMainCode -p ExecMainStatus openclaw-gateway").stdout
+    stop, booted.timings["systemctl stop"] = _systemctl(booted, "stop")
+    stopped = _unit_state(booted)
+    assert (stopped["Result"], stopped["ActiveState"]) == ("success", "inactive"), f"{stopped}\n{stop}"
+    assert "status=9/KILL" not in stop and "Failed with result" not in stop, stop
+
+    started = time.monotonic()
     guest.ssh("sudo systemctl start openclaw-gateway.service")
-    booted.wait_healthy(300, verify=True)
-    restart = _gateway_stops_cleanly(booted, "restart")
-    booted.wait_healthy(300, verify=True)
-    assert "Result=success" in result, f"{result}\n{stop}"
-    for journal in (stop, restart):
-        assert "status=9/KILL" not in journal and "Failed with result" not in journal, journal
+    booted.wait_healthy(GATEWAY_START_DEADLINE_SECONDS, verify=True)
+    booted.timings["systemctl start → healthy"] = time.monotonic() - started
+
+    restart, booted.timings["systemctl restart (stop and exec)"] = _systemctl(booted, "restart")
+    booted.timings["restart → healthy"] = booted.timings["systemctl restart (stop and exec)"] + (
+        booted.wait_healthy(GATEWAY_START_DEADLINE_SECONDS, verify=True)
+    )
+    stopping = _stop_part(restart)
+    assert "status=9/KILL" not in stopping and "Failed with result" not in stopping, restart
+    assert _unit_state(booted)["ActiveState"] == "active"
 
 
 def test_reboot_comes_back_healthy(booted: E2ERun) -> None:
