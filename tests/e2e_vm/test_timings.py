@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.e2e_vm.timings import (
+    gateway_unit_marks,
     journal_marks,
     npm_reported,
     since_boot,
@@ -52,8 +53,34 @@ def test_journal_marks_start_at_the_first_vendor_line() -> None:
     }
 
 
-def test_no_vendor_line_means_no_marks() -> None:
+def test_no_vendor_line_means_no_apt_or_npm_marks_but_the_golden_servers_up() -> None:
     assert journal_marks("1796321770.0 alice cloud-init[461]: Setting up curl (8.14) ...\n") == {}
+    golden = (
+        "1796321770.0 alice cloud-init[461]: Setting up curl (8.14) ...\n"
+        "1796321790.5 alice cloud-init[461]: clawhost-bootstrap: OpenClaw 2026.9.6 is up\n"
+    )
+    assert journal_marks(golden) == {
+        "bootstrap reports OpenClaw up": [1796321790.5, "clawhost-bootstrap: OpenClaw 2026.9.6 is up"]
+    }
+
+
+# systemd's lines about the gateway's unit, as `journalctl -u openclaw-gateway -o short-unix` prints them.
+UNIT_JOURNAL = """1796396100.100000 alice systemd[1]: Started openclaw-gateway.service - OpenClaw Gateway.
+1796396255.000000 alice node[5012]: state lease heartbeat did not become ready (timeoutMs=5000)
+1796396255.200000 alice systemd[1]: openclaw-gateway.service: Main process exited, code=exited, status=1/FAILURE
+1796396255.210000 alice systemd[1]: openclaw-gateway.service: Failed with result 'exit-code'.
+1796396260.400000 alice systemd[1]: openclaw-gateway.service: Scheduled restart job, restart counter is at 1.
+1796396260.500000 alice systemd[1]: Started openclaw-gateway.service - OpenClaw Gateway.
+"""  # noqa: E501
+
+
+def test_the_gateway_units_first_start_and_its_failed_runs() -> None:
+    assert gateway_unit_marks(UNIT_JOURNAL) == {
+        "unit first started": 1796396100.1,
+        "starts": 2,
+        "failed runs": 1,
+    }
+    assert gateway_unit_marks("") == {"unit first started": None, "starts": 0, "failed runs": 0}
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,7 @@ def collect_guest_record(guest: Guest) -> dict[str, Any]:
     status = json.loads(guest.ssh("cat /run/cloud-init/status.json").stdout).get("v1", {})
     events = json.loads(guest.ssh("sudo cloud-init analyze dump", timeout=300).stdout or "[]")
     journal = guest.ssh("sudo journalctl -b -t cloud-init --no-pager -o short-unix", timeout=300).stdout
+    unit = guest.ssh("sudo journalctl -b -u openclaw-gateway --no-pager -o short-unix", timeout=300).stdout
     return {
         "boot_epoch": float(now) - float(uptime),
         "systemd_startup": guest.ssh("systemd-analyze time", check=False).stdout.strip(),
@@ -51,29 +52,54 @@ def collect_guest_record(guest: Guest) -> dict[str, Any]:
             {key: event.get(key) for key in ("name", "event_type", "timestamp", "result")} for event in events
         ],
         "journal_marks": journal_marks(journal),
+        "gateway_unit": gateway_unit_marks(unit),
     }
 
 
-def journal_marks(journal: str) -> dict[str, list[Any]]:
-    """label -> [epoch, message] of each mark's line in `journalctl -o short-unix` output: the first
-    vendor-repository line, and the last line of each other mark after it."""
+def _short_unix_lines(journal: str) -> list[tuple[float, str]]:
     lines = []
     for line in journal.splitlines():
         parts = line.split(" ", 3)
         if len(parts) == 4 and re.fullmatch(r"\d+\.\d+", parts[0]):
             lines.append((float(parts[0]), parts[3]))
+    return lines
+
+
+def journal_marks(journal: str) -> dict[str, list[Any]]:
+    """label -> [epoch, message] of each mark's line in `journalctl -o short-unix` output: the first
+    vendor-repository line, and the last line of each other mark after it. A golden server fetches no
+    repository: then only the bootstrap's "is up" is looked for (the apt and npm marks need the first)."""
+    lines = _short_unix_lines(journal)
     marks: dict[str, list[Any]] = {}
     first_vendor, *others = JOURNAL_MARKS.items()
     vendor = [(at, text) for at, text in lines if re.search(first_vendor[1], text)]
-    if not vendor:
-        return marks
-    first = min(vendor)
-    marks[first_vendor[0]] = list(first)
+    first = min(vendor) if vendor else None
+    if first is not None:
+        marks[first_vendor[0]] = list(first)
     for label, pattern in others:
-        found = [(at, text) for at, text in lines if at >= first[0] and re.search(pattern, text)]
+        if first is None and label != "bootstrap reports OpenClaw up":
+            continue
+        since = first[0] if first is not None else 0.0
+        found = [(at, text) for at, text in lines if at >= since and re.search(pattern, text)]
         if found:
             marks[label] = list(max(found))
     return marks
+
+
+def gateway_unit_marks(journal: str) -> dict[str, Any]:
+    """From systemd's lines about the gateway's unit (`journalctl -u openclaw-gateway -o short-unix`): when
+    it first started, how often it started, and how many of those runs failed (under TCG openclaw's 5 s
+    lease-worker budget fails first starts; docs/e2e-vm.md)."""
+    lines = _short_unix_lines(journal)
+    started = [
+        at for at, text in lines if re.match(r"Started (openclaw-gateway\.service|OpenClaw Gateway)", text)
+    ]
+    failed = [at for at, text in lines if "Failed with result" in text]
+    return {
+        "unit first started": min(started) if started else None,
+        "starts": len(started),
+        "failed runs": len(failed),
+    }
 
 
 def systemd_span_seconds(span: str) -> float:
