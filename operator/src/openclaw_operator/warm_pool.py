@@ -1,12 +1,14 @@
 """The warm pool's I/O edge (reconcile/pool.py decides): after each listing, create the missing pool
 servers and delete stale or surplus ones; at an instance's claim, take one pool server by relabelling it.
 
-The claim is a compare-and-set built from Hetzner's requests, which have none: under one lock per project
-(every claim of this operator goes through it, so no two of its passes race), re-read the candidate
-(GET), and only if it is still an unclaimed pool server of the wanted inputs replace its name and labels
-with the instance's (one PUT: Hetzner replaces labels whole), then read it back. The PUT is the step that
+The claim is a compare-and-set built from Hetzner's requests, which have none: a claim first reserves one
+candidate in this process (no other claim of this operator works on that server meanwhile, so no two of
+its passes race for it, while claims of different servers run side by side), re-reads it (GET), and only
+if it is still an unclaimed pool server of the wanted inputs replaces its name and labels with the
+instance's (one PUT: Hetzner replaces labels whole), then reads it back. The PUT is the step that
 decides: before it the server is the pool's, after it the instance's, whatever happens to this process
 (a restarted operator adopts it by its instance-uid label, like a server created just before a crash).
+A claim that fails after its PUT may have been sent keeps its server reserved: that PUT could still land.
 One operator (one shard) owns a project's pool; two operators sharing a project's pool are not supported.
 
 The fleet has no instance to post Events about: each create and delete is a log line.
@@ -47,7 +49,11 @@ class WarmPool:
         self._bootstrap = bootstrap
         self._wanted = wanted  # what a create of the default version would install now
         self._base_image = base_image
-        self._claims = asyncio.Lock()
+        self._reserved: set[int] = set()  # pool servers a claim of this process is working on
+        self._put_uncertain: set[int] = set()  # claims that failed after their PUT was sent
+        self._claims_in_flight = 0
+        self._no_claim_in_flight = asyncio.Event()
+        self._no_claim_in_flight.set()
         self._maintaining = asyncio.Lock()
         self._planned_at = float("-inf")
         self._task: asyncio.Task[None] | None = None
@@ -66,16 +72,19 @@ class WarmPool:
             if observer.listed_at <= self._planned_at:
                 return None
             self._planned_at = observer.listed_at
-            async with self._claims:  # a claim in flight changes what the pool holds
-                plan = pool.plan_pool(
-                    pool.PoolInputs(
-                        slots=self.slots,
-                        servers=tuple(observer.listed_servers()),
-                        golden_images=observer.golden_images(),
-                        wanted=self._wanted(),
-                        cluster=self._cluster,
-                    )
+            # A claim in flight changes what the pool holds: plan between claims (nothing awaits between
+            # the wait and the plan, so no claim starts in between).
+            while self._claims_in_flight:
+                await self._no_claim_in_flight.wait()
+            plan = pool.plan_pool(
+                pool.PoolInputs(
+                    slots=self.slots,
+                    servers=tuple(observer.listed_servers()),
+                    golden_images=observer.golden_images(),
+                    wanted=self._wanted(),
+                    cluster=self._cluster,
                 )
+            )
             if plan.waiting != self._waiting_logged and plan.waiting:
                 log.warning(
                     "warm pool: no golden snapshot of the current inputs for %s; build one "
@@ -146,23 +155,44 @@ class WarmPool:
         """The pool server now this instance's (renamed and relabelled) and the golden snapshot it was
         made from, or None when every candidate was taken or went away meanwhile (the next pass creates
         a server instead)."""
+        for server_id in step.candidates:
+            if server_id in self._reserved:
+                continue  # another claim of this process has it
+            self._reserved.add(server_id)
+            self._claims_in_flight += 1
+            self._no_claim_in_flight.clear()
+            try:
+                claimed = await self._claim_one(server_id, instance, step)
+            finally:
+                if server_id not in self._put_uncertain:
+                    self._reserved.discard(server_id)  # claimed or not, a GET now tells what it is
+                self._claims_in_flight -= 1
+                if not self._claims_in_flight:
+                    self._no_claim_in_flight.set()
+            if claimed is not None:
+                return claimed
+        return None
+
+    async def _claim_one(
+        self, server_id: int, instance: api.OpenClawInstance, step: ClaimPoolServer
+    ) -> tuple[ServerObservation, str] | None:
         provider, uid = self._project.provider, instance.metadata.uid
-        async with self._claims:
-            for server_id in step.candidates:
-                found = await provider.get_server(server_id)
-                if not pool.still_claimable(found, step.inputs_hash, self._cluster):
-                    continue
-                assert found is not None
-                snapshot = found.labels.get(pool.POOL_SNAPSHOT_LABEL, "")
-                await provider.claim_server(server_id, step.name, step.labels)
-                claimed = await provider.get_server(server_id)
-                if claimed is None or claimed.labels.get(naming.INSTANCE_UID_LABEL) != uid:
-                    # Someone else's write came between ours and the read: not ours, never used.
-                    continue
-                self._project.observer.server_seen(claimed)
-                metrics.WARM_POOL_CLAIMS.inc()
-                return claimed, snapshot
+        found = await provider.get_server(server_id)
+        if not pool.still_claimable(found, step.inputs_hash, self._cluster):
             return None
+        assert found is not None
+        snapshot = found.labels.get(pool.POOL_SNAPSHOT_LABEL, "")
+        try:
+            await provider.claim_server(server_id, step.name, step.labels)
+            claimed = await provider.get_server(server_id)
+        except BaseException:
+            self._put_uncertain.add(server_id)  # the PUT may yet land: this process never offers it again
+            raise
+        if claimed is None or claimed.labels.get(naming.INSTANCE_UID_LABEL) != uid:
+            return None  # someone else's write came between ours and the read: not ours, never used
+        self._project.observer.server_seen(claimed)
+        metrics.WARM_POOL_CLAIMS.inc()
+        return claimed, snapshot
 
     async def close(self) -> None:
         if self._task is not None:
