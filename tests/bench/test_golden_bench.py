@@ -37,6 +37,22 @@ def test_the_report_shows_both_runs() -> None:
     assert "| golden | 2 | 1.0 | 2.0 | 2.0 | 1.5 | {'Golden': 2} |" in table
 
 
+def test_the_report_shows_the_pool_run_or_why_it_was_skipped() -> None:
+    run = {"ready": 2, "order_to_ready_seconds": {"p50": 8.0, "p99": 9.0, "max": 9.5},
+           "one_server_chain_seconds": 7.4, "boot_images": {"Pool": 2},
+           "pool_slots": {"fsn1": 1, "nbg1": 1}, "pool_fill": {"seconds": 60.0},
+           "personalise_seconds": 7.0, "personalised_by_agents": 2}  # fmt: skip
+    results = {"instances": 2, "boot_model": {"cold": 77.9, "golden": 20.1}, "tcg_slowdown": 5.37,
+               "pool": run}  # fmt: skip
+    table = golden_markdown(results)
+    assert "| pool | 2 | 8.0 | 9.0 | 9.5 | 7.4 | {'Pool': 2} |" in table
+    assert "2 servers personalised" in table
+    skipped = golden_markdown({**results, "pool": {"skipped": "needs /usr/sbin/sshd"}})
+    assert "| pool | skipped: needs /usr/sbin/sshd |" in skipped
+
+
 def test_make_bench_runs_it_unless_told_not_to() -> None:
     assert parse_args([]).no_golden is False
     assert parse_args(["--no-golden"]).no_golden is True
+    assert parse_args([]).no_pool is False
+    assert parse_args(["--no-pool"]).no_pool is True
