@@ -25,7 +25,12 @@ from tests.chart.chartkit import (
 )
 from tests.image.dockerfile import parse
 
-CHANNEL_VARS = {"CLAWHOST_CHANNEL_SSH_KEY_FILE", "CLAWHOST_CHANNEL_PORT", "CLAWHOST_CHANNEL_SOURCE_RANGES"}
+CHANNEL_VARS = {
+    "CLAWHOST_CHANNEL_SSH_KEY_FILE",
+    "CLAWHOST_CHANNEL_PORT",
+    "CLAWHOST_CHANNEL_SOURCE_RANGES",
+    "CLAWHOST_CHANNEL_CONCURRENCY",
+}
 KEYED = ["channel.sshKeySecret=operator-channel", "managedZones={example.com}"]
 
 
@@ -67,7 +72,8 @@ def test_every_deployment_mounts_the_key_read_only_for_the_operator_user(
         assert env["CLAWHOST_CHANNEL_SSH_KEY_FILE"] == mount["mountPath"] + "/ssh-privatekey"
         assert env["CLAWHOST_CHANNEL_PORT"] == "22"
         assert "CLAWHOST_CHANNEL_SOURCE_RANGES" not in env  # the operator falls back to sshSourceRanges
-        assert config_of(env, tmp_path / deployment["metadata"]["name"]).channel_port == 22
+        config = config_of(env, tmp_path / deployment["metadata"]["name"])
+        assert (config.channel_port, config.channel_concurrency) == (22, 32)
 
 
 def config_of(env: dict[str, str], root: Path) -> Any:
@@ -98,12 +104,14 @@ def test_full_values_set_port_ranges_and_key_name(tmp_path: Path) -> None:
     assert env["CLAWHOST_CHANNEL_SSH_KEY_FILE"] == mount["mountPath"] + "/id_ed25519"
     config = config_of(env, tmp_path)
     assert (config.channel_port, config.channel_source_ranges) == (2222, ("198.51.100.0/28",))
+    assert config.channel_concurrency == 64
 
 
 BAD_CHANNEL_VALUES = {
     "secret name not a DNS name": "channel.sshKeySecret=Operator_Channel",
     "range without a prefix length": "channel.sourceRanges={198.51.100.7}",
     "port out of range": "channel.port=0",
+    "no channel session at all": "channel.concurrency=0",
     "empty key name": "channel.sshKeySecretKey=",
     "unknown channel key": "channel.keyFile=/root/.ssh/id_ed25519",
 }

@@ -111,7 +111,10 @@ class Actuator:
         if config.channel_ssh_key_file:
             public_key = channel_public_key(config.channel_ssh_key_file)
             self.channel = ChannelClient(
-                config.channel_ssh_key_file, port=config.channel_port, timeout=config.channel_timeout_seconds
+                config.channel_ssh_key_file,
+                port=config.channel_port,
+                timeout=config.channel_timeout_seconds,
+                concurrency=config.channel_concurrency,
             )
         self.bootstrap = BootstrapSettings(
             default_openclaw_version=config.default_openclaw_version,

@@ -66,6 +66,7 @@ ENV_FIELDS: dict[str, str] = {
     "CLAWHOST_CHANNEL_SOURCE_RANGES": "channel_source_ranges",
     "CLAWHOST_CHANNEL_PORT": "channel_port",
     "CLAWHOST_CHANNEL_TIMEOUT_SECONDS": "channel_timeout_seconds",
+    "CLAWHOST_CHANNEL_CONCURRENCY": "channel_concurrency",
     "CLAWHOST_BACKUP_FINAL_RETENTION_DAYS": "backup_final_retention_days",
     "CLAWHOST_FINAL_BACKUP_TIMEOUT_SECONDS": "final_backup_timeout_seconds",
     "CLAWHOST_BACKUP_SWEEP_INTERVAL_SECONDS": "backup_sweep_interval_seconds",
@@ -153,6 +154,10 @@ class Config(BaseModel):
     channel_source_ranges: tuple[str, ...] = ()
     channel_port: Annotated[int, Field(ge=1, le=65535)] = 22
     channel_timeout_seconds: Annotated[float, Field(gt=0)] = 900.0
+    # Channel sessions at once. Each mostly waits on its server (a pool claim's first push is the
+    # gateway's start and first health), so the bound is the operator's handshakes and memory, not the
+    # servers: at 8, a burst of 200 pool claims was personalised eight at a time (docs/golden-images.md).
+    channel_concurrency: Annotated[int, Field(ge=1, le=512)] = 32
 
     # Off-server backups (docs/backups.md; the bucket itself is CLAWHOST_BACKUP_S3_*, read by the store).
     # A deleted instance's backups, its Final one among them, stay this long for a restore; a Final
