@@ -49,7 +49,7 @@ soak: system-deps venv controlplane  ## the long reliability suites
 bench: venv controlplane s3server  ## scale and API-cost benchmarks (BENCH_PROFILE=scale: + 10,000 sharded); bench/results/
 	$(PY) -m bench.run $(if $(filter scale,$(BENCH_PROFILE)),--scale) $(BENCH_ARGS)
 
-e2e-vm: venv  ## boot the rendered user-data in a Debian 13 qemu guest and check it from the host (about an hour under TCG)
+e2e-vm: venv  ## boot the rendered user-data in a Debian 13 qemu guest and check it from the host (cold and golden; about 40 min under TCG on a quiet host)
 	@tests/e2e_vm/install-deps.sh
 	@CLAWHOST_E2E_VM=1 scripts/run-pytest.sh -p no:cacheprovider tests/e2e_vm
 

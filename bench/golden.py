@@ -127,12 +127,15 @@ def run_golden(cluster: Cluster, cfg: GoldenConfig, workdir: Path) -> dict[str, 
                 "golden_build": built,
                 **burst.footprint,
             }
+    return {**boot_model_meta(cfg.instances), "time_scale": cfg.time_scale, **runs}
+
+
+def boot_model_meta(instances: int) -> dict[str, Any]:
+    """What every golden-images table says about its runs: the burst's size and the boot model."""
     return {
-        "instances": cfg.instances,
-        "time_scale": cfg.time_scale,
+        "instances": instances,
         "boot_model": asdict(MEASURED),
         "tcg_slowdown": round(boot.TCG_SLOWDOWN, 2),
-        **runs,
     }
 
 
@@ -166,6 +169,10 @@ def golden_markdown(results: dict[str, Any]) -> str:
             f"Pool: {pool['pool_slots']} ready before the orders (filled in "
             f"{pool['pool_fill'].get('seconds')} simulated s); each claim's first push took the measured "
             f"{pool['personalise_seconds']} s (the boot model's native first health); "
-            f"{pool['personalised_by_agents']} servers personalised.",
+            f"{pool['personalised_by_agents']} servers personalised, at most "
+            f"{pool.get('most_personalising_at_once')} at once (CLAWHOST_CHANNEL_CONCURRENCY "
+            f"{pool.get('channel_concurrency')}), their starts spread over "
+            f"{pool.get('personalise_starts_spread_seconds')} s.",
+            f"Order -> condition True, p50 s: {pool.get('order_to_condition_p50_seconds')}.",
         ]
     return "\n".join(lines) + "\n"

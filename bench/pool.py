@@ -18,8 +18,10 @@ locations of one network zone (fsn1, nbg1), a pool of 100 in each.
 from __future__ import annotations
 
 import ipaddress
+import json
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ from bench.golden import build_snapshot, order_to_ready, waits_from_status
 from bench.processes import OperatorProcess, free_port
 from bench.seed import GATEWAY_SECRET, instance_body
 from openclaw_operator.bootstrap.settings import DEFAULT_OPENCLAW_VERSION
+from openclaw_operator.config import Config
 from openclaw_operator.reconcile import pool
 from tests.channel.echo_sshd import keygen
 from tests.channel.fleet_agents import FleetAgents
@@ -81,6 +84,7 @@ class PoolConfig:
     seed: int = 0
     timeout_sim_seconds: float = 1800.0
     fill_timeout_seconds: float = 1200.0
+    channel_concurrency: int | None = None  # the operator's CLAWHOST_CHANNEL_CONCURRENCY; None: its default
 
     @property
     def slot_size(self) -> int:
@@ -90,6 +94,15 @@ class PoolConfig:
 def missing_parts() -> list[str]:
     """What the pool run needs from the machine (scripts/install-system-deps.sh installs both)."""
     return [part for part in (SSHD, NSS_WRAPPER) if not Path(part).exists()]
+
+
+def most_at_once_of(entries: list[dict[str, float]]) -> int:
+    edges = sorted([(e["start"], 1) for e in entries] + [(e["end"], -1) for e in entries])
+    running = peak = 0
+    for _, step in edges:
+        running += step
+        peak = max(peak, running)
+    return peak
 
 
 def ready_pool_servers(operator: OperatorProcess) -> float:
@@ -104,6 +117,21 @@ def ready_pool_servers(operator: OperatorProcess) -> float:
         for sample in family.samples
         if sample.name == "clawhost_warm_pool_servers" and sample.labels.get("state") == "ready"
     )
+
+
+def condition_p50s(items: list[dict[str, Any]], time_scale: float) -> dict[str, float]:
+    """Per condition type, the p50 from the order to its last transition to True (where the time goes
+    between the claim and Ready)."""
+    waits: dict[str, list[float]] = {}
+    for item in items:
+        ordered = datetime.fromisoformat(item["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
+        for condition in (item.get("status") or {}).get("conditions") or []:
+            if condition.get("status") == "True" and condition.get("lastTransitionTime"):
+                became = datetime.fromisoformat(condition["lastTransitionTime"].replace("Z", "+00:00"))
+                waits.setdefault(condition["type"], []).append(
+                    (became - ordered).total_seconds() * time_scale
+                )
+    return {kind: sorted(values)[len(values) // 2] for kind, values in sorted(waits.items())}
 
 
 def run_pool(cluster: Cluster, cfg: PoolConfig, workdir: Path) -> dict[str, Any]:
@@ -160,6 +188,8 @@ def run_pool(cluster: Cluster, cfg: PoolConfig, workdir: Path) -> dict[str, Any]
             "CLAWHOST_CHANNEL_PORT": str(port),
             "CLAWHOST_CHANNEL_SOURCE_RANGES": "127.0.0.0/8",
         }
+        if cfg.channel_concurrency is not None:
+            env["CLAWHOST_CHANNEL_CONCURRENCY"] = str(cfg.channel_concurrency)
         try:
             burst: OperatorBurst = operator_burst(
                 cluster, clouds, namespace, bodies, cfg.time_scale, cfg.timeout_sim_seconds,
@@ -175,15 +205,21 @@ def run_pool(cluster: Cluster, cfg: PoolConfig, workdir: Path) -> dict[str, Any]
         kind = ((item.get("status") or {}).get("bootImage") or {}).get("kind", "none")
         kinds[kind] = kinds.get(kind, 0) + 1
     log = root / "personalised.jsonl"
-    personalised = log.read_text().splitlines() if log.exists() else []
+    personalised = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    starts = sorted(entry["start"] for entry in personalised)
     return {
         "ready": len(burst.ready_at),
         "order_to_ready_seconds": order_to_ready(waits_from_status(items, cfg.time_scale)),
+        "order_to_condition_p50_seconds": condition_p50s(items, cfg.time_scale),
         "boot_images": kinds,
         "pool_slots": {location: cfg.slot_size for location in cfg.locations},
         "pool_fill": fill,
         "personalise_seconds": personalise,
+        "channel_concurrency": cfg.channel_concurrency or Config.model_fields["channel_concurrency"].default,
         "personalised_by_agents": len(personalised),
+        # First pushes begun, from the first: how many the channel ran at once shows in their spread.
+        "personalise_starts_spread_seconds": round(starts[-1] - starts[0], 1) if starts else None,
+        "most_personalising_at_once": most_at_once_of(personalised),
         # One claimed server's path with no queueing: the claim's three requests, then the first push.
         "one_server_chain_seconds": round(claim + personalise, 1),
         "golden_build": built,

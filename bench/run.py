@@ -25,7 +25,7 @@ from bench.backup_store import backup_store_markdown, run_backup_store
 from bench.burst import BurstConfig, run_burst
 from bench.cluster import Cluster
 from bench.footprint import FootprintConfig, run_footprint
-from bench.golden import GoldenConfig, golden_markdown, run_golden
+from bench.golden import GoldenConfig, boot_model_meta, golden_markdown, run_golden
 from bench.hibernate import HibernateConfig, run_hibernate
 from bench.pool import PoolConfig, run_pool
 from bench.report import assemble, chart, markdown
@@ -65,8 +65,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small fleets and short windows (a smoke run)")
     parser.add_argument("--sizes", help="comma-separated fleet sizes (default: 100,1000,5000)")
     parser.add_argument("--no-burst", action="store_true")
-    parser.add_argument("--no-golden", action="store_true", help="skip cold vs golden images (and the pool)")
+    parser.add_argument("--no-golden", action="store_true", help="skip cold vs golden images")
     parser.add_argument("--no-pool", action="store_true", help="skip the warm pool's burst")
+    parser.add_argument(
+        "--pool-channel-concurrency",
+        type=int,
+        help="the pool run's CLAWHOST_CHANNEL_CONCURRENCY (default: its)",
+    )
     parser.add_argument("--no-steady", action="store_true")
     parser.add_argument("--no-hibernate", action="store_true")
     parser.add_argument("--no-backup-store", action="store_true", help="skip the backup store (S3) at scale")
@@ -155,9 +160,11 @@ def main(argv: list[str] | None = None) -> int:
             instances = 20 if args.quick else args.burst_instances
             print(f"bench: golden images, {instances} orders cold and golden", flush=True)
             golden = run_golden(cluster, GoldenConfig(instances=instances), workdir)
-            if not args.no_pool:
-                print(f"bench: warm pool, {instances} orders claimed from ready pool servers", flush=True)
-                golden["pool"] = run_pool(cluster, PoolConfig(instances=instances), workdir)
+        if not args.no_pool:
+            instances = 20 if args.quick else args.burst_instances
+            print(f"bench: warm pool, {instances} orders claimed from ready pool servers", flush=True)
+            config = PoolConfig(instances=instances, channel_concurrency=args.pool_channel_concurrency)
+            golden = {**(golden or boot_model_meta(instances)), "pool": run_pool(cluster, config, workdir)}
         if not args.no_backup_store:
             instances = 500 if args.quick else args.backup_store_instances
             print(f"bench: backup store, {instances} instances' backups", flush=True)
