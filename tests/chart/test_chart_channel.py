@@ -73,7 +73,7 @@ def test_every_deployment_mounts_the_key_read_only_for_the_operator_user(
         assert env["CLAWHOST_CHANNEL_PORT"] == "22"
         assert "CLAWHOST_CHANNEL_SOURCE_RANGES" not in env  # the operator falls back to sshSourceRanges
         config = config_of(env, tmp_path / deployment["metadata"]["name"])
-        assert (config.channel_port, config.channel_concurrency) == (22, 32)
+        assert (config.channel_port, config.channel_concurrency) == (22, 64)
 
 
 def config_of(env: dict[str, str], root: Path) -> Any:
@@ -104,7 +104,7 @@ def test_full_values_set_port_ranges_and_key_name(tmp_path: Path) -> None:
     assert env["CLAWHOST_CHANNEL_SSH_KEY_FILE"] == mount["mountPath"] + "/id_ed25519"
     config = config_of(env, tmp_path)
     assert (config.channel_port, config.channel_source_ranges) == (2222, ("198.51.100.0/28",))
-    assert config.channel_concurrency == 64
+    assert config.channel_concurrency == 48
 
 
 BAD_CHANNEL_VALUES = {

@@ -155,9 +155,11 @@ class Config(BaseModel):
     channel_port: Annotated[int, Field(ge=1, le=65535)] = 22
     channel_timeout_seconds: Annotated[float, Field(gt=0)] = 900.0
     # Channel sessions at once. Each mostly waits on its server (a pool claim's first push is the
-    # gateway's start and first health), so the bound is the operator's handshakes and memory, not the
-    # servers: at 8, a burst of 200 pool claims was personalised eight at a time (docs/golden-images.md).
-    channel_concurrency: Annotated[int, Field(ge=1, le=512)] = 32
+    # gateway's start and first health), so the bound is the operator's handshakes and memory (+0.3 MiB
+    # for 8 sessions, bench/results/2026-12-04-channel.md), not the servers. 64 = the pass slots of the
+    # default CLAWHOST_CONCURRENCY (admission.py), which bound the pushes anyway: a burst of 200 pool
+    # claims reached Ready at p50 47.7 s with 32 sessions and 32.3 s with 64 (docs/golden-images.md).
+    channel_concurrency: Annotated[int, Field(ge=1, le=512)] = 64
 
     # Off-server backups (docs/backups.md; the bucket itself is CLAWHOST_BACKUP_S3_*, read by the store).
     # A deleted instance's backups, its Final one among them, stay this long for a restore; a Final

@@ -64,7 +64,7 @@ class ChannelClient:
         user: str = AGENT_USER,
         timeout: float = 900.0,
         connect_timeout: float = 15.0,
-        concurrency: int = 32,
+        concurrency: int = 64,
     ) -> None:
         # Read once: the servers trust the public half rendered at their bootstrap, so a new key would
         # need new servers anyway. A missing or unreadable key fails the operator's start, not a push.
