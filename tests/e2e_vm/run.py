@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +30,7 @@ from tests.e2e_vm import image
 from tests.e2e_vm.guest import Accelerator, Guest, choose_accelerator, write_seed
 from tests.e2e_vm.sites import bootstrap_script, build_sites
 from tests.e2e_vm.standins import RunningStandins, StandinConfig, serve_standins
+from tests.e2e_vm.testca import SeamCA
 from tests.e2e_vm.timings import collect_guest_record, stage_seconds
 
 HOSTNAME = "alice.example.com"
@@ -182,6 +183,34 @@ def script_variable(user_data: str, name: str) -> str:
     return match.group(1)
 
 
+@dataclass
+class PreparedInputs:
+    """What a boot needs from the host, built (or taken from the cache) before qemu starts."""
+
+    ca: SeamCA
+    base: image.BaseImage
+    store: Path
+    sites: Path
+    timings: dict[str, float]
+
+    def serve(self) -> AbstractContextManager[RunningStandins]:
+        config = StandinConfig(sites=self.sites, npm_store=self.store)
+        return serve_standins(config, self.ca.server_cert, self.ca.server_key)
+
+
+def prepare_inputs(run_dir: Path, user_data: str) -> PreparedInputs:
+    """The image, the nodejs .deb, the npm store and the stand-in trees for what `user_data` fetches."""
+    versions = image.realapp_versions()
+    prepare = time.monotonic()
+    ca = image.seam_ca()
+    base = image.base_image(ca, PACKAGES)
+    nodejs = image.nodejs_deb(versions["NODE_VERSION"])
+    store = image.npm_store(script_variable(user_data, "OPENCLAW_VERSION"))
+    sites = build_sites(run_dir, user_data, base, nodejs)
+    timings = {"prepare (cached inputs, stand-in trees)": time.monotonic() - prepare}
+    return PreparedInputs(ca, base, store, sites, timings)
+
+
 @contextmanager
 def e2e_run() -> Iterator[E2ERun]:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -199,17 +228,10 @@ def e2e_run() -> Iterator[E2ERun]:
         "versions.env's Node is not the rendered major"
     )
 
-    prepare = time.monotonic()
-    ca = image.seam_ca()
-    base = image.base_image(ca, PACKAGES)
-    nodejs = image.nodejs_deb(versions["NODE_VERSION"])
-    store = image.npm_store(script_variable(user_data, "OPENCLAW_VERSION"))
-    sites = build_sites(run_dir, user_data, base, nodejs)
-    timings = {"prepare (cached inputs, stand-in trees)": time.monotonic() - prepare}
+    inputs = prepare_inputs(run_dir, user_data)
+    base, sites, timings = inputs.base, inputs.sites, inputs.timings
 
-    with serve_standins(
-        StandinConfig(sites=sites, npm_store=store), ca.server_cert, ca.server_key
-    ) as standins:
+    with inputs.serve() as standins:
         accelerator = choose_accelerator(base.kernel)
         seed = write_seed(run_dir, user_data, instance_id=f"e2e-{stamp}", hostname="alice")
         guest = Guest(
@@ -218,26 +240,37 @@ def e2e_run() -> Iterator[E2ERun]:
         )  # fmt: skip
         run = E2ERun(run_dir, guest, standins, token, user_data, accelerator, timings)
         run.conditions = host_conditions(guest)
-        guest.start()
-        try:
-            run.timings["boot → healthy (qemu start to /healthz 200 through Caddy)"] = run.wait_healthy(
-                BOOT_DEADLINE_SECONDS, verify=False, first_boot=True
-            )
-            root = run_dir / "caddy-root.crt"
-            root.write_text(guest.ssh(f"sudo cat {CADDY_ROOT_CERT}").stdout, encoding="utf-8")
-            run.caddy_root = root
-            # The stages need cloud-init's end, which comes a little after the first health.
-            guest.ssh("cloud-init status --wait", timeout=1800, check=False)
-            run.guest_record = collect_guest_record(guest)
+        label = "boot → healthy (qemu start to /healthz 200 through Caddy)"
+        with boot_to_healthy(run, label, sites, (run_dir / "overlay.qcow2",)):
             yield run
-        finally:
-            if guest.alive():
-                run.collect_logs()
-            guest.stop()
-            if os.environ.get("CLAWHOST_E2E_VM_KEEP_DISK") != "1":  # gigabytes per run; the logs stay
-                (run_dir / "overlay.qcow2").unlink(missing_ok=True)
-                shutil.rmtree(sites, ignore_errors=True)
-            (run_dir / "report.json").write_text(json.dumps(run.report(), indent=2) + "\n", encoding="utf-8")
+
+
+@contextmanager
+def boot_to_healthy(run: E2ERun, label: str, sites: Path, disks: tuple[Path, ...]) -> Iterator[E2ERun]:
+    """Start the run's guest and wait for its first health (timed as `label`), Caddy's root and the
+    guest's timing record; afterwards its logs and report stay, its disks and stand-in trees go (gigabytes
+    per run) unless CLAWHOST_E2E_VM_KEEP_DISK=1."""
+    guest = run.guest
+    guest.start()
+    try:
+        run.timings[label] = run.wait_healthy(BOOT_DEADLINE_SECONDS, verify=False, first_boot=True)
+        root = run.run_dir / "caddy-root.crt"
+        root.write_text(guest.ssh(f"sudo cat {CADDY_ROOT_CERT}").stdout, encoding="utf-8")
+        run.caddy_root = root
+        # The stages need cloud-init's end, which comes a little after the first health.
+        guest.ssh("cloud-init status --wait", timeout=1800, check=False)
+        run.guest_record = collect_guest_record(guest)
+        yield run
+    finally:
+        if guest.alive():
+            run.collect_logs()
+        guest.stop()
+        if os.environ.get("CLAWHOST_E2E_VM_KEEP_DISK") != "1":
+            for disk in disks:
+                disk.unlink(missing_ok=True)
+            shutil.rmtree(sites, ignore_errors=True)
+        report = json.dumps(run.report(), indent=2) + "\n"
+        (run.run_dir / "report.json").write_text(report, encoding="utf-8")
 
 
 @contextmanager
@@ -260,18 +293,10 @@ def golden_e2e_run() -> Iterator[E2ERun]:
     user_data = render_for_e2e(
         key.with_suffix(".pub").read_text(encoding="utf-8").strip(), token, Stage.PERSONALISE
     )
-    versions = image.realapp_versions()
-    prepare = time.monotonic()
-    ca = image.seam_ca()
-    base = image.base_image(ca, PACKAGES)
-    nodejs = image.nodejs_deb(versions["NODE_VERSION"])
-    store = image.npm_store(script_variable(install, "OPENCLAW_VERSION"))
-    sites = build_sites(run_dir, install, base, nodejs)
-    timings = {"prepare (cached inputs, stand-in trees)": time.monotonic() - prepare}
+    inputs = prepare_inputs(run_dir, install)  # the builder is the one that fetches
+    base, sites, timings = inputs.base, inputs.sites, inputs.timings
 
-    with serve_standins(
-        StandinConfig(sites=sites, npm_store=store), ca.server_cert, ca.server_key
-    ) as standins:
+    with inputs.serve() as standins:
         accelerator = choose_accelerator(base.kernel)
         ports = (standins.https_port, standins.http_port, key)
         builder_seed = write_seed(builder_dir, install, instance_id=f"builder-{stamp}", hostname="builder")
@@ -297,26 +322,10 @@ def golden_e2e_run() -> Iterator[E2ERun]:
         run = E2ERun(run_dir, guest, standins, token, user_data, accelerator, timings)
         run.served_before_boot = served_to_builder
         run.conditions = host_conditions(guest)
-        guest.start()
-        try:
-            run.timings["golden boot → healthy (qemu start to /healthz 200 through Caddy)"] = (
-                run.wait_healthy(BOOT_DEADLINE_SECONDS, verify=False, first_boot=True)
-            )
-            root = run_dir / "caddy-root.crt"
-            root.write_text(guest.ssh(f"sudo cat {CADDY_ROOT_CERT}").stdout, encoding="utf-8")
-            run.caddy_root = root
-            guest.ssh("cloud-init status --wait", timeout=1800, check=False)
-            run.guest_record = collect_guest_record(guest)
+        label = "golden boot → healthy (qemu start to /healthz 200 through Caddy)"
+        disks = (run_dir / "overlay.qcow2", builder_dir / "overlay.qcow2")
+        with boot_to_healthy(run, label, sites, disks):
             yield run
-        finally:
-            if guest.alive():
-                run.collect_logs()
-            guest.stop()
-            if os.environ.get("CLAWHOST_E2E_VM_KEEP_DISK") != "1":
-                (run_dir / "overlay.qcow2").unlink(missing_ok=True)
-                (builder_dir / "overlay.qcow2").unlink(missing_ok=True)
-                shutil.rmtree(sites, ignore_errors=True)
-            (run_dir / "report.json").write_text(json.dumps(run.report(), indent=2) + "\n", encoding="utf-8")
 
 
 def host_conditions(guest: Guest) -> dict[str, Any]:
@@ -347,3 +356,15 @@ def record_results(report: dict[str, Any], token: str) -> Path:
     runs.append(report)
     path.write_text(json.dumps({"runs": runs}, indent=1) + "\n", encoding="utf-8")
     return path
+
+
+def print_and_record(run: E2ERun, tests_failed: int, writer: Any, title: str) -> None:
+    """After a module's checks: append the run's report to bench/results and print its timings."""
+    report = run.report()
+    report["tests_failed_in_session"] = tests_failed
+    results = record_results(report, run.token)
+    writer.line("")
+    writer.line(f"{title} under {run.accelerator.name} ({run.accelerator.reason}):", bold=True)
+    for label, seconds in {**report["host_seconds"], **report["first_boot_stages_seconds"]}.items():
+        writer.line(f"  {seconds:8.1f} s  {label}")
+    writer.line(f"raw measurements appended to {results}; logs in {run.run_dir}")

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e_vm.guest import require_tools
-from tests.e2e_vm.run import E2ERun, e2e_run, record_results
+from tests.e2e_vm.run import E2ERun, e2e_run, print_and_record
 
 ENABLE = "CLAWHOST_E2E_VM"
 
@@ -35,15 +35,7 @@ def booted(request: pytest.FixtureRequest) -> Iterator[E2ERun]:
     assert not missing, f"missing host tools {missing}: run tests/e2e_vm/install-deps.sh"
     with e2e_run() as run:
         yield run
-    report = run.report()
-    report["tests_failed_in_session"] = request.session.testsfailed
-    results = record_results(report, run.token)
-    writer = request.config.get_terminal_writer()
-    writer.line("")
-    writer.line(f"e2e-vm under {run.accelerator.name} ({run.accelerator.reason}):", bold=True)
-    for label, seconds in {**report["host_seconds"], **report["first_boot_stages_seconds"]}.items():
-        writer.line(f"  {seconds:8.1f} s  {label}")
-    writer.line(f"raw measurements appended to {results}; logs in {run.run_dir}")
+    print_and_record(run, request.session.testsfailed, request.config.get_terminal_writer(), "e2e-vm")
 
 
 def test_cloud_init_finished_without_errors(booted: E2ERun) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e_vm.guest import require_tools
-from tests.e2e_vm.run import E2ERun, golden_e2e_run, record_results
+from tests.e2e_vm.run import E2ERun, golden_e2e_run, print_and_record
 from tests.e2e_vm.test_e2e_vm import ENABLE
 
 pytestmark = [
@@ -33,15 +33,7 @@ def golden(request: pytest.FixtureRequest) -> Iterator[E2ERun]:
     assert not missing, f"missing host tools {missing}: run tests/e2e_vm/install-deps.sh"
     with golden_e2e_run() as run:
         yield run
-    report = run.report()
-    report["tests_failed_in_session"] = request.session.testsfailed
-    results = record_results(report, run.token)
-    writer = request.config.get_terminal_writer()
-    writer.line("")
-    writer.line(f"e2e-vm golden under {run.accelerator.name} ({run.accelerator.reason}):", bold=True)
-    for label, seconds in {**report["host_seconds"], **report["first_boot_stages_seconds"]}.items():
-        writer.line(f"  {seconds:8.1f} s  {label}")
-    writer.line(f"raw measurements appended to {results}; logs in {run.run_dir}")
+    print_and_record(run, request.session.testsfailed, request.config.get_terminal_writer(), "e2e-vm golden")
 
 
 def test_the_golden_server_finished_cloud_init_on_the_builders_install(golden: E2ERun) -> None:
