@@ -85,7 +85,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterAccess]
 
 def install_crd(access: ClusterAccess) -> None:
     access.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD_FILE))
-    access.kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{PLURAL}.{GROUP}")
+    access.wait_crd_established(f"{PLURAL}.{GROUP}")
     # Discovery lags a moment behind Established; wait until the resource is actually served.
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -25,9 +25,7 @@ pytestmark = pytest.mark.controlplane
 def monitoring_crds(cluster: ClusterAccess) -> None:
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(MONITORING_CRDS))
     for doc in yaml.safe_load_all(MONITORING_CRDS.read_text()):
-        cluster.kubectl(
-            "wait", "--for=condition=Established", "--timeout=60s", f"crd/{doc['metadata']['name']}"
-        )
+        cluster.wait_crd_established(doc["metadata"]["name"])
 
 
 @pytest.fixture

@@ -79,6 +79,20 @@ class ClusterAccess:
                 method, self.server + path, json=json, headers=headers, timeout=timeout, verify=session.verify
             )
 
+    def wait_crd_established(self, name: str, timeout: float = 60) -> None:
+        """Until the CRD `name` has condition Established=True. Not `kubectl wait --for=condition=...`:
+        asked before the apiserver has written the CRD's first status, it fails at once (`.status.conditions
+        accessor error: <nil>`) instead of waiting, which a CI run of `make sandbox` hit."""
+        path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            answer = self.request("GET", path)
+            conditions = ((answer.json().get("status") or {}).get("conditions") or []) if answer.ok else []
+            if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
+                return
+            time.sleep(0.2)
+        raise TimeoutError(f"CRD {name} was not Established within {timeout:.0f} s")
+
     def kubectl(
         self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120
     ) -> subprocess.CompletedProcess[str]:

@@ -194,7 +194,7 @@ def _apply_examples(access: ClusterAccess, documents: list[dict[str, Any]]) -> N
 
 def _install_crd(access: ClusterAccess, repo: Path) -> None:
     _kubectl(access, "apply", "--server-side", "-f", str(repo / "crds" / "openclawinstances.yaml"))
-    _kubectl(access, "wait", "--for=condition=Established", "--timeout=60s", f"crd/{PLURAL}.{GROUP}")
+    access.wait_crd_established(f"{PLURAL}.{GROUP}")
     _until(lambda: access.request("GET", f"/apis/{GROUP}/{VERSION}/{PLURAL}").ok, 30, "the CRD to be served")
 
 
