@@ -18,6 +18,7 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,9 +28,10 @@ from openclaw_operator import api
 from openclaw_operator.actuator import Actuator
 from openclaw_operator.backups import CHECKSUM_SUFFIX, read_checksum, restore_source
 from openclaw_operator.providers.backup_store import BackupStore
+from openclaw_operator.providers.errors import Failure, FailureKind
 from openclaw_operator.reconcile.backup import BackupInputs, plan_backup
 from openclaw_operator.reconcile.model import Note, RestoreBackup, ServerObservation, TakeBackup
-from tests.backup.support import fetch, logs, paired, start_from_a_fresh_state
+from tests.backup.support import fetch, logs, paired, put, start_from_a_fresh_state
 from tests.backup_operator.test_bucket_edge import s3_requests
 from tests.channel.conftest import Operator
 from tests.channel.server import ChannelServer
@@ -172,3 +174,45 @@ def test_on_demand_backup_then_restore_into_a_new_instance(
         [json.dumps([n.__dict__ for n in rig.notes]), after.model_dump_json(), restored.model_dump_json()],
         server,
     )
+
+
+def test_a_refused_restore_stalls_until_the_spec_changes_and_a_failed_download_is_retried(
+    rig: Rig, server: ChannelServer, s3_server: S3Server
+) -> None:
+    """An archive the agent refuses would be refused again (and some refusals stop and start the
+    customer's gateway): Stalled and frozen, naming spec.restoreFrom. A download the store did not
+    serve touched nothing and may work in a minute: retried after the slow backoff."""
+    body = b"this is not an OpenClaw archive\n" * 100
+    key = rig.store.key_for(NAMESPACE, "alice", UID, "20260101T000000Z")
+    put(rig.store.presign_put(key), body)
+    refused = RestoreBackup(
+        server_id=SERVER.id,
+        address="127.0.0.1",
+        key=key,
+        sha256=hashlib.sha256(body).hexdigest(),
+        reason="Restoring",
+        message="restoring",
+    )
+    carol = instance("carol", "ca201000-0000-0000-0000-000000000000", {}, restoreFrom={"instance": "alice"})
+    starts, pids = server.starts(), server.gateway_pids()
+    with pytest.raises(Failure) as stalled:
+        rig.apply(carol, refused)
+    failure = stalled.value
+    assert (failure.kind, failure.reason, failure.frozen) == (FailureKind.STALLED, "RestoreFailed", True)
+    assert failure.message.startswith("spec.restoreFrom: OpenClaw refused the archive, nothing was changed")
+    assert "request a reconcile" in failure.message
+    assert (server.starts(), server.gateway_pids()) == (starts, pids)  # the gateway was never stopped
+
+    missing = replace(refused, key=rig.store.key_for(NAMESPACE, "alice", UID, "20260101T000001Z"))
+    with pytest.raises(Failure) as retried:
+        rig.apply(carol, missing)
+    failure = retried.value
+    assert (failure.kind, failure.reason, failure.frozen) == (
+        FailureKind.RETRYING,
+        "RestoreDownloadFailed",
+        False,
+    )
+    assert failure.slow and failure.about == api.ConditionType.BACKED_UP.value
+    assert "the store answered HTTP 404" in failure.message
+    assert (server.starts(), server.gateway_pids()) == (starts, pids)
+    no_url_in([failure.message, json.dumps([n.__dict__ for n in rig.notes])], server)

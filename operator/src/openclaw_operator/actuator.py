@@ -82,6 +82,7 @@ from openclaw_operator.warm_pool import WarmPool
 
 PostEvent = Callable[[api.OpenClawInstance, Note], None]
 BACKED_UP = api.ConditionType.BACKED_UP.value
+RESTORE_REFUSED = "RestoreFailed"  # the agent's reason for an archive it would not (or could not) restore
 
 log = logging.getLogger(__name__)
 
@@ -295,7 +296,12 @@ class Actuator:
     async def _restore_backup(self, status: api.InstanceStatus, step: RestoreBackup) -> StatusDelta:
         get_url = self._bucket().presign_get(step.key, expires_seconds=self._url_lifetime())
         request = {"op": "restore", "getUrl": get_url, "sha256": step.sha256}
-        answered = await self._backup_call(step.address, status, request, get_url)
+        try:
+            answered = await self._backup_call(step.address, status, request, get_url)
+        except Failure as exc:
+            if exc.reason != RESTORE_REFUSED:
+                raise  # the channel or the store (RestoreDownloadFailed): tried again after the slow backoff
+            raise _restore_refused(exc.message) from None
         return StatusDelta(channel_host_key=answered.host_key)
 
     async def _backup_call(
@@ -545,3 +551,17 @@ def _timestamp(value: object) -> datetime | None:
 def _count_repair(step: Step) -> None:
     if step.drift:
         metrics.DRIFT_REPAIRS.labels(step_name(step)).inc()
+
+
+def _restore_refused(message: str) -> Failure:
+    """The agent refused the archive (checksum, OpenClaw's verification, a newer release) or the gateway
+    did not come back on it and got its old state back. The same archive would be refused again, and
+    some refusals stop and start the customer's gateway each time: Stalled until spec.restoreFrom (or
+    anything else in the spec) changes, or a reconcile is requested."""
+    return Failure(
+        FailureKind.STALLED,
+        RESTORE_REFUSED,
+        f"spec.restoreFrom: {message}; the gateway runs on the state it had. Name another backup, or "
+        "request a reconcile to try this one again",
+        frozen=True,
+    )

@@ -166,6 +166,36 @@ final class BackupsTest extends ModuleTestCase
         self::assertSame('done', openclaw_ClientArea(self::params())['templateVariables']['restoreState']);
     }
 
+    public function testARestoreTheOperatorRefusedCanBeFollowedByAnotherBackup(): void
+    {
+        openclaw_CreateAccount(self::params());
+        $this->api->objects[self::INSTANCE]['status'] = self::readyStatus() + ['backups' => self::backups()];
+        self::assertSame('success', CustomerActions::restoreBackup(self::params(), ['openclaw_backup' => self::OLDER]));
+        // What the operator writes when its agent refuses the archive: Stalled, Ready False, frozen.
+        $why = 'spec.restoreFrom: OpenClaw refused the archive, nothing was changed: not a valid OpenClaw backup';
+        $this->api->objects[self::INSTANCE]['status'] = ['phase' => 'Failed', 'backups' => self::backups(),
+            'conditions' => [
+                ['type' => 'Ready', 'status' => 'False', 'reason' => 'RestoreFailed', 'message' => $why],
+                ['type' => 'Stalled', 'status' => 'True', 'reason' => 'RestoreFailed', 'message' => $why],
+            ]];
+        $vars = openclaw_ClientArea(self::params())['templateVariables'];
+        self::assertSame('failed', $vars['restoreState']);
+        self::assertTrue($vars['backups'][0]['restorable'], 'the gateway runs on its previous state');
+        self::assertStringContainsString(
+            'Restore from whmcs-42 / ' . self::OLDER . ': failed (' . $why . ')',
+            openclaw_AdminServicesTabFields(self::params())['Backups'],
+        );
+        self::assertSame(
+            'This backup could not be restored; choose another one.',
+            CustomerActions::restoreBackup(self::params(), ['openclaw_backup' => self::OLDER]),
+        );
+        self::assertSame('success', CustomerActions::restoreBackup(self::params(), ['openclaw_backup' => self::NEWER]));
+        self::assertSame(
+            ['instance' => 'whmcs-42', 'backup' => self::NEWER],
+            $this->api->objects[self::INSTANCE]['spec']['restoreFrom'],
+        );
+    }
+
     /** @return array<string, array{0: mixed, 1: string}> */
     public static function badRestores(): array
     {

@@ -346,7 +346,8 @@ class Agent:
         archive = os.path.join(incoming, "restore-openclaw-backup.tar.gz")
         try:
             with open(archive, "wb") as out:
-                _transfer("GET", get_url, {}, out, "RestoreFailed", "downloading the backup")
+                # Its own reason: the store may be back in a minute, and nothing was touched yet.
+                _transfer("GET", get_url, {}, out, "RestoreDownloadFailed", "downloading the backup")
             sha256, _ = _digest(archive)
             if sha256 != expected:
                 raise Refused(

@@ -68,6 +68,7 @@
     <h4>Backups</h4>
     <p>Schedule: {$backupSchedule|escape:'html'}
     {if $restoreState eq 'pending'}<br><span class="label label-warning">Restoring backup {$restoreBackup|escape:'html'}&hellip;</span>
+    {elseif $restoreState eq 'failed'}<br><small class="text-danger">Backup {$restoreBackup|escape:'html'} could not be restored; the instance runs on its previous state. Choose another backup.</small>
     {elseif $restoreState eq 'done'}<br><small>Restored from backup {$restoreBackup|escape:'html'}.</small>{/if}
     {if $backupInProgress}<br><span class="label label-info">{$backupInProgress|escape:'html'} backup in progress&hellip;</span>{/if}
     {if $backupProblem}<br><small class="text-danger">The last backup failed: {$backupProblem|escape:'html'}</small>{/if}

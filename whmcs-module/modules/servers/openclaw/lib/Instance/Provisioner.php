@@ -170,6 +170,9 @@ final class Provisioner
             // The operator acts on a change of spec.restoreFrom; the same value again would be ignored.
             throw new ModuleError('This backup is the one restored last; choose another one.');
         }
+        if ($backups->restoreState() === 'failed' && $backups->restoreWanted['backup'] === $backupId) {
+            throw new ModuleError('This backup could not be restored; choose another one.');
+        }
         $this->patchExisting(Manifests::restoreFrom($this->service->resourceName(), $backupId));
     }
 

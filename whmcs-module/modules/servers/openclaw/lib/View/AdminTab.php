@@ -77,7 +77,8 @@ final class AdminTab
         }
         if ($backups->restoreWanted !== null) {
             $lines[] = self::e('Restore from ' . $backups->restoreWanted['instance'] . ' / '
-                . $backups->restoreWanted['backup'] . ': ' . $backups->restoreState());
+                . $backups->restoreWanted['backup'] . ': ' . $backups->restoreState()
+                . ($backups->restoreRefusal !== '' ? ' (' . $backups->restoreRefusal . ')' : ''));
         }
         foreach ($backups->entries as $backup) {
             $lines[] = self::e($backup['takenAt'] . ' ' . $backup['kind'] . ' ' . Backups::size($backup['sizeBytes'])

@@ -13,6 +13,8 @@ final class Backups
 {
     /** spec.restoreFrom.backup value meaning "the newest backup of that instance". */
     public const LATEST = 'latest';
+    /** The reason the operator stalls with when its agent refuses a backup to restore. */
+    public const REFUSED = 'RestoreFailed';
 
     /**
      * @param list<array{id: string, takenAt: string, sizeBytes: ?int, sha256: string, openclawVersion: string,
@@ -20,6 +22,7 @@ final class Backups
      * @param array{instance: string, backup: string}|null $restoreWanted spec.restoreFrom
      * @param array{instance: string, backup: string, at: string}|null $restored status.restoredFrom
      * @param string $inProgress the kind of the backup being taken now (status.backupInProgress), or ''
+     * @param string $restoreRefusal why the operator stalled on spec.restoreFrom (Stalled, RestoreFailed), or ''
      */
     private function __construct(
         public readonly array $entries,
@@ -28,6 +31,7 @@ final class Backups
         public readonly ?int $retain,
         public readonly ?array $restoreWanted,
         public readonly ?array $restored,
+        public readonly string $restoreRefusal = '',
     ) {
     }
 
@@ -57,6 +61,14 @@ final class Backups
         $wanted = is_array($spec['restoreFrom'] ?? null) ? $spec['restoreFrom'] : null;
         $done = is_array($status['restoredFrom'] ?? null) ? $status['restoredFrom'] : null;
         $running = is_array($status['backupInProgress'] ?? null) ? $status['backupInProgress'] : [];
+        $refusal = '';
+        foreach (is_array($status['conditions'] ?? null) ? $status['conditions'] : [] as $condition) {
+            $refused = is_array($condition) && ($condition['type'] ?? null) === 'Stalled'
+                && ($condition['status'] ?? null) === 'True' && ($condition['reason'] ?? null) === self::REFUSED;
+            if ($refused) {
+                $refusal = InstanceStatus::text($condition, 'message') ?: self::REFUSED;
+            }
+        }
         return new self(
             $entries,
             InstanceStatus::text($running, 'kind'),
@@ -66,6 +78,7 @@ final class Backups
                 'backup' => InstanceStatus::text($wanted, 'backup') ?: self::LATEST],  // the CRD's default
             $done === null ? null : ['instance' => InstanceStatus::text($done, 'instance'),
                 'backup' => InstanceStatus::text($done, 'backup'), 'at' => InstanceStatus::text($done, 'at')],
+            $refusal,
         );
     }
 
@@ -75,8 +88,10 @@ final class Backups
     }
 
     /**
-     * '' (no restore asked for), 'pending' or 'done': the operator records the spec.restoreFrom it applied
-     * in status.restoredFrom as it was ("latest" stays "latest"), and applies each distinct value once.
+     * '' (no restore asked for), 'pending', 'failed' or 'done': the operator records the spec.restoreFrom it
+     * applied in status.restoredFrom as it was ("latest" stays "latest"), and applies each distinct value
+     * once. 'failed': the operator's agent refused that backup and the instance runs on its previous state;
+     * the operator tries nothing more until spec.restoreFrom changes, so another backup may be chosen.
      */
     public function restoreState(): string
     {
@@ -85,8 +100,10 @@ final class Backups
         }
         $wanted = $this->restoreWanted;
         $done = $this->restored;
-        return $done !== null && $done['instance'] === $wanted['instance'] && $done['backup'] === $wanted['backup']
-            ? 'done' : 'pending';
+        if ($done !== null && $done['instance'] === $wanted['instance'] && $done['backup'] === $wanted['backup']) {
+            return 'done';
+        }
+        return $this->restoreRefusal !== '' ? 'failed' : 'pending';
     }
 
     /** "Daily, keep 7" / "Off": what the product gives, in words. */

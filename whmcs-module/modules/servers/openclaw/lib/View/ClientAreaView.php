@@ -101,14 +101,17 @@ final class ClientAreaView
     }
 
     /**
-     * The backups, newest first, each restorable while the instance runs and no restore is pending.
+     * The backups, newest first, each restorable while the instance runs (or a restore failed) and no
+     * restore is pending.
      *
      * @return list<array{id: string, takenAt: string, size: string, kind: string, restorable: bool}>
      */
     private static function backups(InstanceStatus $status): array
     {
-        $restorable = $status->ready === true && !$status->suspended && !$status->deleting
-            && $status->backups->restoreState() !== 'pending';
+        // A refused restore leaves Ready False (Stalled) on a gateway that runs on its previous state.
+        $state = $status->backups->restoreState();
+        $restorable = ($status->ready === true || $state === 'failed') && !$status->suspended && !$status->deleting
+            && $state !== 'pending';
         $rows = [];
         foreach ($status->backups->entries as $backup) {
             $rows[] = [
