@@ -99,6 +99,7 @@ class BackupKind(StrEnum):
     ON_DEMAND = "OnDemand"
     PRE_RESTORE = "PreRestore"
     FINAL = "Final"
+    SUSPEND = "Suspend"  # taken before a suspension's shutdown (reconcile/backup.py)
 
 
 LATEST_BACKUP = "latest"
@@ -360,6 +361,7 @@ class InstanceStatus(_Model):
     shard: str | None = None
     backups: tuple[Backup, ...] = ()  # newest first
     backup_in_progress: BackupInProgress | None = None
+    suspend_backup_generation: int | None = None  # the suspension whose Suspend backup is done
     last_handled_backup_at: str | None = None
     restored_from: RestoredFrom | None = None
     version_update: VersionUpdate | None = None

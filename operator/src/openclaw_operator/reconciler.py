@@ -102,6 +102,7 @@ class Reconciler:
             channel=self.actuator.channel is not None,
             backup_store=bucket is not None,
             rollout=policy,
+            suspend_backup_timeout=config.final_backup_timeout_seconds,
         )
         for project in self.projects:
             project.observer.golden_wanted = config.golden_images

@@ -15,10 +15,12 @@ from openclaw_operator import api
 from openclaw_operator.reconcile.backup import (
     BackupInputs,
     FinalInputs,
+    SuspendInputs,
     backup_id,
     latest_slot,
     plan_backup,
     plan_final_backup,
+    plan_suspend_backup,
     restore_candidate,
     verification_problem,
 )
@@ -395,6 +397,113 @@ def test_a_suspended_instance_deleted_keeps_its_newest_backup_and_says_so(
     (note,) = move.notes
     assert (note.type, note.reason) == (kind, "NoFinalBackup") and words in note.message
     assert words in move.message and "suspended or hibernated" in move.message
+
+
+# --- the Suspend backup ------------------------------------------------------------------------------
+@dataclass
+class SuspendRow:
+    name: str
+    spec: dict[str, Any] = field(default_factory=lambda: {"suspended": True})
+    status: dict[str, Any] = field(default_factory=lambda: dict(CONFIGURED))
+    server: ServerObservation | None = RUNNING
+    store: bool = True
+    # expectations: None (no Suspend backup: the shutdown goes ahead as before), or what this pass does
+    active: bool = True
+    hold: bool = False  # the shutdown waits
+    steps: tuple[str, ...] = ()
+    records: bool = False
+    done: bool = False  # status.suspendBackupGeneration set to this generation
+    note: str | None = None
+
+
+SUSPEND_ROWS = [
+    SuspendRow("not suspended: none", spec={}, active=False),
+    SuspendRow("suspended and running: recorded first, the shutdown waits", hold=True, records=True),
+    SuspendRow("recorded: taken, the shutdown still waits", hold=True, steps=("backup",),
+               status={**CONFIGURED, "backupInProgress": pending("Suspend")}),
+    SuspendRow("a Scheduled backup under way is the one the suspension keeps", hold=True, steps=("backup",),
+               status={**CONFIGURED, "backupInProgress": pending("Scheduled")}),
+    SuspendRow("taken and listed (a crash before the status write): done, the shutdown goes ahead",
+               done=True, status={**CONFIGURED, "backupInProgress": pending("Suspend"),
+                                  "backups": [backup("20261204T005900Z", "Suspend")]}),
+    SuspendRow("11 minutes without success: given up with a warning, the shutdown goes ahead", done=True,
+               status={**CONFIGURED,
+                       "backupInProgress": {**pending("Suspend"), "startedAt": "2026-12-04T00:49:00Z"}},
+               note="SuspendBackupAbandoned"),
+    SuspendRow("this suspension's backup is done: none", active=False,
+               status={**CONFIGURED, "suspendBackupGeneration": 2}),
+    SuspendRow("an earlier suspension's backup: this one takes its own", hold=True, records=True,
+               status={**CONFIGURED, "suspendBackupGeneration": 1}),
+    SuspendRow("the shutdown already under way: never held back", active=False,
+               status={**CONFIGURED, "shutdownStartedAt": "2026-12-04T00:59:30Z"}),
+    SuspendRow("server off (suspended before): none", server=OFF, active=False),
+    SuspendRow("no server (hibernated): none", server=None, active=False),
+    SuspendRow("never configured through the channel: none", status={}, active=False),
+    SuspendRow("no store: none", store=False, active=False),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("row", SUSPEND_ROWS, ids=[r.name for r in SUSPEND_ROWS])
+def test_plan_suspend_backup(row: SuspendRow) -> None:
+    body = {
+        "metadata": {"name": "alpha", "uid": UID, "generation": 2},
+        "spec": {"hostname": "alpha.example.com", "gatewayTokenSecretRef": {"name": "t"}, **row.spec},
+        "status": row.status,
+    }
+    instance = api.OpenClawInstance.from_body(body)
+    move = plan_suspend_backup(
+        SuspendInputs(
+            instance=instance, server=row.server, channel=True, store=row.store, now=NOW, timeout=600
+        )
+    )
+    if not row.active:
+        assert move is None
+        return
+    assert move is not None
+    assert (move.hold is not None) == row.hold
+    assert tuple(step_name(s) for s in move.plan.steps) == row.steps
+    after = move.plan.updates.applied_to(instance.status)
+    if row.records:
+        recorded = after.backup_in_progress
+        assert recorded is not None and (recorded.kind, recorded.id) == ("Suspend", NOW_ID)
+        assert move.plan.requeue == 0.0
+    for take in move.plan.steps:  # its success ends this suspension's backup
+        assert isinstance(take, TakeBackup)
+        done = take.on_success.applied_to(instance.status)
+        assert (done.suspend_backup_generation, done.backup_in_progress) == (2, None)
+    if row.done:
+        assert (after.suspend_backup_generation, after.backup_in_progress) == (2, None)
+    assert [n.reason for n in move.plan.notes] == ([row.note] if row.note else [])
+
+
+def test_decide_holds_a_suspensions_shutdown_for_its_backup_then_shuts_down() -> None:
+    from dataclasses import replace
+
+    from openclaw_operator.reconcile.instance import decide
+    from tests.operator.unit.test_instance_decide import SETTINGS, situation
+    from tests.operator.unit.test_instance_decide import Row as DecideRow
+
+    settings = replace(SETTINGS, channel=True, backup_store=True)
+    base = situation(DecideRow("suspending", settings=settings, spec={"suspended": True}))
+
+    def with_status(**status: Any) -> Any:
+        instance = base.instance.model_copy(
+            update={"status": api.InstanceStatus.model_validate({**CONFIGURED, **status})}
+        )
+        return decide(replace(base, instance=instance))
+
+    recording = with_status()
+    assert recording.steps == ()  # no shutdown yet
+    server_ready = recording.status.condition(api.ConditionType.SERVER_READY)
+    assert server_ready is not None and server_ready.reason == "BackingUp"
+    assert recording.status.backup_in_progress is not None
+    assert recording.status.backup_in_progress.kind == api.BackupKind.SUSPEND
+    taking = with_status(backupInProgress=pending("Suspend"))
+    assert [step_name(s) for s in taking.steps] == ["backup"]  # the backup, and no shutdown beside it
+    done = with_status(suspendBackupGeneration=base.instance.metadata.generation)
+    assert [step_name(s) for s in done.steps] == ["shutdown"]
+    without_channel = decide(situation(DecideRow("suspending", spec={"suspended": True})))
+    assert [step_name(s) for s in without_channel.steps] == ["shutdown"]  # as before: nothing to back up
 
 
 # --- the bucket sweep -------------------------------------------------------------------------------

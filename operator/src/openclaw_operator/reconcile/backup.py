@@ -20,6 +20,10 @@ S3 bucket through a presigned URL; the operator only chooses when, under which k
   the PreRestore record stays in status.backupInProgress until the restore is done, so a crash between
   the two neither repeats the backup nor skips it. A restore is idempotent, so one interrupted is run again.
 - A Final backup precedes the deletion of the server, bounded in time, then given up with an Event.
+- A Suspend backup precedes the shutdown of a suspension (PowerOff or Hibernate), bounded in time the
+  same way: whatever the customer did up to the suspension outlives a Terminate that follows it, when no
+  gateway runs to take a Final backup from. status.suspendBackupGeneration records the suspension
+  (the generation) whose backup is done, taken or given up, so a restart neither repeats nor skips it.
 """
 
 from __future__ import annotations
@@ -144,6 +148,7 @@ class BackupPlan:
     stall: Verdict | None = None
     requeue: float | None = None
     restoring: bool = False  # a restore is due: the instance does not count as Ready yet
+    notes: tuple[Note, ...] = ()
 
 
 def plan_backup(inp: BackupInputs) -> BackupPlan:
@@ -173,14 +178,15 @@ def plan_backup(inp: BackupInputs) -> BackupPlan:
     pending = status.backup_in_progress
     if pending is not None:
         if _recorded(status, pending.id):  # its restore was called off, or its record outlived a crash
-            return BackupPlan(_settled(inp), steps=pruned, updates=StatusDelta(backup_in_progress=None))
+            cleared = StatusDelta(backup_in_progress=None)
+            return BackupPlan(_settled(inp.instance), steps=pruned, updates=cleared)
         if server is None or not reachable:
             return BackupPlan(_waiting(pending), steps=pruned)
         take = _take(server, pending, StatusDelta(backup_in_progress=None))
         return BackupPlan(cond.false("BackingUp", take.message), steps=(*pruned, take))
     requeue = until_next_slot(spec, inp.instance.metadata.uid, inp.now)
     if not reachable or status.applied_config_hash is None:  # nothing to back up from yet
-        return BackupPlan(_settled(inp), steps=pruned, requeue=requeue)
+        return BackupPlan(_settled(inp.instance), steps=pruned, requeue=requeue)
     requested = inp.instance.metadata.annotations.get(api.BACKUP_REQUESTED_AT)
     kind = None
     updates = NO_CHANGE
@@ -189,7 +195,7 @@ def plan_backup(inp: BackupInputs) -> BackupPlan:
     elif scheduled_due(spec, status, inp.instance.metadata.uid, inp.now):
         kind = BackupKind.SCHEDULED
     if kind is None:
-        return BackupPlan(_settled(inp), steps=pruned, requeue=requeue)
+        return BackupPlan(_settled(inp.instance), steps=pruned, requeue=requeue)
     start = api.BackupInProgress(id=backup_id(inp.now), kind=kind, started_at=inp.now)
     # Recorded before the upload (the next pass makes it): see the module's first point.
     return BackupPlan(
@@ -267,6 +273,59 @@ def _restore(inp: BackupInputs, pruned: tuple[Step, ...], server: ServerObservat
     # after the upload, is followed by the restore, not by a second backup.
     take = _take(server, pending, NO_CHANGE)
     return BackupPlan(cond.false("BackingUp", take.message), steps=(*pruned, take, restore), restoring=True)
+
+
+@dataclass(frozen=True)
+class SuspendInputs:
+    instance: api.OpenClawInstance  # with the status the pass starts from
+    server: ServerObservation | None
+    channel: bool
+    store: bool
+    now: datetime
+    timeout: float  # seconds a Suspend backup may hold the shutdown before it is given up
+
+
+@dataclass(frozen=True)
+class SuspendMove:
+    """A Suspend backup this pass: `hold` keeps the server planner from starting the shutdown."""
+
+    plan: BackupPlan
+    hold: str | None = None  # why the shutdown waits, or None: it may go ahead
+
+
+def plan_suspend_backup(inp: SuspendInputs) -> SuspendMove | None:
+    """The backup a suspension takes before its shutdown, or None when there is none to take: not
+    suspended, no channel or store, never configured, no server running, the shutdown already under way
+    (a suspension under way is never undone for a backup), or this suspension's backup done."""
+    inst = inp.instance
+    spec, status, generation = inst.spec, inst.status, inst.metadata.generation
+    server = inp.server
+    if not (spec.suspended and inp.channel and inp.store) or status.applied_config_hash is None:
+        return None
+    if server is None or not _runs(server) or status.shutdown_started_at is not None:
+        return None
+    if status.suspend_backup_generation == generation:
+        return None
+    done = StatusDelta(suspend_backup_generation=generation, backup_in_progress=None)
+    pending = status.backup_in_progress
+    if pending is None:
+        start = api.BackupInProgress(id=backup_id(inp.now), kind=BackupKind.SUSPEND, started_at=inp.now)
+        message = f"taking Suspend backup {start.id} before the shutdown"
+        plan = BackupPlan(_waiting(start), updates=StatusDelta(backup_in_progress=start), requeue=0.0)
+        return SuspendMove(plan, hold=message)
+    if _recorded(status, pending.id):  # taken, its record outlived a crash
+        return SuspendMove(BackupPlan(_settled(inp.instance), updates=done))
+    if (inp.now - pending.started_at).total_seconds() > inp.timeout:
+        message = (
+            f"{pending.kind.value} backup {pending.id} did not succeed within {inp.timeout:.0f} s; "
+            "suspending without it"
+        )
+        note = Note("Warning", "SuspendBackupAbandoned", message)
+        verdict = cond.false("SuspendBackupAbandoned", message)
+        return SuspendMove(BackupPlan(verdict, updates=done, notes=(note,)))
+    # Whatever backup is under way (a Scheduled one, say) is the one the suspension keeps.
+    take = _take(server, pending, done)
+    return SuspendMove(BackupPlan(cond.false("BackingUp", take.message), steps=(take,)), hold=take.message)
 
 
 @dataclass(frozen=True)
@@ -382,9 +441,11 @@ def _recorded(status: api.InstanceStatus, backup: str) -> bool:
 
 
 def _retention(backups: tuple[api.Backup, ...], retain: int) -> tuple[DeleteBackup, ...]:
-    """The oldest beyond `retain` of the counted backups, and of the PreRestore ones by themselves."""
+    """The oldest beyond `retain` of the counted backups, and of the PreRestore and the Suspend ones by
+    themselves."""
     doomed = [b for b in backups if b.kind in COUNTED][retain:]
-    doomed += [b for b in backups if b.kind == BackupKind.PRE_RESTORE][retain:]
+    for kept_alongside in (BackupKind.PRE_RESTORE, BackupKind.SUSPEND):
+        doomed += [b for b in backups if b.kind == kept_alongside][retain:]
     steps = []
     kept = list(backups)
     for backup in sorted(doomed, key=lambda b: b.id):
@@ -404,8 +465,8 @@ def _waiting(pending: api.BackupInProgress) -> Verdict:
     return cond.false("BackingUp", f"{pending.kind.value} backup {pending.id} is due")
 
 
-def _settled(inp: BackupInputs) -> Verdict:
-    spec, status = inp.instance.spec, inp.instance.status
+def _settled(instance: api.OpenClawInstance) -> Verdict:
+    spec, status = instance.spec, instance.status
     if status.backups:
         newest = status.backups[0]
         return cond.true(

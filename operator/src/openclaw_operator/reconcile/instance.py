@@ -13,7 +13,7 @@ from openclaw_operator.api import ConditionType, Phase
 from openclaw_operator.bootstrap.versions import UnsafeVersionError, check_version
 from openclaw_operator.reconcile import conditions as cond
 from openclaw_operator.reconcile import hibernate, naming, usage
-from openclaw_operator.reconcile.backup import BackupInputs, plan_backup
+from openclaw_operator.reconcile.backup import BackupInputs, SuspendInputs, plan_backup, plan_suspend_backup
 from openclaw_operator.reconcile.channel import ChannelInputs, doctor_verdict, plan_channel
 from openclaw_operator.reconcile.conditions import Verdict
 from openclaw_operator.reconcile.dns import DnsInputs, plan_dns
@@ -50,6 +50,16 @@ def decide(s: Situation) -> Decision:
     except UnsafeVersionError as exc:
         return _finish(s, updates, {}, stall=cond.true("UnsafeVersion", str(exc)))
 
+    at_suspend = plan_suspend_backup(
+        SuspendInputs(
+            instance=inst,
+            server=s.server,
+            channel=s.settings.channel,
+            store=s.settings.backup_store,
+            now=s.now,
+            timeout=s.settings.suspend_backup_timeout,
+        )
+    )
     server_plan = plan_server(
         ServerInputs(
             uid=meta.uid,
@@ -68,6 +78,7 @@ def decide(s: Situation) -> Decision:
             golden_images=s.golden_images,
             golden_inputs=s.golden_inputs,
             pool_candidates=s.pool_candidates,
+            hold_shutdown=at_suspend.hold if at_suspend is not None else None,
         )
     )
     kept_in = hibernate.hibernation_record(s.snapshots, naming.server_name(meta.name, meta.uid))
@@ -124,16 +135,20 @@ def decide(s: Situation) -> Decision:
         verdicts[ConditionType.DOCTOR_CLEAN] = doctor
     if channel_plan.stall is not None:
         return _finish(s, updates, verdicts, stall=channel_plan.stall, notes=server_plan.notes)
-    backup_plan = plan_backup(
-        BackupInputs(
-            instance=inst,
-            server=server,
-            server_ready=server_plan.verdict.ok and not server_plan.steps and before.action is None,
-            app_healthy=not s.settings.app_ready_check or (s.app is not None and s.app.healthy),
-            channel=s.settings.channel,
-            store=s.settings.backup_store,
-            now=s.now,
-            restore_source=s.restore_source,
+    backup_plan = (
+        at_suspend.plan
+        if at_suspend is not None
+        else plan_backup(
+            BackupInputs(
+                instance=inst,
+                server=server,
+                server_ready=server_plan.verdict.ok and not server_plan.steps and before.action is None,
+                app_healthy=not s.settings.app_ready_check or (s.app is not None and s.app.healthy),
+                channel=s.settings.channel,
+                store=s.settings.backup_store,
+                now=s.now,
+                restore_source=s.restore_source,
+            )
         )
     )
     verdicts[ConditionType.BACKED_UP] = backup_plan.verdict
@@ -159,7 +174,7 @@ def decide(s: Situation) -> Decision:
         verdicts,
         steps=steps,
         requeue=requeue,
-        notes=server_plan.notes + channel_plan.notes,
+        notes=server_plan.notes + backup_plan.notes + channel_plan.notes,
         provisioning=server_plan.provisioning,
         restoring=backup_plan.restoring,
     )

@@ -199,6 +199,7 @@ class PlanSettings:
     channel: bool = False  # the operator has a channel key: running servers follow the spec
     backup_store: bool = False  # the operator has a backup bucket (CLAWHOST_BACKUP_S3_*)
     rollout: RolloutPolicy = DEFAULT_POLICY  # CLAWHOST_UPDATE_* (reconcile/rollout.py)
+    suspend_backup_timeout: float = 600.0  # CLAWHOST_FINAL_BACKUP_TIMEOUT_SECONDS: a Suspend backup's bound
 
 
 @dataclass(frozen=True)
@@ -260,6 +261,7 @@ class StatusDelta(BaseModel):
     shard: str | None = None
     backups: tuple[api.Backup, ...] = ()
     backup_in_progress: api.BackupInProgress | None = None
+    suspend_backup_generation: int | None = None
     last_handled_backup_at: str | None = None
     restored_from: api.RestoredFrom | None = None
     version_update: api.VersionUpdate | None = None

@@ -83,6 +83,8 @@ class ServerInputs:
     golden_inputs: golden.GoldenInputs | None = None  # what a new server would install; None: golden off
     # Ready warm-pool servers of its location, type and golden inputs (reconcile/pool.py), oldest first.
     pool_candidates: tuple[int, ...] = ()
+    # Why a suspension's shutdown waits (its Suspend backup, reconcile/backup.py), or None.
+    hold_shutdown: str | None = None
 
     def hibernation(self) -> hibernate.HibernationInputs:
         return hibernate.HibernationInputs(self.name, self.labels, self.spec, self.status, self.snapshots)
@@ -392,6 +394,8 @@ def _suspend(inp: ServerInputs, server: ServerObservation, updates: StatusDelta)
 
 def _shut_down(inp: ServerInputs, server: ServerObservation, updates: StatusDelta, why: str) -> ServerPlan:
     started = inp.status.shutdown_started_at
+    if started is None and inp.hold_shutdown is not None and why in ("suspend", "hibernate"):
+        return ServerPlan(verdict=cond.false("BackingUp", f"{why}: {inp.hold_shutdown}"), updates=updates)
     if started is None:
         step = ServerAction(
             server_id=server.id,
