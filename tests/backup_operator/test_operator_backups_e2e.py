@@ -116,14 +116,15 @@ class Machine:
         return log.read_text().splitlines().count(what) if log.exists() else 0
 
     def kill_during(self, process: OperatorProcess, what: str, timeout: float = STEP_SECONDS) -> int:
-        """SIGKILL the operator while the agent's `openclaw <what>` runs; the calls made so far."""
+        """SIGKILL the operator while the agent's next `openclaw <what>` runs; the calls made so far."""
         deadline = time.monotonic() + timeout
-        while self.calls(what + " started") == 0:
+        before = self.calls(what + " started")
+        while self.calls(what + " started") == before:
             assert process.alive(), process.logs()[-4000:]
             assert time.monotonic() < deadline, f"the agent never ran {what}:\n{process.logs()[-4000:]}"
             time.sleep(0.02)
         self.kill(process)
-        assert self.calls(what + " ended") == 0, f"the kill came after {what} had finished"
+        assert self.calls(what + " ended") == before, f"the kill came after {what} had finished"
         return self.calls(what + " started")
 
     def objects(self, prefix: str) -> list[StoredBackup]:

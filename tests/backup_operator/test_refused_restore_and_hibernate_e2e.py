@@ -8,7 +8,8 @@ instance's server, as in test_operator_backups_e2e.py), on one instance, carol:
    and starting the customer's gateway every few minutes. Naming a good backup lifts the stall and
    restores it: a device paired after that backup is gone, the one paired before it is there.
 2. Hibernate against the real gateway: suspended with suspendMode Hibernate, a Suspend backup is taken
-   while the gateway still runs (in the bucket, checksum matching), then the guest shuts down, the
+   while the gateway still runs (in the bucket, checksum matching; the operator is SIGKILLed during it
+   and the next one takes it again under the same id), then the guest shuts down, the
    server is snapshotted and deleted (the disk goes with it), the DNS records stay; unsuspended, a
    server is created from the snapshot and its disk is the snapshot's. The gateway comes back with its
    data (the device), the same token and the hostname answering at the new address.
@@ -84,7 +85,7 @@ def test_a_refused_restore_stalls_and_a_hibernated_instance_comes_back_with_its_
     require_agent_login()
     loopback_servers(stage)
     machine = Machine(stage, realapp, operator_key_file, tmp_path, s3_server)
-    machine.start_operator()
+    operator = machine.start_operator()
     started = time.monotonic()
     try:
         uid = stage.create_instance(NAME, HOST, openclawVersion="2026.9.6", sshKeys=[ADMIN_KEY])["metadata"][
@@ -160,13 +161,18 @@ def test_a_refused_restore_stalls_and_a_hibernated_instance_comes_back_with_its_
         records_before = address_records(stage)
         assert records_before["A"]["content"] == first["public_net"]["ipv4"]["ip"]
         stage.patch_spec(NAME, suspended=True, suspendMode="Hibernate")
+        # The operator is SIGKILLed while the agent makes the Suspend backup; the next one takes it again,
+        # under the same id, before it shuts the server down.
+        machine.kill_during(operator, "backup create")
+        operator = machine.start_operator()
         wait_until(
             lambda: all(s["status"] != "running" for s in stage.servers()),
             timeout=STEP_SECONDS,
             what="the shutdown",
         )
         # The suspension's own backup came first: what carol did up to now outlives a Terminate.
-        assert machine.calls("backup create ended") == machine.calls("backup create started") == 3
+        assert machine.calls("backup create started") == 4  # the killed one and its retry
+        assert machine.calls("backup create ended") >= 3  # the retry's, before the shutdown began
         machine.server.stop()  # ACPI: the guest stops its services and halts
         body = stage.wait_for(
             NAME,
@@ -184,6 +190,12 @@ def test_a_refused_restore_stalls_and_a_hibernated_instance_comes_back_with_its_
         assert status(body)["suspendBackupGeneration"] == body["metadata"]["generation"]
         stored = fetch(naming.presign_get(suspend_backup["key"]))
         assert hashlib.sha256(stored).hexdigest() == suspend_backup["sha256"]
+        assert [b["kind"] for b in status(body)["backups"]].count("Suspend") == 1
+        archives = [o.key for o in machine.objects(naming.instance_prefix(stage.namespace, NAME, uid))]
+        assert sorted(archives) == sorted(
+            [k for b in status(body)["backups"] for k in (b["key"], b["key"] + CHECKSUM_SUFFIX)]
+            + [bad_key, bad_key + CHECKSUM_SUFFIX]
+        ), "an archive beside the listed ones"
         assert address_records(stage) == records_before
         disk = tmp_path / "snapshot-disk"
         shutil.move(machine.server.root, disk)  # the server's disk is gone; the snapshot holds a copy
@@ -218,6 +230,7 @@ def test_a_refused_restore_stalls_and_a_hibernated_instance_comes_back_with_its_
         assert [s["id"] for s in stage.servers()] == [second["id"]]
         back_at = time.monotonic()
 
+        stage.operators.extend(machine.retired)  # killed, but its log must hold no secret either
         stage.assert_no_secrets_leaked()
         texts = json.dumps(stage.events()) + stage.all_logs() + json.dumps(status(stage.get(NAME)))
         for secret in ("X-Amz-Signature", "X-Amz-Credential", s3_server.secret_key, s3_server.access_key):
