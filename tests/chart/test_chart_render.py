@@ -124,6 +124,7 @@ def test_full_values_configure_the_operator_completely(tmp_path: Path) -> None:
     assert config.watch_namespaces == tuple(values["watchNamespaces"])
     assert (config.metrics_port, config.health_port) == (values["metrics"]["port"], values["health"]["port"])
     assert config.concurrency == values["concurrency"]
+    assert config.kube_connections == values["kubeConnections"]
     (extra,) = values["hetznerProjects"]
     default, project = config.projects()
     assert default.name == "default" and project.name == extra["name"]

@@ -50,6 +50,7 @@ ENV_FIELDS: dict[str, str] = {
     "CLAWHOST_WARM_POOL": "warm_pool",
     "CLAWHOST_APP_HEALTH_URL": "app_health_url",
     "CLAWHOST_CONCURRENCY": "concurrency",
+    "CLAWHOST_KUBE_CONNECTIONS": "kube_connections",
     "CLAWHOST_METRICS_PORT": "metrics_port",
     "CLAWHOST_HEALTH_PORT": "health_port",
     "CLAWHOST_LISTEN_ADDRESS": "listen_address",
@@ -130,6 +131,8 @@ class Config(BaseModel):
     # OpenClaw's readiness endpoint (docs/gateway/health.md: "traffic admission and operator monitoring").
     app_health_url: str = "https://{hostname}/readyz"
     concurrency: Annotated[int, Field(ge=1, le=256)] = 32
+    # Kopf's requests to the apiserver at once, beside its watch streams (kopf_session.py).
+    kube_connections: Annotated[int, Field(ge=1, le=1024)] = 32
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 9090
     health_port: Annotated[int, Field(ge=0, le=65535)] = 8080
     listen_address: str = "0.0.0.0"

@@ -33,6 +33,7 @@ import kopf
 
 from openclaw_operator import api
 from openclaw_operator.fleet import member_from_body
+from openclaw_operator.kopf_session import limited_session
 from openclaw_operator.reconcile import shards
 from openclaw_operator.reconciler import PassResult, status_patch
 from openclaw_operator.runtime import Runtime
@@ -88,11 +89,13 @@ async def startup(settings: kopf.OperatorSettings, memo: Runtime, **_: Any) -> N
 
 
 @kopf.on.login(id="login", registry=REGISTRY)
-async def login(memo: Runtime, **kwargs: Any) -> kopf.ConnectionInfo | None:
+async def login(memo: Runtime, **kwargs: Any) -> kopf.AiohttpSession | None:
     info = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
-    if info is not None:
-        await memo.use_credentials(info)
-    return info
+    if info is None:
+        return None
+    await memo.use_credentials(info)
+    # Kopf's requests through a bounded pool: a start's first passes end together (kopf_session.py).
+    return limited_session(info, memo.kopf_connections())
 
 
 @kopf.on.cleanup(id="cleanup", registry=REGISTRY)

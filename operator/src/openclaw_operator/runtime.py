@@ -18,6 +18,7 @@ from openclaw_operator.admission import Admission
 from openclaw_operator.backups import Bucket, BucketSweep
 from openclaw_operator.config import Config
 from openclaw_operator.events import post_event
+from openclaw_operator.kopf_session import connection_limit
 from openclaw_operator.kube import KubeClient, KubeUnavailable
 from openclaw_operator.managed_firewall import ManagedFirewall
 from openclaw_operator.observe import Observer
@@ -44,6 +45,7 @@ class Runtime:
         self, config: Config, namespaces: tuple[str, ...] = (), bucket: Bucket | None = None
     ) -> None:
         self.config = config
+        self.namespaces = namespaces
         timeout, concurrency = config.provider_timeout_seconds, config.concurrency
         self.cloudflare = CloudflareProvider(
             config.cloudflare_api_token,
@@ -149,6 +151,10 @@ class Runtime:
         previous, self._kube = self._kube, KubeClient(info)
         if previous is not None:  # a re-login: the old client's pool and files go
             await previous.close()
+
+    def kopf_connections(self) -> int:
+        """The ceiling on Kopf's connections to the apiserver (kopf_session.py)."""
+        return connection_limit(self.config.kube_connections, len(self.namespaces))
 
     def kube(self) -> KubeClient:
         if self._kube is None:
