@@ -51,6 +51,13 @@ class Cluster:
 
         self.each(patch, statuses.items())
 
+    def patch_instances(self, namespace: str, patches: dict[str, dict[str, Any]]) -> None:
+        def patch(item: tuple[str, dict[str, Any]]) -> None:
+            name, body = item
+            self.kube.patch_instance(namespace, name, body)
+
+        self.each(patch, patches.items())
+
     def instances(self, namespace: str) -> list[dict[str, Any]]:
         return self.kube.instances(namespace)
 

@@ -71,8 +71,10 @@ def _sharded_section(sharded: dict[str, Any] | None) -> list[str]:
         f"## Sharded: {sharded['instances']:,} instances, {len(ours['projects'])} Hetzner projects, "
         f"{len(ours['processes'])} shards",
         "",
-        f"{layout}. Steady state at {ours['time_scale']:g}x for {ours['window_sim_seconds']:g} simulated s "
-        "(operator / naive baseline, one baseline process per project).",
+        f"{layout}. Started as a {sharded.get('start', 'first adoption')} (first passes of all shards in "
+        f"{ours['startup']['wall_seconds']:g} s wall). Steady state at {ours['time_scale']:g}x for "
+        f"{ours['window_sim_seconds']:g} simulated s (operator / naive baseline, one baseline process per "
+        "project).",
         "",
         _row("project", "servers", "Hetzner req/h", "429s", "listings done / due"),
         _row(*["---"] * 5),

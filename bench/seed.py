@@ -24,12 +24,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import hcloud
+import kopf
 from clawhost_sandbox.cloudflare.simulator import CloudflareSimulator
 from clawhost_sandbox.hetzner import firewalls, servers
 from clawhost_sandbox.hetzner.simulator import HetznerSimulator
 from hcloud.servers import BoundServer
 
-from openclaw_operator import api
+from openclaw_operator import api, handlers
 from openclaw_operator.bootstrap.firewall import managed_firewall_rules
 from openclaw_operator.config import DEFAULT_PROJECT, Config
 from openclaw_operator.providers.app import health_url
@@ -194,3 +195,19 @@ def ready_statuses(
             )
         statuses[instance.metadata.name] = instance.status.to_api()
     return statuses
+
+
+def handled_marks(created: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per instance name, the metadata patch with Kopf's diff-base annotation (the spec it last handled),
+    as an operator that created and settled these instances leaves it. Without it, Kopf takes each seeded
+    instance for a new one at start-up and writes the annotation for every one of them: what a first
+    adoption of a fleet costs, not a restart. Built from the created bodies (the CRD's defaults in them),
+    as Kopf builds it from what it watches."""
+    storage = handlers.diffbase_storage()
+    marks = {}
+    for raw in created:
+        body = kopf.Body(raw)
+        patch = kopf.Patch()
+        storage.store(body=body, patch=patch, essence=storage.build(body=body))
+        marks[raw["metadata"]["name"]] = dict(patch)
+    return marks

@@ -54,6 +54,7 @@ from bench.seed import (
     GATEWAY_SECRET,
     SeededInstance,
     advance_past_boot,
+    handled_marks,
     instance_body,
     ready_statuses,
     seed_records,
@@ -90,6 +91,9 @@ class ShardedConfig:
     burst_timeout_sim_seconds: float = 900.0
     settle_timeout: float = 900.0  # wall seconds
     seed: int = 0
+    # Seed Kopf's diff-base too (seed.handled_marks): the operators start as a restart over a fleet they
+    # settled. False: as a first adoption, where Kopf writes it for every instance at start-up.
+    restart: bool = True
     shards: tuple[Shard, ...] = SHARDS
 
 
@@ -228,6 +232,8 @@ def run_sharded(cluster: Cluster, cfg: ShardedConfig, workdir: Path) -> dict[str
     created = cluster.create_instances(namespace, [sharded_body(i, cfg.shards) for i in range(cfg.instances)])
     instances = [api.OpenClawInstance.from_body(body) for body in created]
     print(f"  {cfg.instances} instances created in {time.monotonic() - started:.0f}s", flush=True)
+    if cfg.restart:
+        cluster.patch_instances(namespace, handled_marks(created))
     ours = _steady_operator(cluster, cfg, namespace, instances, workdir)
     print(f"bench:   sharded steady state measured ({ours['kept_up']=})", flush=True)
     naive = _steady_naive(cluster, cfg, created, instances, workdir)
@@ -235,6 +241,7 @@ def run_sharded(cluster: Cluster, cfg: ShardedConfig, workdir: Path) -> dict[str
     burst = run_sharded_burst(cluster, cfg, workdir)
     return {
         "instances": cfg.instances,
+        "start": "restart" if cfg.restart else "first adoption",
         "layout": {s.name: {"projects": list(s.projects), "zone": s.zone} for s in cfg.shards},
         "steady_state": ours,
         "burst": burst["ours"],

@@ -63,3 +63,21 @@ def test_seeding_fails_loudly_when_the_planner_would_still_act(
     clouds.hetzner.call_in_loop(unprotect)
     with pytest.raises(SeedingError, match=f"{victim.instance.metadata.name}: the planner would still act"):
         statuses(clouds, fleet, config)
+
+
+def test_handled_marks_leave_kopf_nothing_to_handle_at_a_restart() -> None:
+    """The diff-base Kopf reads back from a seeded instance is the essence it builds from it: no change,
+    so a restart resumes it without writing the annotation again (a first adoption writes it)."""
+    import kopf
+
+    from bench.seed import handled_marks, instance_body
+    from openclaw_operator import handlers
+
+    created = instance_body(3, ZONE)
+    created["metadata"] |= {"uid": "u-3", "resourceVersion": "7", "generation": 1}
+    created["spec"]["dns"] = {"proxied": False, "ttl": 300}  # as the CRD's defaults fill it in
+    storage = handlers.diffbase_storage()
+    assert storage.fetch(body=kopf.Body(created)) is None  # unmarked: Kopf would call it a creation
+    (mark,) = handled_marks([created]).values()
+    marked = {**created, "metadata": {**created["metadata"], **mark["metadata"]}}
+    assert storage.fetch(body=kopf.Body(marked)) == storage.build(body=kopf.Body(marked))

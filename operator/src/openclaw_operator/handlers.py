@@ -56,12 +56,15 @@ RESOURCE: dict[str, Any] = {"group": api.GROUP, "version": api.VERSION, "plural"
 log = logging.getLogger(__name__)
 
 
+def diffbase_storage() -> kopf.AnnotationsDiffBaseStorage:
+    """Where Kopf keeps the spec it last handled (what it diffs a change against), on the resource."""
+    return kopf.AnnotationsDiffBaseStorage(prefix=KOPF_PREFIX, key="last-handled-configuration", v1=False)
+
+
 def configure_settings(settings: kopf.OperatorSettings) -> None:
     settings.persistence.finalizer = api.FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX, v1=False)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=KOPF_PREFIX, key="last-handled-configuration", v1=False
-    )
+    settings.persistence.diffbase_storage = diffbase_storage()
     # The initial LIST in pages (Kopf 1.45): unpaged, thousands of instances arrive as one response that
     # is held as text and as parsed objects at once, which set the process's peak RSS (docs/benchmarks.md).
     settings.watching.chunk_size = INITIAL_LIST_CHUNK
