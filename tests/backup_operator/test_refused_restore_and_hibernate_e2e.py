@@ -43,6 +43,7 @@ from tests.backup_operator.test_operator_backups_e2e import (
     configured,
     handled,
     paired,
+    wait_for_server,
 )
 from tests.channel.conftest import ADMIN_KEY
 from tests.operator.integration.conftest import stage
@@ -204,8 +205,8 @@ def test_a_refused_restore_stalls_and_a_hibernated_instance_comes_back_with_its_
 
         # --- unsuspend: a server made from the snapshot, with its disk --------------------------------
         stage.patch_spec(NAME, suspended=False)
-        second = wait_for_new_server(stage, first["id"])
-        assert second["image"]["id"] == snapshot["id"]
+        second = wait_for_server(stage, NAME)  # the old one is gone (asserted above): this is the new one
+        assert second["id"] != first["id"] and second["image"]["id"] == snapshot["id"]
         shutil.copytree(disk, machine.server.root, symlinks=True)
         for key in machine.server.root.glob("ssh_host_*"):
             key.unlink()  # a new instance id: cloud-init makes new host keys, the channel learns them
@@ -242,15 +243,3 @@ def test_a_refused_restore_stalls_and_a_hibernated_instance_comes_back_with_its_
         )
     finally:
         machine.server.stop()
-
-
-def wait_for_new_server(stage: Stage, old: int) -> dict[str, Any]:
-    deadline = time.monotonic() + STEP_SECONDS
-    while time.monotonic() < deadline:
-        new = [s for s in stage.servers() if s["id"] != old]
-        running = [s for s in new if s["status"] == "running" and s["public_net"]["ipv4"]]
-        if running:
-            (created,) = running
-            return created
-        time.sleep(0.2)
-    raise AssertionError(f"no server made from the snapshot; logs:\n{stage.all_logs()[-4000:]}")

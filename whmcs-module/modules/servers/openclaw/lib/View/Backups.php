@@ -38,8 +38,9 @@ final class Backups
     /**
      * @param array<mixed> $spec
      * @param array<mixed> $status
+     * @param string $restoreRefusal the message of a Stalled condition with reason REFUSED, or ''
      */
-    public static function of(array $spec, array $status): self
+    public static function of(array $spec, array $status, string $restoreRefusal = ''): self
     {
         $entries = [];
         foreach (is_array($status['backups'] ?? null) ? $status['backups'] : [] as $backup) {
@@ -61,14 +62,6 @@ final class Backups
         $wanted = is_array($spec['restoreFrom'] ?? null) ? $spec['restoreFrom'] : null;
         $done = is_array($status['restoredFrom'] ?? null) ? $status['restoredFrom'] : null;
         $running = is_array($status['backupInProgress'] ?? null) ? $status['backupInProgress'] : [];
-        $refusal = '';
-        foreach (is_array($status['conditions'] ?? null) ? $status['conditions'] : [] as $condition) {
-            $refused = is_array($condition) && ($condition['type'] ?? null) === 'Stalled'
-                && ($condition['status'] ?? null) === 'True' && ($condition['reason'] ?? null) === self::REFUSED;
-            if ($refused) {
-                $refusal = InstanceStatus::text($condition, 'message') ?: self::REFUSED;
-            }
-        }
         return new self(
             $entries,
             InstanceStatus::text($running, 'kind'),
@@ -78,7 +71,7 @@ final class Backups
                 'backup' => InstanceStatus::text($wanted, 'backup') ?: self::LATEST],  // the CRD's default
             $done === null ? null : ['instance' => InstanceStatus::text($done, 'instance'),
                 'backup' => InstanceStatus::text($done, 'backup'), 'at' => InstanceStatus::text($done, 'at')],
-            $refusal,
+            $restoreRefusal,
         );
     }
 

@@ -68,7 +68,13 @@ final class InstanceStatus
             ];
         }
         $readyStatus = null;
+        $restoreRefusal = '';
         foreach ($conditions as $condition) {
+            $refused = $condition['type'] === 'Stalled' && $condition['status'] === 'True'
+                && $condition['reason'] === Backups::REFUSED;
+            if ($refused) {
+                $restoreRefusal = $condition['message'] ?: Backups::REFUSED;
+            }
             if ($condition['type'] === 'Ready') {
                 $readyStatus = match ($condition['status']) {
                     'True' => true,
@@ -128,7 +134,7 @@ final class InstanceStatus
             self::text($metadata, 'creationTimestamp'),
             self::text($spec, 'serverType'),
             self::text($annotations, InstanceApi::CUSTOMER_HIBERNATED) === 'true',
-            Backups::of($spec, $status),
+            Backups::of($spec, $status, $restoreRefusal),
         );
     }
 
